@@ -1,0 +1,120 @@
+# shellcheck shell=bash
+# The lab's podman engine: its own containers.conf/storage.conf/registries.conf, its own
+# storage, and the `halb` network (198.51.100.0/24) as podman's default network.
+# Needs podman-env.sh sourced first.
+
+halb_log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
+halb_die() { halb_log "ERROR: $*"; exit 1; }
+
+halb_write_engine_conf() {
+  mkdir -p "$HALB_LAB_ROOT/storage" "$HALB_LAB_ROOT/networks" "$HALB_LAB_RUN"
+  local tmp
+  tmp=$(mktemp "$HALB_LAB_ROOT/.conf.XXXXXX")
+  cat >"$tmp" <<CONF
+# Written by scripts/lab engine: the lab's own podman engine (not the host's default).
+[containers]
+# podman's default ulimits fail with EPERM here (no CAP_SYS_RESOURCE).
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+# No IPv6 on the lab network; containers reach nothing but 198.51.100.0/24.
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = "$HALB_LAB_RUN/libpod"
+# Never pull: the image is built locally (scripts/lab image).
+image_default_transport = "containers-storage:"
+
+[network]
+network_backend = "netavark"
+network_config_dir = "$HALB_LAB_ROOT/networks"
+default_network = "$HALB_NET_NAME"
+default_subnet = "$HALB_NET_SUBNET"
+# Should podman ever have to pick a subnet itself, it can only pick the lab's.
+default_subnet_pools = [{"base" = "$HALB_NET_SUBNET", "size" = 24}]
+CONF
+  mv "$tmp" "$CONTAINERS_CONF"
+  cat >"$CONTAINERS_STORAGE_CONF" <<CONF
+# Written by scripts/lab engine: storage of the lab's own podman engine.
+[storage]
+driver = "overlay"
+graphroot = "$HALB_LAB_ROOT/storage"
+runroot = "$HALB_LAB_RUN/storage"
+CONF
+  cat >"$CONTAINERS_REGISTRIES_CONF" <<'CONF'
+# Written by scripts/lab engine: no registries, nothing is ever pulled.
+unqualified-search-registries = []
+CONF
+}
+
+# The network is written as a file (not left to podman's in-memory default) so that its
+# bridge gets its own name (halb0) instead of podman0, which a stock podman on the same
+# host would also use.
+halb_write_network() {
+  local f="$HALB_LAB_ROOT/networks/$HALB_NET_NAME.json"
+  [ -s "$f" ] && return 0
+  cat >"$f" <<JSON
+{
+  "name": "$HALB_NET_NAME",
+  "id": "$(printf '%s' "halb-pair-lab-$HALB_NET_NAME" | sha256sum | cut -c1-64)",
+  "driver": "bridge",
+  "network_interface": "${HALB_NET_NAME}0",
+  "created": "$(date -u +%Y-%m-%dT%H:%M:%S.000000000Z)",
+  "subnets": [{"subnet": "$HALB_NET_SUBNET", "gateway": "$HALB_NET_GATEWAY"}],
+  "ipv6_enabled": false,
+  "internal": false,
+  "dns_enabled": false,
+  "ipam_options": {"driver": "host-local"}
+}
+JSON
+}
+
+# Egress guard: one mangle/FORWARD rule per owner (lab, each molecule scenario), so that
+# parallel users do not remove each other's guard.  netavark never touches mangle.
+halb_uplinks() {
+  ip -4 route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1)}' | sort -u
+}
+halb_guard_add() {
+  local owner=${1:-lab} dev
+  local devs
+  devs=$(halb_uplinks)
+  [ -n "$devs" ] || halb_log "no default route: no uplink to guard"
+  for dev in $devs; do
+    [ "$dev" = "${HALB_NET_NAME}0" ] && continue
+    if ! iptables -w -t mangle -C FORWARD -s "$HALB_NET_SUBNET" -o "$dev" \
+         -m comment --comment "halb-pair-guard:$owner" -j DROP 2>/dev/null; then
+      iptables -w -t mangle -I FORWARD -s "$HALB_NET_SUBNET" -o "$dev" \
+        -m comment --comment "halb-pair-guard:$owner" -j DROP
+      halb_log "egress guard ($owner): drop $HALB_NET_SUBNET -> $dev"
+    fi
+  done
+}
+halb_guard_del() {
+  local owner=${1:-lab} rule
+  # Delete by exact spec, whatever uplink it was added for.
+  while read -r rule; do
+    [ -n "$rule" ] || continue
+    # shellcheck disable=SC2086
+    eval "iptables -w -t mangle ${rule/-A /-D }" && halb_log "egress guard ($owner) removed"
+  done < <(iptables -w -t mangle -S FORWARD | grep -F -- "\"halb-pair-guard:$owner\"" || true)
+}
+halb_guard_list() { iptables -w -t mangle -S FORWARD | grep -F 'halb-pair-guard:' || true; }
+
+halb_engine() {
+  command -v podman >/dev/null || halb_die "podman missing: run scripts/bootstrap"
+  command -v runc >/dev/null || halb_die "runc missing: run scripts/bootstrap"
+  halb_write_engine_conf
+  halb_write_network
+  podman network exists "$HALB_NET_NAME" || halb_die "podman does not see network $HALB_NET_NAME"
+  local subnet
+  subnet=$(podman network inspect "$HALB_NET_NAME" --format '{{range .Subnets}}{{.Subnet}}{{end}}')
+  [ "$subnet" = "$HALB_NET_SUBNET" ] || halb_die "network $HALB_NET_NAME has subnet '$subnet', want $HALB_NET_SUBNET"
+}
+
+halb_print_env() {
+  local v
+  for v in HALB_LAB_ROOT HALB_LAB_RUN HALB_CACHE HALB_IMAGE HALB_APT_REPO CONTAINERS_CONF \
+           CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF; do
+    printf 'export %s=%q\n' "$v" "${!v}"
+  done
+}

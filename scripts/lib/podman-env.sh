@@ -1,0 +1,18 @@
+# shellcheck shell=bash
+# Source this file to talk to the lab's own podman engine (config, storage, network),
+# never the host's default one. Used by scripts/lab, the Molecule scenarios and the tests.
+#   . scripts/lib/podman-env.sh
+# Everything lives under HALB_LAB_ROOT (config, storage, network definitions) and
+# HALB_LAB_RUN (runtime state); the image tarball and the apt repository are cached
+# under HALB_CACHE and survive `scripts/lab down`.
+export HALB_LAB_ROOT="${HALB_LAB_ROOT:-/var/lib/halb-pair-lab}"
+export HALB_LAB_RUN="${HALB_LAB_RUN:-/run/halb-pair-lab}"
+export HALB_CACHE="${HALB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/halb-pair}"
+export HALB_IMAGE="${HALB_IMAGE:-localhost/halb-debian:12}"
+export HALB_APT_REPO="${HALB_APT_REPO:-$HALB_CACHE/apt-bookworm}"
+export HALB_NET_NAME="${HALB_NET_NAME:-halb}"
+export HALB_NET_SUBNET="198.51.100.0/24"
+export HALB_NET_GATEWAY="198.51.100.1"
+export CONTAINERS_CONF="$HALB_LAB_ROOT/containers.conf"
+export CONTAINERS_STORAGE_CONF="$HALB_LAB_ROOT/storage.conf"
+export CONTAINERS_REGISTRIES_CONF="$HALB_LAB_ROOT/registries.conf"
