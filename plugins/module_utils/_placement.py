@@ -1,0 +1,226 @@
+# Copyright: halb.pair contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where each VIP is across the group, and whether that is right.
+
+Private and pure. Inputs are the instance list of ``halb.pair.keepalived_instances``
+(see docs/design.md) and one ``halb.pair.vip_info`` result per host that answered.
+
+Verdicts, per VIP:
+
+- ``split_brain``: two or more nodes hold it (keepalived guarantees at least one
+  holder, not at most one).
+- ``orphan``: every node of the instance answered and none holds it.
+- ``unknown``: nobody that answered holds it, but some node did not answer.
+- ``misplaced``: one node holds it, not the preferred master, although the preferred
+  master answered, is healthy, is not drained and the instance preempts.
+- ``ok``: anything else (including a healthy move away from a drained node).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ._ipaddr import normalise_address
+
+VERDICTS = ("ok", "misplaced", "unknown", "orphan", "split_brain")
+FAILING = ("split_brain", "orphan")
+
+
+class PlacementError(ValueError):
+    """The instance list or the per-host reports do not have the documented shape."""
+
+
+class NodeView(t.TypedDict):
+    held: list[str]
+    healthy: bool
+    drained: bool
+    keepalived_running: bool
+    nginx_healthy: bool
+
+
+class Placement(t.TypedDict):
+    vip: str
+    cidr: str
+    instance: str
+    vrid: int | None
+    preferred: str | None
+    expected: str | None
+    holders: list[str]
+    nodes: list[str]
+    unreachable: list[str]
+    verdict: str
+    reason: str
+
+
+def node_view(report: t.Mapping[str, t.Any] | None) -> NodeView | None:
+    """Reduce one ``vip_info`` result to what placement needs; None when the host did not answer."""
+    if not report or not isinstance(report, t.Mapping) or report.get("failed") or report.get("unreachable"):
+        return None
+    if "held_vips" not in report:
+        raise PlacementError(f"expected a halb.pair.vip_info result with held_vips, found keys {sorted(report)}")
+    drain = report.get("drain") or {}
+    nginx = report.get("nginx") or {}
+    keepalived = report.get("keepalived") or {}
+    running = bool(keepalived.get("running", True))
+    # Not checked (healthy: null) counts as healthy: absence of evidence is not a fault.
+    nginx_ok = nginx.get("healthy") is not False
+    drained = bool(drain.get("drained", False))
+    return NodeView(
+        held=[normalise_address(v) for v in report["held_vips"]],
+        healthy=running and nginx_ok and not drained,
+        drained=drained,
+        keepalived_running=running,
+        nginx_healthy=nginx_ok,
+    )
+
+
+def _instance_nodes(instance: t.Mapping[str, t.Any]) -> list[tuple[str, int]]:
+    nodes = instance.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        raise PlacementError(f"expected a non-empty nodes list in instance {instance.get('name')!r}, found {nodes!r}")
+    result = []
+    for node in nodes:
+        if not isinstance(node, t.Mapping) or "host" not in node:
+            raise PlacementError(f"expected {{host, priority}} per node of {instance.get('name')!r}, found {node!r}")
+        result.append((str(node["host"]), int(node.get("priority") or 0)))
+    return result
+
+
+def _vip_entries(instance: t.Mapping[str, t.Any]) -> list[tuple[str, str]]:
+    vips = instance.get("vips")
+    if not isinstance(vips, list) or not vips:
+        raise PlacementError(f"expected a non-empty vips list in instance {instance.get('name')!r}, found {vips!r}")
+    result = []
+    for vip in vips:
+        raw = vip.get("cidr") or vip.get("address") if isinstance(vip, t.Mapping) else vip
+        if not isinstance(raw, str):
+            raise PlacementError(f"expected a VIP as a string or {{address, cidr}}, found {vip!r}")
+        try:
+            address = normalise_address(raw)
+        except ValueError as exc:
+            raise PlacementError(str(exc)) from None
+        cidr = raw if "/" in raw else address
+        result.append((address, cidr))
+    return result
+
+
+def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, t.Any]) -> list[Placement]:
+    """One Placement per VIP of every instance, in instance order."""
+    if not isinstance(instances, (list, tuple)):
+        raise PlacementError(f"expected the list from halb.pair.keepalived_instances, found {type(instances).__name__}")
+    views = {host: node_view(report) for host, report in (reports or {}).items()}
+    result: list[Placement] = []
+    for instance in instances:
+        if not isinstance(instance, t.Mapping) or "name" not in instance:
+            raise PlacementError(f"expected an instance with a name, found {instance!r}")
+        nodes = _instance_nodes(instance)
+        hosts = [h for h, _ in nodes]
+        preferred = instance.get("master")
+        preempt = bool(instance.get("preempt", True))
+        unreachable = [h for h in hosts if views.get(h) is None]
+        # Who should hold it now: the preferred master when it can, else the healthy
+        # node with the highest configured priority.
+        candidates = sorted(((p, h) for h, p in nodes if (views.get(h) or {}).get("healthy")), key=lambda x: (-x[0], hosts.index(x[1])))
+        preferred_view = views.get(preferred) if preferred else None
+        if preferred_view and preferred_view["healthy"]:
+            expected: str | None = preferred
+        else:
+            expected = candidates[0][1] if candidates else None
+        for address, cidr in _vip_entries(instance):
+            holders = [h for h in hosts if address in ((views.get(h) or {}).get("held") or [])]
+            # A host outside the instance's nodes that holds the VIP is a holder too.
+            holders += sorted(h for h, v in views.items() if v and h not in hosts and address in v["held"])
+            verdict, reason = _verdict(holders, preferred, preferred_view, preempt, unreachable)
+            result.append(
+                Placement(
+                    vip=address,
+                    cidr=cidr,
+                    instance=str(instance["name"]),
+                    vrid=instance.get("vrid"),
+                    preferred=preferred,
+                    expected=expected,
+                    holders=holders,
+                    nodes=hosts,
+                    unreachable=unreachable,
+                    verdict=verdict,
+                    reason=reason,
+                )
+            )
+    return result
+
+
+def _verdict(holders: list[str], preferred: str | None, preferred_view: NodeView | None, preempt: bool, unreachable: list[str]) -> tuple[str, str]:
+    gap = f"; no answer from {', '.join(unreachable)}" if unreachable else ""
+    if len(holders) >= 2:
+        return "split_brain", f"held by {len(holders)} nodes: {', '.join(holders)}{gap}"
+    if not holders:
+        if unreachable:
+            return "unknown", f"held by none of the nodes that answered{gap}"
+        return "orphan", "held by no node"
+    holder = holders[0]
+    if holder == preferred:
+        return "ok", f"on its preferred master{gap}"
+    if preferred_view is None:
+        return "ok", f"on {holder}; preferred master {preferred} did not answer"
+    if preferred_view["drained"]:
+        return "ok", f"on {holder}; preferred master {preferred} is drained"
+    if not preferred_view["healthy"]:
+        why = "keepalived is not running" if not preferred_view["keepalived_running"] else "nginx is not healthy"
+        return "ok", f"on {holder}; preferred master {preferred}: {why}"
+    if not preempt:
+        return "ok", f"on {holder}; preempt is off, {preferred} will not take it back"
+    return "misplaced", f"on {holder} although preferred master {preferred} is healthy and preempt is on"
+
+
+def failing(placements: t.Iterable[Placement], fail_on: t.Iterable[str] = FAILING) -> list[Placement]:
+    wanted = set(fail_on)
+    unknown = wanted - set(VERDICTS)
+    if unknown:
+        raise PlacementError(f"expected verdicts among {list(VERDICTS)}, found {sorted(unknown)}")
+    return [p for p in placements if p["verdict"] in wanted]
+
+
+def summary(placements: t.Iterable[Placement]) -> str:
+    """One sentence per VIP that is not ok, naming the VIP, its instance and the nodes."""
+    parts = []
+    for p in placements:
+        if p["verdict"] == "ok":
+            continue
+        who = ", ".join(p["holders"]) if p["holders"] else "no node"
+        parts.append(f"{p['verdict']}: VIP {p['vip']} ({p['instance']}) held by {who} (nodes {', '.join(p['nodes'])}; preferred {p['preferred']}) — {p['reason']}")
+    return "; ".join(parts) if parts else "all VIPs ok"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+def render(placements: t.Sequence[Placement], reports: t.Mapping[str, t.Any] | None = None) -> list[str]:
+    """Lines a person reads at a glance: one row per VIP, then one per node."""
+    rows = [["VIP", "INSTANCE", "VRID", "PREFERRED", "HOLDERS", "VERDICT", "WHY"]]
+    for p in placements:
+        rows.append([
+            p["cidr"], p["instance"], "" if p["vrid"] is None else str(p["vrid"]), p["preferred"] or "-",
+            ",".join(p["holders"]) or "-", p["verdict"].upper() if p["verdict"] != "ok" else "ok", p["reason"],
+        ])
+    lines = _table(rows)
+    if reports:
+        node_rows = [["NODE", "KEEPALIVED", "SOURCE", "DRAIN", "NGINX", "INSTANCES"]]
+        for host in sorted(reports):
+            r = reports[host]
+            if not r or r.get("failed") or r.get("unreachable"):
+                node_rows.append([host, "no answer", "-", "-", "-", (r or {}).get("msg", "")[:60]])
+                continue
+            ka = r.get("keepalived") or {}
+            ka_text = f"{ka.get('version') or '?'} {'running' if ka.get('running') else 'STOPPED'}"
+            drain = r.get("drain") or {}
+            nginx = r.get("nginx") or {}
+            if nginx.get("status") is None:
+                nginx_text = f"DOWN ({nginx.get('error') or 'no answer'})"[:40]
+            else:
+                nginx_text = f"{nginx['status']} {nginx.get('latency_ms', 0):.1f}ms {nginx.get('node') or '?'}"
+            inst = " ".join(f"{i['name']}={i['state']}/{i.get('effective_priority')}" for i in r.get("instances") or [])
+            node_rows.append([host, ka_text, r.get("source") or "none", f"{drain.get('value')} ({drain.get('status', '?')})", nginx_text, inst or "-"])
+        lines += [""] + _table(node_rows)
+    return lines
