@@ -1,0 +1,331 @@
+#!/usr/bin/python
+# Copyright: halb.pair contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vip_info
+short_description: Read VIP placement, keepalived state, drain and nginx health on one load-balancer node
+version_added: 0.1.0
+description:
+  - Reports which VIPs the node holds now, from C(ip -j addr) (the ground truth).
+  - Reports keepalived's VRRP instances (state, VRID, base and effective priority) from the
+    best source the node offers, and says which source was used.
+  - Reports keepalived's version, whether keepalived runs, the drain file value
+    (C(/var/lib/halb-pair/drain)) and the answer of nginx's health endpoint
+    (status, latency, C(X-HALB-Node) header).
+  - Never changes anything. Asking keepalived for a JSON or data dump makes it write
+    C(/tmp/keepalived.json) or C(/tmp/keepalived.data); that is all.
+author:
+  - halb.pair contributors
+attributes:
+  check_mode:
+    support: full
+    description: Runs unchanged in check mode; it only reads.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is nothing to diff.
+options:
+  vips:
+    description:
+      - VIPs to look for in C(ip -j addr), as C(198.51.100.100) or C(198.51.100.100/24).
+      - The VIPs keepalived reports for its instances (JSON and data dumps) are looked for too.
+    type: list
+    elements: str
+    default: []
+  source:
+    description:
+      - Where to read keepalived's instance states from.
+      - V(auto) uses the JSON dump when keepalived runs and its build has JSON, else the
+        state feed written by the halb.pair notify script, else the data dump.
+      - V(json) and V(data) signal keepalived (C(keepalived --signum=JSON|DATA)) and read the
+        file it writes into O(dump_dir). V(feed) reads O(state_dir); its priorities are the
+        ones at the last transition.
+      - A named source that cannot be read fails the module; V(auto) reports the failures in
+        RV(source_errors) and goes on.
+    type: str
+    choices: [auto, feed, json, data]
+    default: auto
+  keepalived_bin:
+    description: The keepalived binary, used for C(--version) and C(--signum).
+    type: path
+    default: keepalived
+  pid_file:
+    description: keepalived's pid file.
+    type: path
+    default: /run/keepalived.pid
+  dump_dir:
+    description: The directory keepalived writes C(keepalived.json) and C(keepalived.data) into.
+    type: path
+    default: /tmp
+  dump_timeout:
+    description: Seconds to wait for keepalived to write a fresh dump after the signal.
+    type: float
+    default: 3.0
+  state_dir:
+    description: The state feed directory, one file per instance.
+    type: path
+    default: /var/lib/halb-pair/state
+  drain_file:
+    description: The drain file (a keepalived C(vrrp_track_file)).
+    type: path
+    default: /var/lib/halb-pair/drain
+  health_url:
+    description:
+      - nginx's health endpoint, requested from the node itself without proxy.
+      - Set to an empty string to skip the request.
+    type: str
+    default: http://127.0.0.1:8081/healthz
+  health_timeout:
+    description: Seconds to wait for the health endpoint.
+    type: float
+    default: 2.0
+notes:
+  - Needs root to signal keepalived for the JSON and data dumps.
+  - Use the filter C(halb.pair.vip_placement) over the results of all nodes to judge placement
+    (ok, split_brain, orphan, misplaced); C(playbooks/status.yml) does.
+seealso:
+  - module: halb.pair.vrrp_failover
+"""
+
+EXAMPLES = r"""
+- name: Read the node's VIPs, keepalived state, drain value and nginx health
+  halb.pair.vip_info:
+    vips:
+      - 198.51.100.100/24
+      - 198.51.100.101/24
+  register: node
+
+- name: Show what the node holds and which source keepalived's states came from
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} holds {{ node.held_vips }} (states from {{ node.source }})"
+
+- name: Read only the state feed, without signalling keepalived
+  halb.pair.vip_info:
+    source: feed
+    health_url: ""
+"""
+
+RETURN = r"""
+held_vips:
+  description: The VIPs (from O(vips) and from keepalived's instances) the node holds now, per C(ip -j addr).
+  returned: always
+  type: list
+  elements: str
+  sample: ["198.51.100.100"]
+vips:
+  description: Every VIP looked for, whether it is present and where.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {address: 198.51.100.100, present: true, cidr: 198.51.100.100/24, dev: eth0, label: "eth0:1"}
+    - {address: 198.51.100.101, present: false, cidr: null, dev: null, label: null}
+addresses:
+  description: Interface name to the CIDRs of scope global on it (loopback and link-local left out).
+  returned: always
+  type: dict
+  sample: {eth0: ["198.51.100.11/24", "198.51.100.100/24"]}
+source:
+  description: The source the instance states were read from; null when none could be read.
+  returned: always
+  type: str
+  sample: json
+source_errors:
+  description: Why the sources tried before RV(source), or all of them, failed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+instances:
+  description:
+    - keepalived's VRRP instances as the source reports them.
+    - C(state) is one of INIT, BACKUP, MASTER, FAULT, STOP, DELETED.
+    - From the state feed only C(name), C(state), C(effective_priority) (at the transition)
+      and C(last_transition) are known.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: VI_1
+      state: MASTER
+      vrid: 55
+      base_priority: 150
+      effective_priority: 150
+      interface: eth0
+      vips: ["198.51.100.100"]
+      last_transition: 1764031200.123
+stale:
+  description: True when the instances come from the state feed while keepalived is not running.
+  returned: always
+  type: bool
+  sample: false
+keepalived:
+  description: keepalived's process and build.
+  returned: always
+  type: dict
+  contains:
+    running:
+      description: Whether the pid file names a live process.
+      type: bool
+      returned: always
+      sample: true
+    pid:
+      description: keepalived's pid, or null.
+      type: int
+      returned: always
+      sample: 42
+    version:
+      description: From C(keepalived --version); null when keepalived is not installed.
+      type: str
+      returned: always
+      sample: 2.2.7
+    json_supported:
+      description: Whether this build writes a JSON dump (C(--signum=JSON) answers).
+      type: bool
+      returned: always
+      sample: true
+drain:
+  description: The drain file.
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: Its path.
+      type: str
+      returned: always
+      sample: /var/lib/halb-pair/drain
+    value:
+      description: The number in it; null when the file is missing.
+      type: int
+      returned: always
+      sample: 0
+    status:
+      description: V(active) (0), V(drained) (-253 or lower), V(weighted) (other) or V(missing).
+      type: str
+      returned: always
+      sample: active
+    drained:
+      description: Whether the node is drained.
+      type: bool
+      returned: always
+      sample: false
+nginx:
+  description:
+    - The answer of nginx's health endpoint; C(healthy) is true for a 200, null when O(health_url) is empty.
+    - C(status) is null when nothing answered; C(error) says why.
+  returned: always
+  type: dict
+  sample: {url: "http://127.0.0.1:8081/healthz", status: 200, latency_ms: 1.42, node: lb1, healthy: true, error: null}
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.halb.pair.plugins.module_utils import (
+    _drain,
+    _ipaddr,
+    _keepalived_state,
+    _node_io,
+)
+
+PARSERS = {"json": _keepalived_state.parse_json_dump, "data": _keepalived_state.parse_data_dump}
+DUMP_FILES = {"json": "keepalived.json", "data": "keepalived.data"}
+
+
+def read_instances(run, order, pid, p):
+    """Try the sources in order; return (source, instances, errors)."""
+    errors = []
+    for source in order:
+        try:
+            if source == "feed":
+                return source, _keepalived_state.parse_feed(_node_io.read_feed(p["state_dir"])), errors
+            if pid is None:
+                raise _node_io.NodeError(f"expected keepalived to run for a {source} dump, found no live process in {p['pid_file']}")
+            sig = _node_io.signum(run, p["keepalived_bin"], source.upper())
+            if sig is None:
+                raise _node_io.NodeError(f"expected `{p['keepalived_bin']} --signum={source.upper()}` to print a signal number, found none (build without {source.upper()}?)")
+            path = os.path.join(p["dump_dir"], DUMP_FILES[source])
+            return source, _node_io.request_dump(pid, sig, path, PARSERS[source], timeout=p["dump_timeout"]), errors
+        except (_node_io.NodeError, _keepalived_state.KeepalivedStateError) as exc:
+            errors.append(f"{source}: {exc}")
+    return None, [], errors
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "vips": {"type": "list", "elements": "str", "default": []},
+            "source": {"type": "str", "default": "auto", "choices": ["auto", "feed", "json", "data"]},
+            "keepalived_bin": {"type": "path", "default": "keepalived"},
+            "pid_file": {"type": "path", "default": "/run/keepalived.pid"},
+            "dump_dir": {"type": "path", "default": "/tmp"},
+            "dump_timeout": {"type": "float", "default": 3.0},
+            "state_dir": {"type": "path", "default": "/var/lib/halb-pair/state"},
+            "drain_file": {"type": "path", "default": _drain.DRAIN_FILE},
+            "health_url": {"type": "str", "default": "http://127.0.0.1:8081/healthz"},
+            "health_timeout": {"type": "float", "default": 2.0},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+
+    def run(argv):
+        return module.run_command(argv, environ_update={"LC_ALL": "C"})
+
+    try:
+        wanted = [_ipaddr.normalise_address(v) for v in p["vips"]]
+    except ValueError as exc:
+        module.fail_json(msg=f"vips: {exc}")
+    ip = module.get_bin_path("ip", required=True)
+    keepalived_bin = module.get_bin_path(p["keepalived_bin"]) or p["keepalived_bin"]
+    p["keepalived_bin"] = keepalived_bin
+
+    try:
+        # Read: the ground truth first, then keepalived's opinion, drain and health.
+        addresses = _node_io.read_addresses(run, ip)
+        pid = _node_io.keepalived_pid(p["pid_file"])
+        version = _node_io.keepalived_version(run, keepalived_bin)
+        json_supported = version is not None and _node_io.signum(run, keepalived_bin, "JSON") is not None
+        feed_available = bool(_node_io.read_feed(p["state_dir"]))
+        drain_value = _drain.parse_drain(_node_io.read_text(p["drain_file"]))
+    except (_node_io.NodeError, _drain.DrainFileError) as exc:
+        module.fail_json(msg=str(exc))
+
+    order = _keepalived_state.source_order(p["source"], pid is not None, json_supported, feed_available)
+    source, instances, errors = read_instances(run, order, pid, p)
+    if source is None and p["source"] != "auto":
+        module.fail_json(msg=f"expected keepalived's instance states from source {p['source']}, found: {'; '.join(errors)}", source_errors=errors)
+    if not order:
+        errors.append("auto: keepalived is not running and there is no state feed")
+
+    for instance in instances:
+        for vip in instance["vips"]:
+            if vip not in wanted:
+                wanted.append(vip)
+    held = _ipaddr.held_addresses(addresses, wanted)
+    vips = [
+        {"address": vip, "present": entry is not None, "cidr": entry and entry["cidr"], "dev": entry and entry["dev"], "label": entry and entry["label"]}
+        for vip, entry in held.items()
+    ]
+    nginx = _node_io.http_health(p["health_url"], timeout=p["health_timeout"]) if p["health_url"] else None
+
+    module.exit_json(
+        changed=False,
+        held_vips=[v["address"] for v in vips if v["present"]],
+        vips=vips,
+        addresses=_ipaddr.global_addresses(addresses),
+        source=source,
+        source_errors=errors,
+        instances=[dict(i) for i in instances],
+        stale=source == "feed" and pid is None,
+        keepalived={"running": pid is not None, "pid": pid, "version": version, "json_supported": json_supported},
+        drain={"path": p["drain_file"], "value": drain_value, "status": _drain.describe(drain_value), "drained": _drain.describe(drain_value) == "drained"},
+        nginx=dict(nginx) if nginx else {"url": None, "status": None, "latency_ms": None, "node": None, "healthy": None, "error": "not checked"},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+#!/usr/bin/python
+# Copyright: halb.pair contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vrrp_failover
+short_description: Planned failover of one load-balancer node through its drain file
+version_added: 0.1.0
+description:
+  - O(state=drained) writes C(-253) into the drain file, a keepalived C(vrrp_track_file) with
+    weight 1 tracked by every instance of the node. keepalived pulls the node's instances to
+    priority 1; its peers, now higher, take the VIPs over after their master-down timer while
+    the node keeps serving until they do (make-before-break).
+    The module then waits until the node holds none of the watched VIPs (polling C(ip -j addr))
+    and, with O(peers_check_port), until each released VIP accepts TCP connections again.
+  - If the wait times out, the drain file is put back to the value it had before and the module
+    fails; a node is never left half-drained.
+  - O(state=active) writes C(0) and waits until the node holds the watched VIPs again (those it is
+    the preferred master of). A timeout here fails but leaves the node active.
+  - Refusing a drain that would leave a VIP without holder is left to the caller, who runs
+    C(playbooks/status.yml) (or M(halb.pair.vip_info) on every node) first.
+author:
+  - halb.pair contributors
+attributes:
+  check_mode:
+    support: full
+    description: Predicts RV(changed) from the drain file; writes nothing and does not wait.
+  diff_mode:
+    support: full
+    description: Shows the drain value before and after.
+options:
+  state:
+    description: V(drained) (C(-253)) or V(active) (C(0)).
+    type: str
+    required: true
+    choices: [drained, active]
+  vips:
+    description:
+      - The VIPs to watch, as C(198.51.100.100) or C(198.51.100.100/24).
+      - For V(drained), the VIPs the node must release; when empty, the VIPs of keepalived's instances
+        (from its JSON or data dump).
+      - For V(active), the VIPs the node is preferred master of and must take back; when empty,
+        the module does not wait and says so in a warning.
+    type: list
+    elements: str
+    default: []
+  wait:
+    description: Wait for the VIPs to move. With V(false) only the drain file is written.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for the move. keepalived needs about one master-down interval
+        (3 x advert_int + skew, 3.6 s at advert_int 1) after the change.
+    type: float
+    default: 20.0
+  poll_interval:
+    description: Seconds between two readings of C(ip -j addr).
+    type: float
+    default: 0.2
+  peers_check_port:
+    description:
+      - With O(state=drained), after the node released a VIP, wait until a TCP connection to
+        that VIP on this port succeeds from the node, which then can only be a peer answering.
+      - Unset, the peers are not checked here (the failover playbook checks them with M(halb.pair.vip_info)).
+    type: int
+  drain_file:
+    description: The drain file. It must exist (the halb.pair.keepalived role creates it).
+    type: path
+    default: /var/lib/halb-pair/drain
+  keepalived_bin:
+    description: The keepalived binary, used to find the VIPs when O(vips) is empty.
+    type: path
+    default: keepalived
+  pid_file:
+    description: keepalived's pid file.
+    type: path
+    default: /run/keepalived.pid
+  dump_dir:
+    description: Where keepalived writes its JSON and data dumps.
+    type: path
+    default: /tmp
+notes:
+  - Switchover time is about one master-down interval of the peers; no request is lost on the way
+    (measured with keepalived 2.2.7, see docs).
+seealso:
+  - module: halb.pair.vip_info
+"""
+
+EXAMPLES = r"""
+- name: Drain lb1 (its peers take its VIPs make-before-break)
+  halb.pair.vrrp_failover:
+    state: drained
+    vips: [198.51.100.100, 198.51.100.101]
+    timeout: 20
+  register: drain
+
+- name: Say how long the switchover took
+  ansible.builtin.debug:
+    msg: "released {{ drain.moved.released }} in {{ drain.elapsed }} s"
+
+- name: Undrain lb1 and wait until it holds the VIP it is preferred master of
+  halb.pair.vrrp_failover:
+    state: active
+    vips: [198.51.100.100]
+
+- name: Undrain without waiting
+  halb.pair.vrrp_failover:
+    state: active
+    wait: false
+"""
+
+RETURN = r"""
+before:
+  description: The drain value before; null when it could not be read.
+  returned: always
+  type: int
+  sample: 0
+after:
+  description: The drain value after (in check mode, the value that would be written).
+  returned: always
+  type: int
+  sample: -253
+watched:
+  description: The VIPs the module waited on.
+  returned: always
+  type: list
+  elements: str
+  sample: ["198.51.100.100", "198.51.100.101"]
+held_before:
+  description: The watched VIPs the node held before the change.
+  returned: always
+  type: list
+  elements: str
+  sample: ["198.51.100.100"]
+held_after:
+  description: The watched VIPs the node holds at the end (equal to RV(held_before) in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+moved:
+  description: The watched VIPs the node released and acquired.
+  returned: always
+  type: dict
+  sample: {released: ["198.51.100.100"], acquired: []}
+elapsed:
+  description: Seconds from writing the drain file to the end of the wait (0.0 when nothing was waited for).
+  returned: always
+  type: float
+  sample: 3.412
+waited:
+  description: Whether the module waited for the move.
+  returned: always
+  type: bool
+  sample: true
+peers_answering:
+  description: With O(peers_check_port), the released VIPs that answered on that port.
+  returned: when O(peers_check_port) is set and O(state=drained)
+  type: list
+  elements: str
+  sample: ["198.51.100.100"]
+restored:
+  description: On a failed drain, whether the drain file was put back to RV(before).
+  returned: failure
+  type: bool
+  sample: true
+diff:
+  description: The drain value before and after.
+  returned: when diff mode is on
+  type: dict
+  sample: {before: "0\n", after: "-253\n"}
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.halb.pair.plugins.module_utils import (
+    _drain,
+    _ipaddr,
+    _keepalived_state,
+    _node_io,
+)
+
+
+def discover_vips(run, p):
+    """The VIPs of keepalived's instances, from its JSON dump, else its data dump."""
+    pid = _node_io.keepalived_pid(p["pid_file"])
+    if pid is None:
+        raise _node_io.NodeError(f"expected vips, or keepalived running to list them, found no live process in {p['pid_file']}")
+    errors = []
+    for name, parse, filename in (("JSON", _keepalived_state.parse_json_dump, "keepalived.json"), ("DATA", _keepalived_state.parse_data_dump, "keepalived.data")):
+        sig = _node_io.signum(run, p["keepalived_bin"], name)
+        if sig is None:
+            errors.append(f"{name}: no signal number")
+            continue
+        try:
+            instances = _node_io.request_dump(pid, sig, f"{p['dump_dir'].rstrip('/')}/{filename}", parse)
+        except (_node_io.NodeError, _keepalived_state.KeepalivedStateError) as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        vips = []
+        for instance in instances:
+            vips += [v for v in instance["vips"] if v not in vips]
+        return vips
+    raise _node_io.NodeError(f"expected vips, or a keepalived dump listing them, found {'; '.join(errors)}")
+
+
+def wait_for(state, watched, run, ip, timeout, interval, start):
+    """Poll until the node holds the right VIPs; return (done, held)."""
+    while True:
+        held = _node_io.held_vips(run, watched, ip)
+        if _drain.wait_done(state, held, watched):
+            return True, held
+        if time.monotonic() - start >= timeout:
+            return False, held
+        time.sleep(interval)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "required": True, "choices": ["drained", "active"]},
+            "vips": {"type": "list", "elements": "str", "default": []},
+            "wait": {"type": "bool", "default": True},
+            "timeout": {"type": "float", "default": 20.0},
+            "poll_interval": {"type": "float", "default": 0.2},
+            "peers_check_port": {"type": "int"},
+            "drain_file": {"type": "path", "default": _drain.DRAIN_FILE},
+            "keepalived_bin": {"type": "path", "default": "keepalived"},
+            "pid_file": {"type": "path", "default": "/run/keepalived.pid"},
+            "dump_dir": {"type": "path", "default": "/tmp"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    state = p["state"]
+
+    def run(argv):
+        return module.run_command(argv, environ_update={"LC_ALL": "C"})
+
+    ip = module.get_bin_path("ip", required=True)
+    p["keepalived_bin"] = module.get_bin_path(p["keepalived_bin"]) or p["keepalived_bin"]
+
+    # Read.
+    try:
+        watched = [_ipaddr.normalise_address(v) for v in p["vips"]]
+    except ValueError as exc:
+        module.fail_json(msg=f"vips: {exc}")
+    try:
+        content = _node_io.read_text(p["drain_file"])
+        if content is None:
+            module.fail_json(msg=f"expected the drain file {p['drain_file']} (created by the halb.pair.keepalived role and tracked by keepalived), found none")
+        before = _drain.parse_drain(content)
+        if not watched and state == "drained" and p["wait"]:
+            watched = discover_vips(run, p)
+        held_before = _node_io.held_vips(run, watched, ip)
+    except (_node_io.NodeError, _drain.DrainFileError) as exc:
+        module.fail_json(msg=str(exc))
+
+    # Plan.
+    plan = _drain.plan_drain(before, state)
+    result = {
+        "changed": plan["changed"], "before": before, "after": plan["after"], "watched": watched,
+        "held_before": held_before, "held_after": held_before, "moved": {"released": [], "acquired": []},
+        "elapsed": 0.0, "waited": False,
+    }
+    if module._diff:
+        result["diff"] = {"before": _drain.render(before), "after": _drain.render(plan["after"])}
+    if module.check_mode:
+        module.exit_json(**result)
+
+    # Act.
+    start = time.monotonic()
+    try:
+        if plan["changed"]:
+            _node_io.write_text(p["drain_file"], _drain.render(plan["after"]))
+        if not p["wait"]:
+            module.exit_json(**result)
+        if not watched:
+            module.warn("no VIPs to watch (vips is empty): the drain file was written, nothing was waited for")
+            module.exit_json(**result)
+        done, held = wait_for(state, watched, run, ip, p["timeout"], p["poll_interval"], start)
+        result.update(waited=True, held_after=held, moved=_drain.moved(held_before, held, watched))
+        peers = []
+        if done and state == "drained" and p["peers_check_port"]:
+            for vip in result["moved"]["released"] or [v for v in watched if v not in held]:
+                while not _node_io.tcp_open(vip, p["peers_check_port"], timeout=min(1.0, p["poll_interval"] * 5)):
+                    if time.monotonic() - start >= p["timeout"]:
+                        done = False
+                        break
+                    time.sleep(p["poll_interval"])
+                else:
+                    peers.append(vip)
+            result["peers_answering"] = peers
+        result["elapsed"] = round(time.monotonic() - start, 3)
+    except _node_io.NodeError as exc:
+        if state == "drained" and plan["changed"]:
+            _restore(module, p, before, result, f"{exc}")
+        module.fail_json(msg=str(exc), **result)
+
+    if done:
+        module.exit_json(**result)
+    if state == "drained":
+        still = [v for v in watched if v in held]
+        if still:
+            why = f"expected {p['drain_file']}={plan['after']} to make the node release {', '.join(watched)} within {p['timeout']:g} s, found it still holding {', '.join(still)}"
+        else:
+            why = f"expected a peer to answer on port {p['peers_check_port']} of {', '.join(v for v in watched if v not in peers)} within {p['timeout']:g} s, found no answer"
+        if plan["changed"]:
+            _restore(module, p, before, result, why)
+        module.fail_json(msg=f"{why}; the drain file was left at {before} (unchanged)", restored=False, **result)
+    missing = [v for v in watched if v not in held]
+    module.fail_json(
+        msg=f"expected the node to hold {', '.join(watched)} within {p['timeout']:g} s of writing {plan['after']} to {p['drain_file']}, found it without {', '.join(missing)}; it stays active (a peer with a higher priority, or preempt off?)",
+        **result,
+    )
+
+
+def _restore(module, p, before, result, why):
+    """Put the drain file back and fail: never leave a node half-drained."""
+    try:
+        _node_io.write_text(p["drain_file"], _drain.render(before))
+    except _node_io.NodeError as exc:
+        module.fail_json(msg=f"{why}; restoring {p['drain_file']} to {before} failed too: {exc}", restored=False, **result)
+    module.fail_json(msg=f"{why}; restored {p['drain_file']} to {before}", restored=True, **result)
+
+
+if __name__ == "__main__":
+    main()
