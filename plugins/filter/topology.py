@@ -1,0 +1,74 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the keepalived topology: thin wrappers around module_utils."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.halb.pair.plugins.module_utils._preflight import check, interface_address
+from ansible_collections.halb.pair.plugins.module_utils._topology import (
+    TopologyError,
+    as_dicts,
+    derive,
+    settings_of,
+    with_unicast,
+)
+
+DOCUMENTATION_INSTANCES = """
+  name: keepalived_instances
+  short_description: The VRRP instances of a load-balancer group, derived from inventory
+  positional: hostvars
+  options:
+    _input:
+      description: The group's hosts, in order (the first is VI_1's preferred master).
+      type: list
+      elements: str
+      required: true
+    hostvars:
+      description: The C(hostvars) magic variable.
+      type: dict
+      required: true
+"""
+
+
+def _plain(hostvars: t.Any, hosts: list[str]) -> dict[str, dict[str, t.Any]]:
+    out = {}
+    for h in hosts:
+        try:
+            hv = hostvars[h]
+        except KeyError as exc:
+            raise AnsibleFilterError(f"host {h!r} is not in the inventory") from exc
+        out[h] = {k: hv[k] for k in list(hv.keys()) if k.startswith(("keepalived_", "ansible_host", "ansible_facts"))}
+    return out
+
+
+def keepalived_instances(hosts: list[str], hostvars: t.Any) -> list[dict[str, t.Any]]:
+    """Instances with per-node state, priority and unicast peers."""
+    hosts = list(hosts)
+    plain = _plain(hostvars, hosts)
+    try:
+        instances = derive(hosts, plain)
+    except TopologyError as exc:
+        raise AnsibleFilterError("keepalived topology: " + "; ".join(exc.errors)) from exc
+    addresses = {}
+    for h in hosts:
+        s = settings_of(plain[h])
+        addresses[h] = s["keepalived_unicast_src_ip"] or interface_address(plain[h], s["keepalived_interface"])
+    return as_dicts(with_unicast(instances, addresses))
+
+
+def keepalived_preflight(hosts: list[str], hostvars: t.Any) -> list[str]:
+    """Every rule the group breaks, as messages (empty list: all fine)."""
+    hosts = list(hosts)
+    return check(hosts, _plain(hostvars, hosts))
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "keepalived_instances": keepalived_instances,
+            "keepalived_preflight": keepalived_preflight,
+        }

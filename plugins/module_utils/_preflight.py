@@ -1,0 +1,203 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rules across the load-balancer group, checked before any host is changed.
+
+Every message names the variable, the host (or instance), the value found and
+what is allowed. Secrets are never quoted. Pure code: no Ansible imports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import typing as t
+
+from ansible_collections.halb.pair.plugins.module_utils._topology import (
+    SHARED_SETTINGS,
+    Instance,
+    TopologyError,
+    derive,
+    settings_of,
+    show,
+    with_unicast,
+)
+
+AUTH_MAX = 8  # keepalived uses only the first 8 characters of auth_pass
+
+
+def _facts(hostvars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    facts = hostvars.get("ansible_facts")
+    return facts if isinstance(facts, t.Mapping) else {}
+
+
+def own_addresses(hostvars: t.Mapping[str, t.Any]) -> set[str]:
+    """The node's own addresses as far as the controller knows them."""
+    facts = _facts(hostvars)
+    out: set[str] = set()
+    for key in ("all_ipv4_addresses", "all_ipv6_addresses"):
+        out.update(str(a) for a in facts.get(key) or [])
+    host = hostvars.get("ansible_host")
+    if host:
+        try:
+            out.add(str(ipaddress.ip_address(host)))
+        except ValueError:
+            pass
+    return out
+
+
+def interface_address(hostvars: t.Mapping[str, t.Any], interface: str) -> str | None:
+    """The primary IPv4 address of ``interface`` from facts, if gathered."""
+    info = _facts(hostvars).get(interface.replace("-", "_").replace(".", "_"))
+    if isinstance(info, t.Mapping):
+        addr = (info.get("ipv4") or {}).get("address")
+        if addr:
+            return str(addr)
+    return None
+
+
+def _consistency(hosts: list[str], settings: dict[str, dict[str, t.Any]]) -> list[str]:
+    errors = []
+    first = hosts[0]
+    for key in SHARED_SETTINGS:
+        want = settings[first][key]
+        for h in hosts[1:]:
+            found = settings[h][key]
+            if found != want:
+                errors.append(
+                    f"{key} on {h}: found {show(key, found)}, but {first} has {show(key, want)}; "
+                    "every node of an instance must agree: set it for the group, not per host"
+                )
+    return errors
+
+
+def _check_instance(inst: Instance, s: dict[str, t.Any]) -> list[str]:
+    errors = []
+    name = inst.name
+    if not 1 <= inst.vrid <= 255:
+        errors.append(f"{name}: virtual_router_id must be within 1..255, found {inst.vrid}")
+    for node in inst.nodes:
+        if node.state not in ("MASTER", "BACKUP"):
+            errors.append(f"{name} on {node.host}: state must be MASTER or BACKUP, found {node.state!r}")
+        if not 1 <= node.priority <= 254:
+            errors.append(f"{name} on {node.host}: priority must be within 1..254, found {node.priority}")
+    by_prio: dict[int, list[str]] = {}
+    for node in inst.nodes:
+        by_prio.setdefault(node.priority, []).append(node.host)
+    for prio, hs in sorted(by_prio.items()):
+        if len(hs) > 1:
+            errors.append(
+                f"{name}: nodes {', '.join(hs)} have the same priority {prio}; priorities must differ "
+                "(keepalived_master_priority, keepalived_backup_priority, keepalived_priority_step)"
+            )
+    masters = [n for n in inst.nodes if n.state == "MASTER"]
+    if not inst.preempt or inst.preempt_delay > 0:
+        for n in masters:
+            what = "keepalived_nopreempt" if not inst.preempt else f"keepalived_preempt_delay={inst.preempt_delay}"
+            errors.append(
+                f"{name} on {n.host}: {what} works only when every node starts as BACKUP, "
+                "found initial state MASTER (drop the state override)"
+            )
+    elif len(masters) != 1:
+        errors.append(
+            f"{name}: exactly one node must be the preferred master (state MASTER), found {len(masters)}: "
+            f"{[n.host for n in masters]!r}"
+        )
+    if len(inst.nodes) >= 2:
+        top = max(inst.nodes, key=lambda n: n.priority)
+        if masters and len(masters) == 1 and masters[0].host != top.host:
+            errors.append(
+                f"{name}: {masters[0].host} starts as MASTER with priority {masters[0].priority}, but "
+                f"{top.host} has the higher priority {top.priority}; the preferred master needs the highest priority"
+            )
+        others = sorted((n.priority for n in inst.nodes if n.host != top.host), reverse=True)
+        gap = top.priority - others[0]
+        w = inst.check_weight
+        if w != 0 and abs(w) <= gap:
+            errors.append(
+                f"keepalived_check_weight: found {w}; in {name} the master {top.host} ({top.priority}) minus "
+                f"{abs(w)} is not below its best backup ({others[0]}), so a failed nginx check would not move "
+                f"the VIP; allowed: |weight| > {gap} (e.g. {-(gap + 10)}), or 0 to put the instance in FAULT"
+            )
+        if w != 0 and not 1 <= abs(w) <= 253:
+            errors.append(f"keepalived_check_weight: must be within -253..253, found {w}")
+    # advert_int and version
+    if inst.version not in (2, 3):
+        errors.append(f"keepalived_vrrp_version: must be 2 or 3, found {inst.version!r}")
+    if not 0 < inst.advert_int <= 255:
+        errors.append(f"keepalived_advert_int: must be within (0, 255] seconds, found {inst.advert_int}")
+    elif inst.version == 2 and inst.advert_int != int(inst.advert_int):
+        errors.append(
+            f"keepalived_advert_int: found {inst.advert_int}; VRRPv2 counts whole seconds: sub-second or "
+            "fractional adverts need keepalived_vrrp_version: 3"
+        )
+    auth = s["keepalived_auth_pass"]
+    if auth is not None:
+        if str(auth) == "":
+            errors.append("keepalived_auth_pass: found an empty string; set 1..8 characters or leave it unset")
+        elif len(str(auth)) > AUTH_MAX:
+            errors.append(
+                f"keepalived_auth_pass: found {show('keepalived_auth_pass', auth)}; keepalived uses only the "
+                f"first {AUTH_MAX}, so at most {AUTH_MAX} are allowed"
+            )
+        if inst.version == 3:
+            errors.append(
+                f"keepalived_auth_pass: {name} uses VRRPv3, which has no authentication in keepalived; "
+                "unset keepalived_auth_pass or use keepalived_vrrp_version: 2"
+            )
+    if not 0 <= inst.preempt_delay <= 1000:
+        errors.append(f"keepalived_preempt_delay: must be within 0..1000 seconds, found {inst.preempt_delay}")
+    return errors
+
+
+def check(
+    hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+) -> list[str]:
+    """Every problem found in the group's keepalived settings (empty: all fine)."""
+    hosts = list(hosts)
+    settings = {h: settings_of(hostvars.get(h, {})) for h in hosts}
+    errors = _consistency(hosts, settings) if len(hosts) >= 2 else []
+    try:
+        instances = derive(hosts, hostvars)
+    except TopologyError as exc:
+        return errors + exc.errors
+    s = settings[hosts[0]]
+    addresses = {h: settings[h]["keepalived_unicast_src_ip"] or interface_address(hostvars.get(h, {}), settings[h]["keepalived_interface"]) for h in hosts}
+    with_unicast(instances, addresses)
+
+    seen_vrid: dict[int, str] = {}
+    seen_vip: dict[str, str] = {}
+    node_addrs = {h: own_addresses(hostvars.get(h, {})) for h in hosts}
+    for inst in instances:
+        errors.extend(_check_instance(inst, s))
+        if inst.vrid in seen_vrid:
+            errors.append(
+                f"{inst.name}: virtual_router_id {inst.vrid} is already used by {seen_vrid[inst.vrid]}; "
+                "VRIDs must be unique on the segment"
+            )
+        seen_vrid.setdefault(inst.vrid, inst.name)
+        for vip in inst.vips:
+            if vip.address in seen_vip:
+                errors.append(f"{inst.name}: VIP {vip.cidr} is already in {seen_vip[vip.address]}")
+            seen_vip.setdefault(vip.address, inst.name)
+            for h, addrs in node_addrs.items():
+                if vip.address in addrs:
+                    errors.append(
+                        f"keepalived_vips: VIP {vip.cidr} of {inst.name} is the own address of {h}; "
+                        "a VIP must be an address no node has"
+                    )
+        for node in inst.nodes:
+            ifaces = _facts(hostvars.get(node.host, {})).get("interfaces")
+            if isinstance(ifaces, list):
+                wanted = {node.interface} | {v.dev for v in inst.vips}
+                for iface in sorted(wanted):
+                    if iface not in ifaces:
+                        errors.append(
+                            f"keepalived_interface on {node.host}: interface {iface!r} ({inst.name}) does not exist "
+                            f"on the host; it has {sorted(ifaces)!r}"
+                        )
+            if inst.unicast and not node.unicast_src_ip:
+                errors.append(
+                    f"keepalived_unicast_src_ip on {node.host}: unicast mode needs the node's address; "
+                    "gather its facts (network subset) or set keepalived_unicast_src_ip for it"
+                )
+    return errors
