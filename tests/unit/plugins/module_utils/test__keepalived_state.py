@@ -1,0 +1,210 @@
+# Copyright: halb.pair contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parsers of keepalived's state, from hand-built inputs (shape taken from keepalived's
+vrrp_json.c / vrrp_data.c) and, in test__lab_fixtures.py, from outputs recorded in the lab."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.halb.pair.plugins.module_utils._keepalived_state import (
+    KeepalivedStateError,
+    parse_data_dump,
+    parse_feed,
+    parse_feed_line,
+    parse_json_dump,
+    parse_signum,
+    parse_version,
+    source_order,
+)
+
+
+def _json_instance(name, state, vrid, base, effective, vips):
+    return {
+        "data": {
+            "iname": name, "ifp_ifname": "eth0", "master_priority": 0, "last_transition": 1764031200.5,
+            "vrid": vrid, "base_priority": base, "effective_priority": effective, "state": state,
+            "wantstate": state, "version": 2, "vips": vips,
+        },
+        "stats": {"advert_rcvd": 0, "advert_sent": 12, "become_master": 1},
+    }
+
+
+JSON_V1 = json.dumps([
+    _json_instance("VI_1", 2, 55, 150, 150, ["198.51.100.100/24 dev eth0 scope global set"]),
+    _json_instance("VI_2", 1, 56, 100, 1, ["198.51.100.101/24 dev eth0 scope global"]),
+])
+
+DATA = """------< Global definitions >------
+ Network namespace = (default)
+ Router ID = lb1
+------< VRRP Topology >------
+ VRRP Instance = VI_1
+   VRRP Version = 2
+   State = MASTER
+   Flags: none
+   Wantstate = MASTER
+   Last transition = 1764031200.500000 (Tue Nov 25 00:40:00.500000 2025)
+   Interface = eth0
+   Virtual Router ID = 55
+   Priority = 150
+   Effective priority = 150
+   Total priority = 150
+   Advert interval = 1 sec
+   Virtual IP (1):
+     198.51.100.100/24 dev eth0 scope global set
+   Tracked files :
+     FILE /var/lib/halb-pair/drain, weight 1
+ VRRP Instance = VI_2
+   State = BACKUP
+   Interface = eth0
+   Virtual Router ID = 56
+   Priority = 100
+   Effective priority = 1
+   Virtual IP (2):
+     198.51.100.101/24 dev eth0 scope global
+     198.51.100.102/24 dev eth0 scope global
+------< VRRP Track files >------
+ VRRP Track file = drain
+   File = /var/lib/halb-pair/drain
+   Status = -253
+"""
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("Keepalived v2.2.7 (01/16,2022)\n\nCopyright(C) 2001-2022 Alexandre Cassen\n", "2.2.7"),
+        ("Keepalived v2.3.1 (05/24,2024), git commit v2.3.1-12\n", "2.3.1"),
+        ("keepalived: command not found", None),
+        ("", None),
+    ],
+)
+def test_parse_version(output, expected):
+    assert parse_version(output) == expected
+
+
+@pytest.mark.parametrize(("output", "expected"), [("36\n", 36), ("10", 10), ("", None), ("0", None), ("Unknown signal JSON", None)])
+def test_parse_signum(output, expected):
+    assert parse_signum(output) == expected
+
+
+def test_parse_json_dump_v1():
+    instances = parse_json_dump(JSON_V1)
+    assert [(i["name"], i["state"], i["vrid"], i["base_priority"], i["effective_priority"], i["vips"]) for i in instances] == [
+        ("VI_1", "MASTER", 55, 150, 150, ["198.51.100.100"]),
+        ("VI_2", "BACKUP", 56, 100, 1, ["198.51.100.101"]),
+    ]
+    assert instances[0]["interface"] == "eth0"
+    assert instances[0]["last_transition"] == pytest.approx(1764031200.5)
+
+
+def test_parse_json_dump_v2_and_unknown_state():
+    text = json.dumps({"vrrp": [_json_instance("VI_9", 42, 9, 100, 100, [])], "track_process": []})
+    (instance,) = parse_json_dump(text)
+    assert instance["state"] == "UNKNOWN(42)"
+    assert instance["vips"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file"),
+        ("[", "invalid JSON"),
+        ('{"x": 1}', "found a dict"),
+        ('[{"stats": {}}]', "per instance"),
+        ('[{"data": {"iname": "VI_1"}}]', "per instance"),
+        ('[{"data": {"iname": "VI_1", "state": "MASTER"}}]', "expected numbers"),
+        ('[{"data": {"iname": "VI_1", "state": 2, "vips": ["dev eth0"]}}]', "VIP entry"),
+    ],
+)
+def test_parse_json_dump_rejects(text, message):
+    with pytest.raises(KeepalivedStateError, match=message):
+        parse_json_dump(text)
+
+
+def test_parse_data_dump():
+    instances = parse_data_dump(DATA)
+    assert [(i["name"], i["state"], i["vrid"], i["base_priority"], i["effective_priority"], i["interface"], i["vips"]) for i in instances] == [
+        ("VI_1", "MASTER", 55, 150, 150, "eth0", ["198.51.100.100"]),
+        ("VI_2", "BACKUP", 56, 100, 1, "eth0", ["198.51.100.101", "198.51.100.102"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file"),
+        ("------< VRRP Topology >------\n", "at least one"),
+        (" VRRP Instance = VI_1\n   Priority = 150\n", "State"),
+        (" VRRP Instance = VI_1\n   State = MASTER\n   Priority = high\n", "expected a number"),
+    ],
+)
+def test_parse_data_dump_rejects(text, message):
+    with pytest.raises(KeepalivedStateError, match=message):
+        parse_data_dump(text)
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "state", "prio", "when"),
+    [
+        ('INSTANCE "VI_1" MASTER 150 1764031200.123\n', "VI_1", "MASTER", 150, 1764031200.123),
+        ('INSTANCE "VI_2" BACKUP 100', "VI_2", "BACKUP", 100, None),
+        ('INSTANCE "VI_1" BACKUP 100 1\nINSTANCE "VI_1" FAULT 0 2\n', "VI_1", "FAULT", 0, 2.0),
+    ],
+)
+def test_parse_feed_line(line, name, state, prio, when):
+    instance = parse_feed_line(line)
+    assert (instance["name"], instance["state"], instance["effective_priority"], instance["last_transition"]) == (name, state, prio, when)
+    assert instance["vrid"] is None
+
+
+@pytest.mark.parametrize(
+    ("line", "expected_name", "message"),
+    [
+        ("", None, "empty file"),
+        ("VI_1 MASTER", None, "expected 'INSTANCE"),
+        ('GROUP "G1" MASTER 0 1', None, "GROUP line"),
+        ('INSTANCE "VI_1" LEADER 150 1', None, "expected a state"),
+        ('INSTANCE "VI_1" MASTER high 1', None, "numeric priority"),
+        ('INSTANCE "VI_2" MASTER 150 1', "VI_1", "to describe VI_1"),
+        ('INSTANCE "VI_1 MASTER 150 1', None, "expected 'INSTANCE"),
+    ],
+)
+def test_parse_feed_line_rejects(line, expected_name, message):
+    with pytest.raises(KeepalivedStateError, match=message):
+        parse_feed_line(line, expected_name)
+
+
+def test_parse_feed_sorted_by_name():
+    instances = parse_feed({"VI_2": 'INSTANCE "VI_2" BACKUP 100 2\n', "VI_1": 'INSTANCE "VI_1" MASTER 150 1\n'})
+    assert [i["name"] for i in instances] == ["VI_1", "VI_2"]
+
+
+def test_parse_feed_empty():
+    with pytest.raises(KeepalivedStateError, match="at least one"):
+        parse_feed({})
+
+
+@pytest.mark.parametrize(
+    ("requested", "running", "json_ok", "feed", "expected"),
+    [
+        ("auto", True, True, True, ["json", "feed", "data"]),
+        ("auto", True, False, True, ["feed", "data"]),
+        ("auto", True, False, False, ["data"]),
+        ("auto", False, True, True, ["feed"]),
+        ("auto", False, False, False, []),
+        ("data", False, False, False, ["data"]),
+        ("json", True, False, True, ["json"]),
+        ("feed", True, True, False, ["feed"]),
+    ],
+)
+def test_source_order(requested, running, json_ok, feed, expected):
+    assert source_order(requested, running, json_ok, feed) == expected
+
+
+def test_source_order_rejects():
+    with pytest.raises(ValueError, match="expected source"):
+        source_order("dbus", True, True, True)

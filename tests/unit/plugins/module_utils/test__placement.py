@@ -1,0 +1,172 @@
+# Copyright: halb.pair contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Placement verdicts from tables: instance lists in the shape of
+halb.pair.keepalived_instances (docs/design.md) and vip_info results per host."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.halb.pair.plugins.module_utils._placement import (
+    PlacementError,
+    failing,
+    judge,
+    node_view,
+    render,
+    summary,
+)
+
+A, B = "198.51.100.100", "198.51.100.101"
+
+
+def instance(name, vrid, master, vips, nodes=("lb1", "lb2"), preempt=True):
+    prios = {h: 100 - 10 * i for i, h in enumerate(n for n in nodes if n != master)}
+    prios[master] = 150
+    return {
+        "name": name, "vrid": vrid, "master": master, "preempt": preempt, "advert_int": 1.0, "version": 2,
+        "vips": [{"address": v, "prefix": 24, "cidr": f"{v}/24", "dev": "eth0", "label": "eth0:1"} for v in vips],
+        "nodes": [{"host": h, "state": "MASTER" if h == master else "BACKUP", "priority": prios[h], "interface": "eth0"} for h in nodes],
+    }
+
+
+def report(held=(), drained=False, nginx=True, running=True):
+    return {
+        "changed": False, "held_vips": list(held), "source": "json",
+        "drain": {"value": -253 if drained else 0, "drained": drained, "status": "drained" if drained else "active"},
+        "nginx": {"healthy": nginx, "status": 200 if nginx else 502, "latency_ms": 1.0, "node": "x"},
+        "keepalived": {"running": running, "version": "2.2.7"},
+        "instances": [],
+    }
+
+
+SINGLE = [instance("VI_1", 55, "lb1", [A])]
+DUAL = [instance("VI_1", 55, "lb1", [A]), instance("VI_2", 56, "lb2", [B])]
+
+CASES = [
+    # id, instances, reports, expected [(vip, holders, verdict, expected holder)]
+    ("single ok", SINGLE, {"lb1": report([A]), "lb2": report()}, [(A, ["lb1"], "ok", "lb1")]),
+    ("split brain", SINGLE, {"lb1": report([A]), "lb2": report([A])}, [(A, ["lb1", "lb2"], "split_brain", "lb1")]),
+    ("orphan", SINGLE, {"lb1": report(), "lb2": report()}, [(A, [], "orphan", "lb1")]),
+    ("unknown: lb1 silent, lb2 holds nothing", SINGLE, {"lb2": report()}, [(A, [], "unknown", "lb2")]),
+    ("unknown when lb1 failed", SINGLE, {"lb1": {"failed": True, "msg": "boom"}, "lb2": report()}, [(A, [], "unknown", "lb2")]),
+    ("lb1 silent, lb2 holds: ok", SINGLE, {"lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
+    ("misplaced", SINGLE, {"lb1": report(), "lb2": report([A])}, [(A, ["lb2"], "misplaced", "lb1")]),
+    ("drained master, backup holds", SINGLE, {"lb1": report(drained=True), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
+    ("drained master still holds", SINGLE, {"lb1": report([A], drained=True), "lb2": report()}, [(A, ["lb1"], "ok", "lb2")]),
+    ("nginx down on master", SINGLE, {"lb1": report(nginx=False), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
+    ("keepalived stopped on master", SINGLE, {"lb1": report(running=False), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
+    ("nopreempt", [instance("VI_1", 55, "lb1", [A], preempt=False)], {"lb1": report(), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb1")]),
+    (
+        "dual master ok",
+        DUAL,
+        {"lb1": report([A]), "lb2": report([B])},
+        [(A, ["lb1"], "ok", "lb1"), (B, ["lb2"], "ok", "lb2")],
+    ),
+    (
+        "dual master, lb1 drained holds nothing",
+        DUAL,
+        {"lb1": report(drained=True), "lb2": report([A, B])},
+        [(A, ["lb2"], "ok", "lb2"), (B, ["lb2"], "ok", "lb2")],
+    ),
+    (
+        "dual master, split brain on one VIP only",
+        DUAL,
+        {"lb1": report([A, B]), "lb2": report([B])},
+        [(A, ["lb1"], "ok", "lb1"), (B, ["lb1", "lb2"], "split_brain", "lb2")],
+    ),
+    (
+        "three nodes: expected is the next priority",
+        [instance("VI_1", 55, "lb1", [A], nodes=("lb1", "lb2", "lb3"))],
+        {"lb1": report(drained=True), "lb2": report(nginx=False), "lb3": report([A])},
+        [(A, ["lb3"], "ok", "lb3")],
+    ),
+    (
+        "a host outside the instance holding the VIP counts",
+        SINGLE,
+        {"lb1": report([A]), "lb2": report(), "lb3": report([A])},
+        [(A, ["lb1", "lb3"], "split_brain", "lb1")],
+    ),
+    (
+        "VIP given as plain strings, held as CIDR",
+        [dict(instance("VI_1", 55, "lb1", []), vips=["198.51.100.100/24"])],
+        {"lb1": report(["198.51.100.100/24"]), "lb2": report()},
+        [(A, ["lb1"], "ok", "lb1")],
+    ),
+    ("nginx not checked counts as healthy", SINGLE, {"lb1": dict(report(), nginx={"healthy": None}), "lb2": report([A])}, [(A, ["lb2"], "misplaced", "lb1")]),
+]
+
+
+@pytest.mark.parametrize(("instances", "reports", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_judge(instances, reports, expected):
+    result = judge(instances, reports)
+    assert [(p["vip"], p["holders"], p["verdict"], p["expected"]) for p in result] == expected
+
+
+def test_judge_lists_unreachable_and_reason():
+    (p,) = judge(SINGLE, {"lb2": report()})
+    assert p["unreachable"] == ["lb1"]
+    assert "lb1" in p["reason"]
+    assert p["preferred"] == "lb1"
+    assert p["instance"] == "VI_1"
+    assert p["vrid"] == 55
+    assert p["cidr"] == "198.51.100.100/24"
+
+
+@pytest.mark.parametrize(
+    ("instances", "message"),
+    [
+        ({"name": "VI_1"}, "expected the list"),
+        (["VI_1"], "with a name"),
+        ([{"name": "VI_1", "vips": [A]}], "nodes list"),
+        ([{"name": "VI_1", "vips": [A], "nodes": ["lb1"]}], "per node"),
+        ([{"name": "VI_1", "vips": [], "nodes": [{"host": "lb1"}]}], "vips list"),
+        ([{"name": "VI_1", "vips": [{"prefix": 24}], "nodes": [{"host": "lb1"}]}], "VIP as a string"),
+        ([{"name": "VI_1", "vips": ["lb-vip"], "nodes": [{"host": "lb1"}]}], "expected an IP address"),
+    ],
+)
+def test_judge_rejects_bad_instances(instances, message):
+    with pytest.raises(PlacementError, match=message):
+        judge(instances, {})
+
+
+def test_node_view_rejects_foreign_result():
+    with pytest.raises(PlacementError, match="held_vips"):
+        node_view({"changed": False, "stdout": ""})
+
+
+@pytest.mark.parametrize("value", [None, {}, {"failed": True}, {"unreachable": True}])
+def test_node_view_silent(value):
+    assert node_view(value) is None
+
+
+def test_failing_and_summary():
+    placements = judge(DUAL, {"lb1": report([A, B]), "lb2": report([B])})
+    assert [p["vip"] for p in failing(placements)] == [B]
+    assert failing(placements, ["ok"])[0]["vip"] == A
+    text = summary(placements)
+    assert text.startswith("split_brain: VIP 198.51.100.101 (VI_2) held by lb1, lb2")
+    assert "198.51.100.100" not in text
+    assert summary(judge(SINGLE, {"lb1": report([A]), "lb2": report()})) == "all VIPs ok"
+
+
+def test_failing_rejects_unknown_verdict():
+    with pytest.raises(PlacementError, match="expected verdicts"):
+        failing([], ["fine"])
+
+
+def test_render_table_and_nodes():
+    reports = {"lb1": report([A]), "lb2": report(), "lb3": {"failed": True, "msg": "ssh: connect refused"}}
+    lines = render(judge(SINGLE, reports), reports)
+    assert lines[0].split() == ["VIP", "INSTANCE", "VRID", "PREFERRED", "HOLDERS", "VERDICT", "WHY"]
+    assert lines[1].split()[:6] == ["198.51.100.100/24", "VI_1", "55", "lb1", "lb1", "ok"]
+    assert lines[2] == ""
+    assert lines[3].split()[0] == "NODE"
+    assert any(line.startswith("lb3") and "no answer" in line for line in lines)
+    # Columns line up: the verdict column starts at the same offset on every row.
+    assert lines[0].index("VERDICT") == lines[1].index("ok")
+
+
+def test_render_upper_cases_problems():
+    lines = render(judge(SINGLE, {"lb1": report([A]), "lb2": report([A])}))
+    assert "SPLIT_BRAIN" in lines[1]
+    assert len(lines) == 2
