@@ -119,7 +119,9 @@ def parse_json_dump(text: str) -> list[InstanceState]:
         except (TypeError, ValueError) as exc:
             if isinstance(exc, KeepalivedStateError):
                 raise
-            raise KeepalivedStateError(f"expected numbers for state/vrid/priorities of {inner.get('iname')!r}, found {exc}") from None
+            raise KeepalivedStateError(
+                f"expected numbers for state/vrid/priorities of {inner.get('iname')!r}, found {exc}"
+            ) from None
     return result
 
 
@@ -203,7 +205,10 @@ def parse_feed_line(text: str, expected_name: str | None = None) -> InstanceStat
     """
     lines = [line for line in (text or "").splitlines() if line.strip()]
     if not lines:
-        raise KeepalivedStateError(f"expected a line like 'INSTANCE \"VI_1\" MASTER 150 1764031200.123' in the state feed of {expected_name or '?'}, found an empty file")
+        raise KeepalivedStateError(
+            "expected a line like 'INSTANCE \"VI_1\" MASTER 150 1764031200.123' in the state feed"
+            f" of {expected_name or '?'}, found an empty file"
+        )
     line = lines[-1]
     try:
         parts = shlex.split(line)

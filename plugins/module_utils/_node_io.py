@@ -127,7 +127,10 @@ def request_dump(
             except _keepalived_state.KeepalivedStateError as exc:
                 last_error = str(exc)
         if clock() >= deadline:
-            raise NodeError(f"expected keepalived to write a fresh {path} within {timeout:g} s of the signal, found {last_error if now_mtime and (before is None or now_mtime > before) else 'no new file'}")
+            raise NodeError(
+                f"expected keepalived to write a fresh {path} within {timeout:g} s of the signal,"
+                f" found {last_error if now_mtime and (before is None or now_mtime > before) else 'no new file'}"
+            )
         sleep(interval)
 
 
@@ -157,7 +160,9 @@ class Health(t.TypedDict):
     error: str | None
 
 
-def http_health(url: str, header: str = "X-HALB-Node", timeout: float = 2.0, clock: t.Callable[[], float] = time.monotonic) -> Health:
+def http_health(
+    url: str, header: str = "X-HALB-Node", timeout: float = 2.0, clock: t.Callable[[], float] = time.monotonic
+) -> Health:
     """GET the health endpoint without any proxy; a 200 is healthy.
 
     Non-2xx answers are reported with their status; no answer is ``status: None``.

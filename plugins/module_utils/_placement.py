@@ -120,7 +120,9 @@ def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, 
         unreachable = [h for h in hosts if views.get(h) is None]
         # Who should hold it now: the preferred master when it can, else the healthy
         # node with the highest configured priority.
-        candidates = sorted(((p, h) for h, p in nodes if (views.get(h) or {}).get("healthy")), key=lambda x: (-x[0], hosts.index(x[1])))
+        candidates = sorted(
+            ((p, h) for h, p in nodes if (views.get(h) or {}).get("healthy")), key=lambda x: (-x[0], hosts.index(x[1]))
+        )
         preferred_view = views.get(preferred) if preferred else None
         if preferred_view and preferred_view["healthy"]:
             expected: str | None = preferred
@@ -149,7 +151,9 @@ def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, 
     return result
 
 
-def _verdict(holders: list[str], preferred: str | None, preferred_view: NodeView | None, preempt: bool, unreachable: list[str]) -> tuple[str, str]:
+def _verdict(
+    holders: list[str], preferred: str | None, preferred_view: NodeView | None, preempt: bool, unreachable: list[str]
+) -> tuple[str, str]:
     gap = f"; no answer from {', '.join(unreachable)}" if unreachable else ""
     if len(holders) >= 2:
         return "split_brain", f"held by {len(holders)} nodes: {', '.join(holders)}{gap}"
@@ -187,7 +191,10 @@ def summary(placements: t.Iterable[Placement]) -> str:
         if p["verdict"] == "ok":
             continue
         who = ", ".join(p["holders"]) if p["holders"] else "no node"
-        parts.append(f"{p['verdict']}: VIP {p['vip']} ({p['instance']}) held by {who} (nodes {', '.join(p['nodes'])}; preferred {p['preferred']}) — {p['reason']}")
+        parts.append(
+            f"{p['verdict']}: VIP {p['vip']} ({p['instance']}) held by {who}"
+            f" (nodes {', '.join(p['nodes'])}; preferred {p['preferred']}) — {p['reason']}"
+        )
     return "; ".join(parts) if parts else "all VIPs ok"
 
 
@@ -200,10 +207,17 @@ def render(placements: t.Sequence[Placement], reports: t.Mapping[str, t.Any] | N
     """Lines a person reads at a glance: one row per VIP, then one per node."""
     rows = [["VIP", "INSTANCE", "VRID", "PREFERRED", "HOLDERS", "VERDICT", "WHY"]]
     for p in placements:
-        rows.append([
-            p["cidr"], p["instance"], "" if p["vrid"] is None else str(p["vrid"]), p["preferred"] or "-",
-            ",".join(p["holders"]) or "-", p["verdict"].upper() if p["verdict"] != "ok" else "ok", p["reason"],
-        ])
+        rows.append(
+            [
+                p["cidr"],
+                p["instance"],
+                "" if p["vrid"] is None else str(p["vrid"]),
+                p["preferred"] or "-",
+                ",".join(p["holders"]) or "-",
+                p["verdict"].upper() if p["verdict"] != "ok" else "ok",
+                p["reason"],
+            ]
+        )
     lines = _table(rows)
     if reports:
         node_rows = [["NODE", "KEEPALIVED", "SOURCE", "DRAIN", "NGINX", "INSTANCES"]]
@@ -221,6 +235,15 @@ def render(placements: t.Sequence[Placement], reports: t.Mapping[str, t.Any] | N
             else:
                 nginx_text = f"{nginx['status']} {nginx.get('latency_ms', 0):.1f}ms {nginx.get('node') or '?'}"
             inst = " ".join(f"{i['name']}={i['state']}/{i.get('effective_priority')}" for i in r.get("instances") or [])
-            node_rows.append([host, ka_text, r.get("source") or "none", f"{drain.get('value')} ({drain.get('status', '?')})", nginx_text, inst or "-"])
-        lines += [""] + _table(node_rows)
+            node_rows.append(
+                [
+                    host,
+                    ka_text,
+                    r.get("source") or "none",
+                    f"{drain.get('value')} ({drain.get('status', '?')})",
+                    nginx_text,
+                    inst or "-",
+                ]
+            )
+        lines += ["", *_table(node_rows)]
     return lines

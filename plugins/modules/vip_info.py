@@ -221,10 +221,10 @@ nginx:
   sample: {url: "http://127.0.0.1:8081/healthz", status: 200, latency_ms: 1.42, node: lb1, healthy: true, error: null}
 """
 
-import os
+import os  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.halb.pair.plugins.module_utils import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - after the documentation, as Ansible modules do
+from ansible_collections.halb.pair.plugins.module_utils import (  # noqa: E402
     _drain,
     _ipaddr,
     _keepalived_state,
@@ -243,10 +243,15 @@ def read_instances(run, order, pid, p):
             if source == "feed":
                 return source, _keepalived_state.parse_feed(_node_io.read_feed(p["state_dir"])), errors
             if pid is None:
-                raise _node_io.NodeError(f"expected keepalived to run for a {source} dump, found no live process in {p['pid_file']}")
+                raise _node_io.NodeError(
+                    f"expected keepalived to run for a {source} dump, found no live process in {p['pid_file']}"
+                )
             sig = _node_io.signum(run, p["keepalived_bin"], source.upper())
             if sig is None:
-                raise _node_io.NodeError(f"expected `{p['keepalived_bin']} --signum={source.upper()}` to print a signal number, found none (build without {source.upper()}?)")
+                raise _node_io.NodeError(
+                    f"expected `{p['keepalived_bin']} --signum={source.upper()}` to print a signal number,"
+                    f" found none (build without {source.upper()}?)"
+                )
             path = os.path.join(p["dump_dir"], DUMP_FILES[source])
             return source, _node_io.request_dump(pid, sig, path, PARSERS[source], timeout=p["dump_timeout"]), errors
         except (_node_io.NodeError, _keepalived_state.KeepalivedStateError) as exc:
@@ -297,7 +302,10 @@ def main():
     order = _keepalived_state.source_order(p["source"], pid is not None, json_supported, feed_available)
     source, instances, errors = read_instances(run, order, pid, p)
     if source is None and p["source"] != "auto":
-        module.fail_json(msg=f"expected keepalived's instance states from source {p['source']}, found: {'; '.join(errors)}", source_errors=errors)
+        module.fail_json(
+            msg=f"expected keepalived's instance states from source {p['source']}, found: {'; '.join(errors)}",
+            source_errors=errors,
+        )
     if not order:
         errors.append("auto: keepalived is not running and there is no state feed")
 
@@ -307,7 +315,13 @@ def main():
                 wanted.append(vip)
     held = _ipaddr.held_addresses(addresses, wanted)
     vips = [
-        {"address": vip, "present": entry is not None, "cidr": entry and entry["cidr"], "dev": entry and entry["dev"], "label": entry and entry["label"]}
+        {
+            "address": vip,
+            "present": entry is not None,
+            "cidr": entry and entry["cidr"],
+            "dev": entry and entry["dev"],
+            "label": entry and entry["label"],
+        }
         for vip, entry in held.items()
     ]
     nginx = _node_io.http_health(p["health_url"], timeout=p["health_timeout"]) if p["health_url"] else None
@@ -322,8 +336,15 @@ def main():
         instances=[dict(i) for i in instances],
         stale=source == "feed" and pid is None,
         keepalived={"running": pid is not None, "pid": pid, "version": version, "json_supported": json_supported},
-        drain={"path": p["drain_file"], "value": drain_value, "status": _drain.describe(drain_value), "drained": _drain.describe(drain_value) == "drained"},
-        nginx=dict(nginx) if nginx else {"url": None, "status": None, "latency_ms": None, "node": None, "healthy": None, "error": "not checked"},
+        drain={
+            "path": p["drain_file"],
+            "value": drain_value,
+            "status": _drain.describe(drain_value),
+            "drained": _drain.describe(drain_value) == "drained",
+        },
+        nginx=dict(nginx)
+        if nginx
+        else {"url": None, "status": None, "latency_ms": None, "node": None, "healthy": None, "error": "not checked"},
     )
 
 

@@ -175,10 +175,10 @@ diff:
   sample: {before: "0\n", after: "-253\n"}
 """
 
-import time
+import time  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.halb.pair.plugins.module_utils import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - after the documentation, as Ansible modules do
+from ansible_collections.halb.pair.plugins.module_utils import (  # noqa: E402
     _drain,
     _ipaddr,
     _keepalived_state,
@@ -192,7 +192,10 @@ def discover_vips(run, p):
     if pid is None:
         raise _node_io.NodeError(f"expected vips, or keepalived running to list them, found no live process in {p['pid_file']}")
     errors = []
-    for name, parse, filename in (("JSON", _keepalived_state.parse_json_dump, "keepalived.json"), ("DATA", _keepalived_state.parse_data_dump, "keepalived.data")):
+    for name, parse, filename in (
+        ("JSON", _keepalived_state.parse_json_dump, "keepalived.json"),
+        ("DATA", _keepalived_state.parse_data_dump, "keepalived.data"),
+    ):
         sig = _node_io.signum(run, p["keepalived_bin"], name)
         if sig is None:
             errors.append(f"{name}: no signal number")
@@ -253,7 +256,10 @@ def main():
     try:
         content = _node_io.read_text(p["drain_file"])
         if content is None:
-            module.fail_json(msg=f"expected the drain file {p['drain_file']} (created by the halb.pair.keepalived role and tracked by keepalived), found none")
+            module.fail_json(
+                msg=f"expected the drain file {p['drain_file']} (created by the halb.pair.keepalived role"
+                " and tracked by keepalived), found none"
+            )
         before = _drain.parse_drain(content)
         if not watched and state == "drained" and p["wait"]:
             watched = discover_vips(run, p)
@@ -264,9 +270,15 @@ def main():
     # Plan.
     plan = _drain.plan_drain(before, state)
     result = {
-        "changed": plan["changed"], "before": before, "after": plan["after"], "watched": watched,
-        "held_before": held_before, "held_after": held_before, "moved": {"released": [], "acquired": []},
-        "elapsed": 0.0, "waited": False,
+        "changed": plan["changed"],
+        "before": before,
+        "after": plan["after"],
+        "watched": watched,
+        "held_before": held_before,
+        "held_after": held_before,
+        "moved": {"released": [], "acquired": []},
+        "elapsed": 0.0,
+        "waited": False,
     }
     if module._diff:
         result["diff"] = {"before": _drain.render(before), "after": _drain.render(plan["after"])}
@@ -307,15 +319,22 @@ def main():
     if state == "drained":
         still = [v for v in watched if v in held]
         if still:
-            why = f"expected {p['drain_file']}={plan['after']} to make the node release {', '.join(watched)} within {p['timeout']:g} s, found it still holding {', '.join(still)}"
+            why = (
+                f"expected {p['drain_file']}={plan['after']} to make the node release {', '.join(watched)}"
+                f" within {p['timeout']:g} s, found it still holding {', '.join(still)}"
+            )
         else:
-            why = f"expected a peer to answer on port {p['peers_check_port']} of {', '.join(v for v in watched if v not in peers)} within {p['timeout']:g} s, found no answer"
+            silent = ", ".join(v for v in watched if v not in peers)
+            port = p["peers_check_port"]
+            why = f"expected a peer to answer on port {port} of {silent} within {p['timeout']:g} s, found no answer"
         if plan["changed"]:
             _restore(module, p, before, result, why)
         module.fail_json(msg=f"{why}; the drain file was left at {before} (unchanged)", restored=False, **result)
     missing = [v for v in watched if v not in held]
     module.fail_json(
-        msg=f"expected the node to hold {', '.join(watched)} within {p['timeout']:g} s of writing {plan['after']} to {p['drain_file']}, found it without {', '.join(missing)}; it stays active (a peer with a higher priority, or preempt off?)",
+        msg=f"expected the node to hold {', '.join(watched)} within {p['timeout']:g} s of writing {plan['after']}"
+        f" to {p['drain_file']}, found it without {', '.join(missing)}; it stays active"
+        " (a peer with a higher priority, or preempt off?)",
         **result,
     )
 
