@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.halb.pair.plugins.module_utils._drain import (
     DrainFileError,
     describe,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ansible_collections.halb.pair.plugins.module_utils._ipaddr import (
     IpAddrParseError,
     global_addresses,
@@ -14,7 +13,11 @@ from ansible_collections.halb.pair.plugins.module_utils._ipaddr import (
     parse_ip_addr_json,
 )
 
-LO = {"ifindex": 1, "ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host", "label": "lo"}]}
+LO = {
+    "ifindex": 1,
+    "ifname": "lo",
+    "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host", "label": "lo"}],
+}
 ETH0_VIP = {
     "ifindex": 2,
     "ifname": "eth0",

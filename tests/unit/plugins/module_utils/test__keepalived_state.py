@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ansible_collections.halb.pair.plugins.module_utils._keepalived_state import (
     KeepalivedStateError,
     parse_data_dump,
@@ -24,18 +23,28 @@ from ansible_collections.halb.pair.plugins.module_utils._keepalived_state import
 def _json_instance(name, state, vrid, base, effective, vips):
     return {
         "data": {
-            "iname": name, "ifp_ifname": "eth0", "master_priority": 0, "last_transition": 1764031200.5,
-            "vrid": vrid, "base_priority": base, "effective_priority": effective, "state": state,
-            "wantstate": state, "version": 2, "vips": vips,
+            "iname": name,
+            "ifp_ifname": "eth0",
+            "master_priority": 0,
+            "last_transition": 1764031200.5,
+            "vrid": vrid,
+            "base_priority": base,
+            "effective_priority": effective,
+            "state": state,
+            "wantstate": state,
+            "version": 2,
+            "vips": vips,
         },
         "stats": {"advert_rcvd": 0, "advert_sent": 12, "become_master": 1},
     }
 
 
-JSON_V1 = json.dumps([
-    _json_instance("VI_1", 2, 55, 150, 150, ["198.51.100.100/24 dev eth0 scope global set"]),
-    _json_instance("VI_2", 1, 56, 100, 1, ["198.51.100.101/24 dev eth0 scope global"]),
-])
+JSON_V1 = json.dumps(
+    [
+        _json_instance("VI_1", 2, 55, 150, 150, ["198.51.100.100/24 dev eth0 scope global set"]),
+        _json_instance("VI_2", 1, 56, 100, 1, ["198.51.100.101/24 dev eth0 scope global"]),
+    ]
+)
 
 DATA = """------< Global definitions >------
  Network namespace = (default)
@@ -86,7 +95,9 @@ def test_parse_version(output, expected):
     assert parse_version(output) == expected
 
 
-@pytest.mark.parametrize(("output", "expected"), [("36\n", 36), ("10", 10), ("", None), ("0", None), ("Unknown signal JSON", None)])
+@pytest.mark.parametrize(
+    ("output", "expected"), [("36\n", 36), ("10", 10), ("", None), ("0", None), ("Unknown signal JSON", None)]
+)
 def test_parse_signum(output, expected):
     assert parse_signum(output) == expected
 
@@ -127,7 +138,10 @@ def test_parse_json_dump_rejects(text, message):
 
 def test_parse_data_dump():
     instances = parse_data_dump(DATA)
-    assert [(i["name"], i["state"], i["vrid"], i["base_priority"], i["effective_priority"], i["interface"], i["vips"]) for i in instances] == [
+    assert [
+        (i["name"], i["state"], i["vrid"], i["base_priority"], i["effective_priority"], i["interface"], i["vips"])
+        for i in instances
+    ] == [
         ("VI_1", "MASTER", 55, 150, 150, "eth0", ["198.51.100.100"]),
         ("VI_2", "BACKUP", 56, 100, 1, "eth0", ["198.51.100.101", "198.51.100.102"]),
     ]
@@ -157,7 +171,12 @@ def test_parse_data_dump_rejects(text, message):
 )
 def test_parse_feed_line(line, name, state, prio, when):
     instance = parse_feed_line(line)
-    assert (instance["name"], instance["state"], instance["effective_priority"], instance["last_transition"]) == (name, state, prio, when)
+    assert (instance["name"], instance["state"], instance["effective_priority"], instance["last_transition"]) == (
+        name,
+        state,
+        prio,
+        when,
+    )
     assert instance["vrid"] is None
 
 

@@ -10,16 +10,20 @@ import os
 import threading
 
 import pytest
-
 from ansible_collections.halb.pair.plugins.module_utils import _keepalived_state, _node_io
 
-IP_JSON = json.dumps([
-    {"ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host"}]},
-    {"ifname": "eth0", "addr_info": [
-        {"family": "inet", "local": "198.51.100.11", "prefixlen": 24, "scope": "global"},
-        {"family": "inet", "local": "198.51.100.100", "prefixlen": 24, "scope": "global"},
-    ]},
-])
+IP_JSON = json.dumps(
+    [
+        {"ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host"}]},
+        {
+            "ifname": "eth0",
+            "addr_info": [
+                {"family": "inet", "local": "198.51.100.11", "prefixlen": 24, "scope": "global"},
+                {"family": "inet", "local": "198.51.100.100", "prefixlen": 24, "scope": "global"},
+            ],
+        },
+    ]
+)
 
 
 def runner(table):
@@ -74,11 +78,13 @@ def test_keepalived_pid(tmp_path):
 
 
 def test_version_and_signum():
-    run = runner({
-        "keepalived --version": (0, "", "Keepalived v2.2.7 (01/16,2022)\n"),
-        "keepalived --signum=JSON": (0, "36\n", ""),
-        "keepalived --signum=DATA": (1, "", "Unknown signal name DATA"),
-    })
+    run = runner(
+        {
+            "keepalived --version": (0, "", "Keepalived v2.2.7 (01/16,2022)\n"),
+            "keepalived --signum=JSON": (0, "36\n", ""),
+            "keepalived --signum=DATA": (1, "", "Unknown signal name DATA"),
+        }
+    )
     assert _node_io.keepalived_version(run) == "2.2.7"
     assert _node_io.signum(run, "keepalived", "JSON") == 36
     assert _node_io.signum(run, "keepalived", "DATA") is None
@@ -129,7 +135,9 @@ def test_request_dump_timeout_on_stale_file(tmp_path):
     path.write_text("[]")
     clock = FakeClock()
     with pytest.raises(_node_io.NodeError, match="no new file"):
-        _node_io.request_dump(7, 36, str(path), _keepalived_state.parse_json_dump, timeout=1, kill=lambda p, s: None, clock=clock, sleep=clock.sleep)
+        _node_io.request_dump(
+            7, 36, str(path), _keepalived_state.parse_json_dump, timeout=1, kill=lambda p, s: None, clock=clock, sleep=clock.sleep
+        )
 
 
 def test_request_dump_kill_fails(tmp_path):
@@ -160,7 +168,7 @@ def test_write_text(tmp_path):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         code = 200 if self.path == "/healthz" else 503
         self.send_response(code)
         self.send_header("X-HALB-Node", "lb1")

@@ -6,7 +6,6 @@ halb.pair.keepalived_instances (docs/design.md) and vip_info results per host.""
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.halb.pair.plugins.module_utils._placement import (
     PlacementError,
     failing,
@@ -23,15 +22,24 @@ def instance(name, vrid, master, vips, nodes=("lb1", "lb2"), preempt=True):
     prios = {h: 100 - 10 * i for i, h in enumerate(n for n in nodes if n != master)}
     prios[master] = 150
     return {
-        "name": name, "vrid": vrid, "master": master, "preempt": preempt, "advert_int": 1.0, "version": 2,
+        "name": name,
+        "vrid": vrid,
+        "master": master,
+        "preempt": preempt,
+        "advert_int": 1.0,
+        "version": 2,
         "vips": [{"address": v, "prefix": 24, "cidr": f"{v}/24", "dev": "eth0", "label": "eth0:1"} for v in vips],
-        "nodes": [{"host": h, "state": "MASTER" if h == master else "BACKUP", "priority": prios[h], "interface": "eth0"} for h in nodes],
+        "nodes": [
+            {"host": h, "state": "MASTER" if h == master else "BACKUP", "priority": prios[h], "interface": "eth0"} for h in nodes
+        ],
     }
 
 
 def report(held=(), drained=False, nginx=True, running=True):
     return {
-        "changed": False, "held_vips": list(held), "source": "json",
+        "changed": False,
+        "held_vips": list(held),
+        "source": "json",
         "drain": {"value": -253 if drained else 0, "drained": drained, "status": "drained" if drained else "active"},
         "nginx": {"healthy": nginx, "status": 200 if nginx else 502, "latency_ms": 1.0, "node": "x"},
         "keepalived": {"running": running, "version": "2.2.7"},
@@ -55,7 +63,12 @@ CASES = [
     ("drained master still holds", SINGLE, {"lb1": report([A], drained=True), "lb2": report()}, [(A, ["lb1"], "ok", "lb2")]),
     ("nginx down on master", SINGLE, {"lb1": report(nginx=False), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
     ("keepalived stopped on master", SINGLE, {"lb1": report(running=False), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
-    ("nopreempt", [instance("VI_1", 55, "lb1", [A], preempt=False)], {"lb1": report(), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb1")]),
+    (
+        "nopreempt",
+        [instance("VI_1", 55, "lb1", [A], preempt=False)],
+        {"lb1": report(), "lb2": report([A])},
+        [(A, ["lb2"], "ok", "lb1")],
+    ),
     (
         "dual master ok",
         DUAL,
@@ -92,7 +105,12 @@ CASES = [
         {"lb1": report(["198.51.100.100/24"]), "lb2": report()},
         [(A, ["lb1"], "ok", "lb1")],
     ),
-    ("nginx not checked counts as healthy", SINGLE, {"lb1": dict(report(), nginx={"healthy": None}), "lb2": report([A])}, [(A, ["lb2"], "misplaced", "lb1")]),
+    (
+        "nginx not checked counts as healthy",
+        SINGLE,
+        {"lb1": dict(report(), nginx={"healthy": None}), "lb2": report([A])},
+        [(A, ["lb2"], "misplaced", "lb1")],
+    ),
 ]
 
 

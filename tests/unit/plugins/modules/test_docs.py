@@ -1,0 +1,103 @@
+# Copyright: halb.pair contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ansible-doc must render the modules' documentation, options and return values included."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[4]
+ANSIBLE_DOC = REPO / ".venv" / "bin" / "ansible-doc"
+
+MODULES = {
+    "halb.pair.vip_info": {
+        "options": {
+            "vips",
+            "source",
+            "keepalived_bin",
+            "pid_file",
+            "dump_dir",
+            "dump_timeout",
+            "state_dir",
+            "drain_file",
+            "health_url",
+            "health_timeout",
+        },
+        "returns": {
+            "held_vips",
+            "vips",
+            "addresses",
+            "source",
+            "source_errors",
+            "instances",
+            "stale",
+            "keepalived",
+            "drain",
+            "nginx",
+        },
+    },
+    "halb.pair.vrrp_failover": {
+        "options": {
+            "state",
+            "vips",
+            "wait",
+            "timeout",
+            "poll_interval",
+            "peers_check_port",
+            "drain_file",
+            "keepalived_bin",
+            "pid_file",
+            "dump_dir",
+        },
+        "returns": {
+            "before",
+            "after",
+            "watched",
+            "held_before",
+            "held_after",
+            "moved",
+            "elapsed",
+            "waited",
+            "peers_answering",
+            "restored",
+            "diff",
+        },
+    },
+}
+
+
+def ansible_doc(*args):
+    if not ANSIBLE_DOC.exists():
+        pytest.skip("no .venv/bin/ansible-doc (run scripts/bootstrap)")
+    return subprocess.run([str(ANSIBLE_DOC), *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.ansible
+def test_ansible_doc_renders(name):
+    proc = ansible_doc(name)
+    assert proc.returncode == 0, proc.stderr
+    assert "[WARNING]" not in proc.stderr and "[ERROR]" not in proc.stderr, proc.stderr
+    for option in MODULES[name]["options"]:
+        assert option in proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.ansible
+def test_documented_options_and_returns_match_the_code(name):
+    proc = ansible_doc("--json", name)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)[name]
+    assert set(doc["doc"]["options"]) == MODULES[name]["options"]
+    assert set(doc["return"]) == MODULES[name]["returns"]
+    assert {"check_mode", "diff_mode"} <= set(doc["doc"]["attributes"])
+    for key, rv in doc["return"].items():
+        assert "returned" in rv, key
+        # A dict documented field by field carries its samples on the fields.
+        for field, sub in (rv.get("contains") or {key: rv}).items():
+            assert "sample" in sub, f"{key}.{field}"
+    assert "halb.pair." in doc["examples"]

@@ -1,0 +1,197 @@
+# Copyright: halb.pair contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from ansible_collections.halb.pair.plugins.module_utils import _node_io
+from ansible_collections.halb.pair.plugins.modules import vip_info
+
+IP_WITH_VIP = json.dumps(
+    [
+        {"ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host"}]},
+        {
+            "ifname": "eth0",
+            "addr_info": [
+                {"family": "inet", "local": "198.51.100.11", "prefixlen": 24, "scope": "global", "label": "eth0"},
+                {"family": "inet", "local": "198.51.100.100", "prefixlen": 24, "scope": "global", "label": "eth0"},
+            ],
+        },
+    ]
+)
+JSON_DUMP = json.dumps(
+    [
+        {
+            "data": {
+                "iname": "VI_1",
+                "state": 2,
+                "vrid": 55,
+                "base_priority": 150,
+                "effective_priority": 150,
+                "ifp_ifname": "eth0",
+                "vips": ["198.51.100.100/24 dev eth0 scope global"],
+            }
+        },
+        {
+            "data": {
+                "iname": "VI_2",
+                "state": 1,
+                "vrid": 56,
+                "base_priority": 100,
+                "effective_priority": 100,
+                "ifp_ifname": "eth0",
+                "vips": ["198.51.100.101/24 dev eth0 scope global"],
+            }
+        },
+    ]
+)
+HEALTH = {"url": "http://127.0.0.1:8081/healthz", "status": 200, "latency_ms": 1.5, "node": "lb1", "healthy": True, "error": None}
+
+
+def commands(ip=IP_WITH_VIP, json_signum="36\n", version="Keepalived v2.2.7 (01/16,2022)\n"):
+    def run(argv):
+        if argv[1:] == ["-j", "addr", "show"]:
+            return (0, ip, "") if ip is not None else (255, "", "RTNETLINK answers: Operation not permitted")
+        if argv[1:] == ["--version"]:
+            return 0, "", version
+        if argv[1:] == ["--signum=JSON"]:
+            return (0, json_signum, "") if json_signum else (1, "", "Unknown signal JSON")
+        if argv[1:] == ["--signum=DATA"]:
+            return 0, "10\n", ""
+        raise AssertionError(f"unexpected command {argv}")
+
+    return run
+
+
+@pytest.fixture
+def node(tmp_path, monkeypatch):
+    """A fake node: pid file naming this (live) process, drain file, state feed; dumps faked."""
+    pid_file = tmp_path / "keepalived.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
+    drain = tmp_path / "drain"
+    drain.write_text("0\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "VI_1").write_text('INSTANCE "VI_1" MASTER 150 1764031200.1\n')
+    dumps = {"keepalived.json": JSON_DUMP, "keepalived.data": None}
+    signals = []
+
+    def request_dump(pid, sig, path, parse, timeout=3.0, **kw):
+        signals.append((pid, sig, os.path.basename(path)))
+        text = dumps[os.path.basename(path)]
+        if text is None:
+            raise _node_io.NodeError(
+                f"expected keepalived to write a fresh {path} within {timeout:g} s of the signal, found no new file"
+            )
+        return parse(text)
+
+    monkeypatch.setattr(_node_io, "request_dump", request_dump)
+    monkeypatch.setattr(_node_io, "http_health", lambda url, timeout=2.0, **kw: dict(HEALTH, url=url))
+    args = {"pid_file": str(pid_file), "drain_file": str(drain), "state_dir": str(state), "dump_dir": str(tmp_path)}
+    return {"args": args, "signals": signals, "dumps": dumps, "drain": drain, "pid_file": pid_file, "state": state}
+
+
+def test_auto_uses_json_when_running(run_module, node):
+    kind, result = run_module(vip_info.main, dict(node["args"], vips=["198.51.100.100/24"]), commands())
+    assert kind == "exit"
+    assert result["changed"] is False
+    assert result["source"] == "json"
+    assert result["source_errors"] == []
+    assert [(i["name"], i["state"], i["effective_priority"]) for i in result["instances"]] == [
+        ("VI_1", "MASTER", 150),
+        ("VI_2", "BACKUP", 100),
+    ]
+    # VIPs asked for plus those keepalived knows; only .100 is held.
+    assert [(v["address"], v["present"], v["dev"]) for v in result["vips"]] == [
+        ("198.51.100.100", True, "eth0"),
+        ("198.51.100.101", False, None),
+    ]
+    assert result["held_vips"] == ["198.51.100.100"]
+    assert result["addresses"] == {"eth0": ["198.51.100.11/24", "198.51.100.100/24"]}
+    assert result["keepalived"] == {"running": True, "pid": os.getpid(), "version": "2.2.7", "json_supported": True}
+    assert result["drain"] == {"path": node["args"]["drain_file"], "value": 0, "status": "active", "drained": False}
+    assert result["nginx"]["status"] == 200
+    assert result["stale"] is False
+    assert node["signals"] == [(os.getpid(), 36, "keepalived.json")]
+
+
+def test_auto_falls_back_to_feed_without_json(run_module, node):
+    kind, result = run_module(vip_info.main, node["args"], commands(json_signum=None))
+    assert kind == "exit"
+    assert result["source"] == "feed"
+    assert result["keepalived"]["json_supported"] is False
+    assert [(i["name"], i["state"]) for i in result["instances"]] == [("VI_1", "MASTER")]
+    assert node["signals"] == []
+
+
+def test_auto_reports_json_failure_then_uses_feed(run_module, node):
+    node["dumps"]["keepalived.json"] = "[{"
+    kind, result = run_module(vip_info.main, node["args"], commands())
+    assert kind == "exit"
+    assert result["source"] == "feed"
+    assert result["source_errors"][0].startswith("json: expected keepalived's JSON dump, found invalid JSON")
+
+
+def test_feed_is_stale_when_keepalived_stopped(run_module, node):
+    node["pid_file"].unlink()
+    (node["drain"]).write_text("-253\n")
+    kind, result = run_module(vip_info.main, node["args"], commands())
+    assert kind == "exit"
+    assert result["source"] == "feed"
+    assert result["stale"] is True
+    assert result["keepalived"]["running"] is False
+    assert result["drain"]["drained"] is True
+    assert node["signals"] == []
+
+
+def test_nothing_to_read(run_module, node):
+    node["pid_file"].unlink()
+    (node["state"] / "VI_1").unlink()
+    kind, result = run_module(vip_info.main, node["args"], commands())
+    assert kind == "exit"
+    assert result["source"] is None
+    assert result["instances"] == []
+    assert "not running" in result["source_errors"][-1]
+
+
+def test_named_source_that_fails_fails_the_module(run_module, node):
+    kind, result = run_module(vip_info.main, dict(node["args"], source="data"), commands())
+    assert kind == "fail"
+    assert result["msg"].startswith(
+        "expected keepalived's instance states from source data, found: data: expected keepalived to write a fresh"
+    )
+
+
+def test_ip_failure_fails(run_module, node):
+    kind, result = run_module(vip_info.main, node["args"], commands(ip=None))
+    assert kind == "fail"
+    assert "rc=255" in result["msg"]
+
+
+def test_bad_vip_fails(run_module, node):
+    kind, result = run_module(vip_info.main, dict(node["args"], vips=["lb-vip"]), commands())
+    assert kind == "fail"
+    assert result["msg"].startswith("vips: expected an IP address")
+
+
+def test_bad_drain_file_fails(run_module, node):
+    node["drain"].write_text("drained\n")
+    kind, result = run_module(vip_info.main, node["args"], commands())
+    assert kind == "fail"
+    assert "expected an integer" in result["msg"]
+
+
+def test_health_skipped(run_module, node):
+    kind, result = run_module(vip_info.main, dict(node["args"], health_url=""), commands())
+    assert kind == "exit"
+    assert result["nginx"]["healthy"] is None
+    assert result["nginx"]["error"] == "not checked"
+
+
+def test_check_mode_same_answer(run_module, node):
+    kind, result = run_module(vip_info.main, node["args"], commands(), check_mode=True)
+    assert kind == "exit"
+    assert result["changed"] is False
+    assert result["source"] == "json"
