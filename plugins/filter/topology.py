@@ -7,7 +7,6 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.halb.pair.plugins.module_utils._preflight import check, interface_address
 from ansible_collections.halb.pair.plugins.module_utils._topology import (
     TopologyError,

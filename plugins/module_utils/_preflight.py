@@ -161,7 +161,10 @@ def check(
     except TopologyError as exc:
         return errors + exc.errors
     s = settings[hosts[0]]
-    addresses = {h: settings[h]["keepalived_unicast_src_ip"] or interface_address(hostvars.get(h, {}), settings[h]["keepalived_interface"]) for h in hosts}
+    addresses = {
+        h: settings[h]["keepalived_unicast_src_ip"] or interface_address(hostvars.get(h, {}), settings[h]["keepalived_interface"])
+        for h in hosts
+    }
     with_unicast(instances, addresses)
 
     seen_vrid: dict[int, str] = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.ansible_run import REPO, run_playbook, default_interface
+from tests.helpers.ansible_run import REPO, default_interface, run_playbook
 from tests.helpers.kaconf import instances, parse, value
 
 pytestmark = [
@@ -111,7 +111,7 @@ def test_mail_and_nopreempt(tmp_path):
         "keepalived_notification_email": ["ops@example.org"], "keepalived_smtp_server": "198.51.100.25",
     })
     conf = run.conf("lb1")
-    gdefs = [c for k, _, c in parse(conf) if k == "global_defs"][0]
+    gdefs = next(c for k, _, c in parse(conf) if k == "global_defs")
     assert value(gdefs, "smtp_server") == "198.51.100.25"
     inst = instances(conf)["VI_1"]
     assert (inst["state"], inst["nopreempt"], inst["smtp_alert"]) == ("BACKUP", True, True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from ansible_collections.halb.pair.plugins.module_utils._preflight import check
 
 HOSTS = ["lb1", "lb2"]

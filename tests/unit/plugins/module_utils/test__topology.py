@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ansible_collections.halb.pair.plugins.module_utils._topology import (
     DEFAULTS,
     TopologyError,
