@@ -11,6 +11,8 @@
 - ``placements | halb.pair.vip_placement_failing(fail_on)``: the entries whose
   verdict is in ``fail_on`` (default split_brain, orphan).
 - ``placements | halb.pair.vip_placement_summary``: one sentence per VIP not ok.
+- ``instances | halb.pair.vip_drain_blockers(reports, node)``: why draining ``node``
+  would leave a VIP without a healthy holder (empty list: safe to drain).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def vip_placement_summary(placements: t.Sequence[t.Any]) -> str:
     return _placement.summary(list(placements))
 
 
+def vip_drain_blockers(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, t.Any], node: str) -> list[str]:
+    return _placement.drain_blockers(list(instances), dict(reports or {}), node)
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -56,4 +62,5 @@ class FilterModule:
             "vip_placement_table": _wrap(vip_placement_table),
             "vip_placement_failing": _wrap(vip_placement_failing),
             "vip_placement_summary": _wrap(vip_placement_summary),
+            "vip_drain_blockers": _wrap(vip_drain_blockers),
         }

@@ -247,3 +247,27 @@ def render(placements: t.Sequence[Placement], reports: t.Mapping[str, t.Any] | N
             )
         lines += ["", *_table(node_rows)]
     return lines
+
+
+def drain_blockers(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, t.Any], node: str) -> list[str]:
+    """Why draining ``node`` would leave a VIP without a healthy holder; empty when it is safe.
+
+    For every instance ``node`` belongs to, some other node of the instance must have
+    answered and be healthy (keepalived running, nginx healthy, not drained).
+    """
+    views = {host: node_view(report) for host, report in (reports or {}).items()}
+    reasons = []
+    known = False
+    for instance in instances:
+        hosts = [h for h, _ in _instance_nodes(instance)]
+        if node not in hosts:
+            continue
+        known = True
+        peers = [h for h in hosts if h != node and (views.get(h) or {}).get("healthy")]
+        if not peers:
+            others = ", ".join(h for h in hosts if h != node) or "none"
+            vips = ", ".join(a for a, _ in _vip_entries(instance))
+            reasons.append(f"{instance['name']} ({vips}): no healthy peer of {node} to take over (peers: {others})")
+    if not known:
+        reasons.append(f"{node} is a node of no instance")
+    return reasons

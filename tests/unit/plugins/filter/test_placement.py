@@ -45,7 +45,7 @@ F = FilterModule().filters()
 
 
 def test_filters_registered():
-    assert set(F) == {"vip_placement", "vip_placement_table", "vip_placement_failing", "vip_placement_summary"}
+    assert set(F) == {"vip_placement", "vip_placement_table", "vip_placement_failing", "vip_placement_summary", "vip_drain_blockers"}
 
 
 @pytest.mark.parametrize(

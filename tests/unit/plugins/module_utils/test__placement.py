@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils._placement import (
     PlacementError,
+    drain_blockers,
     failing,
     judge,
     node_view,
@@ -188,3 +189,24 @@ def test_render_upper_cases_problems():
     lines = render(judge(SINGLE, {"lb1": report([A]), "lb2": report([A])}))
     assert "SPLIT_BRAIN" in lines[1]
     assert len(lines) == 2
+
+
+BLOCKER_CASES = [
+    ("healthy peer", SINGLE, {"lb1": report([A]), "lb2": report()}, "lb1", []),
+    ("peer silent", SINGLE, {"lb1": report([A])}, "lb1", ["VI_1 (198.51.100.100): no healthy peer of lb1 to take over (peers: lb2)"]),
+    ("peer drained", SINGLE, {"lb1": report([A]), "lb2": report(drained=True)}, "lb1", ["VI_1"]),
+    ("peer nginx down", SINGLE, {"lb1": report([A]), "lb2": report(nginx=False)}, "lb1", ["VI_1"]),
+    ("peer keepalived stopped", SINGLE, {"lb1": report([A]), "lb2": report(running=False)}, "lb1", ["VI_1"]),
+    ("draining the backup is safe when the master is healthy", SINGLE, {"lb1": report([A]), "lb2": report()}, "lb2", []),
+    ("dual master, the other node drained", DUAL, {"lb1": report(drained=True), "lb2": report([A, B])}, "lb2", ["VI_1", "VI_2"]),
+    ("dual master, healthy peer", DUAL, {"lb1": report([A]), "lb2": report([B])}, "lb2", []),
+    ("unknown node", SINGLE, {"lb1": report([A])}, "lb9", ["lb9 is a node of no instance"]),
+]
+
+
+@pytest.mark.parametrize(("instances", "reports", "node", "expected"), [c[1:] for c in BLOCKER_CASES], ids=[c[0] for c in BLOCKER_CASES])
+def test_drain_blockers(instances, reports, node, expected):
+    reasons = drain_blockers(instances, reports, node)
+    assert len(reasons) == len(expected)
+    for reason, start in zip(reasons, expected, strict=True):
+        assert reason.startswith(start)
