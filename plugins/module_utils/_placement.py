@@ -120,9 +120,7 @@ def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, 
         unreachable = [h for h in hosts if views.get(h) is None]
         # Who should hold it now: the preferred master when it can, else the healthy
         # node with the highest configured priority.
-        candidates = sorted(
-            ((p, h) for h, p in nodes if (views.get(h) or {}).get("healthy")), key=lambda x: (-x[0], hosts.index(x[1]))
-        )
+        candidates = sorted(((p, h) for h, p in nodes if (views.get(h) or {}).get("healthy")), key=lambda x: (-x[0], hosts.index(x[1])))
         preferred_view = views.get(preferred) if preferred else None
         if preferred_view and preferred_view["healthy"]:
             expected: str | None = preferred
@@ -151,16 +149,14 @@ def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, 
     return result
 
 
-def _verdict(
-    holders: list[str], preferred: str | None, preferred_view: NodeView | None, preempt: bool, unreachable: list[str]
-) -> tuple[str, str]:
+def _verdict(holders: list[str], preferred: str | None, preferred_view: NodeView | None, preempt: bool, unreachable: list[str]) -> tuple[str, str]:
     gap = f"; no answer from {', '.join(unreachable)}" if unreachable else ""
     if len(holders) >= 2:
         return "split_brain", f"held by {len(holders)} nodes: {', '.join(holders)}{gap}"
     if not holders:
         if unreachable:
             return "unknown", f"held by none of the nodes that answered{gap}"
-        return "orphan", "held by no node"
+        return "orphan", "every node answered, none holds it"
     holder = holders[0]
     if holder == preferred:
         return "ok", f"on its preferred master{gap}"
@@ -240,7 +236,7 @@ def render(placements: t.Sequence[Placement], reports: t.Mapping[str, t.Any] | N
                     host,
                     ka_text,
                     r.get("source") or "none",
-                    f"{drain.get('value')} ({drain.get('status', '?')})",
+                    drain.get("status", "?") if drain.get("value") in (None, 0) else f"{drain['value']} ({drain.get('status', '?')})",
                     nginx_text,
                     inst or "-",
                 ]

@@ -243,9 +243,9 @@ def read_instances(run, order, pid, p):
             if source == "feed":
                 return source, _keepalived_state.parse_feed(_node_io.read_feed(p["state_dir"])), errors
             if pid is None:
-                raise _node_io.NodeError(
-                    f"expected keepalived to run for a {source} dump, found no live process in {p['pid_file']}"
-                )
+                raise _node_io.NodeError(f"expected keepalived to run for a {source} dump, found no live process in {p['pid_file']}")
+            if not os.path.isabs(p["keepalived_bin"]):
+                raise _node_io.NodeError(f"expected the keepalived binary for a {source} dump, found no {p['keepalived_bin']} in PATH")
             sig = _node_io.signum(run, p["keepalived_bin"], source.upper())
             if sig is None:
                 raise _node_io.NodeError(
@@ -285,14 +285,15 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=f"vips: {exc}")
     ip = module.get_bin_path("ip", required=True)
-    keepalived_bin = module.get_bin_path(p["keepalived_bin"]) or p["keepalived_bin"]
-    p["keepalived_bin"] = keepalived_bin
+    # run_command fails the module on a missing binary: find keepalived first.
+    keepalived_bin = module.get_bin_path(p["keepalived_bin"])
+    p["keepalived_bin"] = keepalived_bin or p["keepalived_bin"]
 
     try:
         # Read: the ground truth first, then keepalived's opinion, drain and health.
         addresses = _node_io.read_addresses(run, ip)
         pid = _node_io.keepalived_pid(p["pid_file"])
-        version = _node_io.keepalived_version(run, keepalived_bin)
+        version = _node_io.keepalived_version(run, keepalived_bin) if keepalived_bin else None
         json_supported = version is not None and _node_io.signum(run, keepalived_bin, "JSON") is not None
         feed_available = bool(_node_io.read_feed(p["state_dir"]))
         drain_value = _drain.parse_drain(_node_io.read_text(p["drain_file"]))
@@ -342,9 +343,7 @@ def main():
             "status": _drain.describe(drain_value),
             "drained": _drain.describe(drain_value) == "drained",
         },
-        nginx=dict(nginx)
-        if nginx
-        else {"url": None, "status": None, "latency_ms": None, "node": None, "healthy": None, "error": "not checked"},
+        nginx=dict(nginx) if nginx else {"url": None, "status": None, "latency_ms": None, "node": None, "healthy": None, "error": "not checked"},
     )
 
 

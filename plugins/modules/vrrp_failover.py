@@ -246,7 +246,9 @@ def main():
         return module.run_command(argv, environ_update={"LC_ALL": "C"})
 
     ip = module.get_bin_path("ip", required=True)
-    p["keepalived_bin"] = module.get_bin_path(p["keepalived_bin"]) or p["keepalived_bin"]
+    # run_command fails the module on a missing binary: find keepalived first.
+    keepalived_bin = module.get_bin_path(p["keepalived_bin"])
+    p["keepalived_bin"] = keepalived_bin or p["keepalived_bin"]
 
     # Read.
     try:
@@ -257,11 +259,12 @@ def main():
         content = _node_io.read_text(p["drain_file"])
         if content is None:
             module.fail_json(
-                msg=f"expected the drain file {p['drain_file']} (created by the halb.pair.keepalived role"
-                " and tracked by keepalived), found none"
+                msg=f"expected the drain file {p['drain_file']} (created by the halb.pair.keepalived role and tracked by keepalived), found none"
             )
         before = _drain.parse_drain(content)
         if not watched and state == "drained" and p["wait"]:
+            if not keepalived_bin:
+                raise _node_io.NodeError(f"expected vips, or keepalived to list them, found no {p['keepalived_bin']} in PATH")
             watched = discover_vips(run, p)
         held_before = _node_io.held_vips(run, watched, ip)
     except (_node_io.NodeError, _drain.DrainFileError) as exc:

@@ -29,6 +29,7 @@ def run_module(monkeypatch):
         commands: t.Callable[[list[str]], tuple[int, str, str]],
         check_mode: bool = False,
         diff: bool = False,
+        missing: tuple[str, ...] = (),
     ):
         calls: list[list[str]] = []
 
@@ -48,7 +49,7 @@ def run_module(monkeypatch):
         monkeypatch.setattr(
             basic.AnsibleModule,
             "get_bin_path",
-            lambda self, name, required=False, opt_dirs=None: f"/usr/sbin/{name.rsplit('/', 1)[-1]}",
+            lambda self, name, required=False, opt_dirs=None: None if name in missing else f"/usr/sbin/{name.rsplit('/', 1)[-1]}",
         )
         full = dict(args)
         if check_mode:

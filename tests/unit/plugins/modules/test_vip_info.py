@@ -82,9 +82,7 @@ def node(tmp_path, monkeypatch):
         signals.append((pid, sig, os.path.basename(path)))
         text = dumps[os.path.basename(path)]
         if text is None:
-            raise _node_io.NodeError(
-                f"expected keepalived to write a fresh {path} within {timeout:g} s of the signal, found no new file"
-            )
+            raise _node_io.NodeError(f"expected keepalived to write a fresh {path} within {timeout:g} s of the signal, found no new file")
         return parse(text)
 
     monkeypatch.setattr(_node_io, "request_dump", request_dump)
@@ -159,9 +157,7 @@ def test_nothing_to_read(run_module, node):
 def test_named_source_that_fails_fails_the_module(run_module, node):
     kind, result = run_module(vip_info.main, dict(node["args"], source="data"), commands())
     assert kind == "fail"
-    assert result["msg"].startswith(
-        "expected keepalived's instance states from source data, found: data: expected keepalived to write a fresh"
-    )
+    assert result["msg"].startswith("expected keepalived's instance states from source data, found: data: expected keepalived to write a fresh")
 
 
 def test_ip_failure_fails(run_module, node):
@@ -195,3 +191,12 @@ def test_check_mode_same_answer(run_module, node):
     assert kind == "exit"
     assert result["changed"] is False
     assert result["source"] == "json"
+
+
+def test_keepalived_not_installed(run_module, node):
+    node["pid_file"].unlink()
+    kind, result = run_module(vip_info.main, node["args"], commands(), missing=("keepalived",))
+    assert kind == "exit"
+    assert result["keepalived"] == {"running": False, "pid": None, "version": None, "json_supported": False}
+    assert result["source"] == "feed"
+    assert all(call[0].endswith("/ip") for call in result["_calls"])

@@ -156,9 +156,7 @@ def test_no_wait(run_module, drain):
 
 
 def test_missing_drain_file_fails(run_module, tmp_path):
-    kind, result = run_module(
-        vrrp_failover.main, args(tmp_path / "nope", state="drained", vips=[A]), lambda argv: (0, ip_json(), "")
-    )
+    kind, result = run_module(vrrp_failover.main, args(tmp_path / "nope", state="drained", vips=[A]), lambda argv: (0, ip_json(), ""))
     assert kind == "fail"
     assert result["msg"].startswith(f"expected the drain file {tmp_path / 'nope'}")
     assert result["msg"].endswith("found none")
@@ -183,9 +181,7 @@ def test_drain_discovers_vips_from_keepalived(run_module, drain, tmp_path, monke
 
 
 def test_drain_without_vips_or_keepalived_fails(run_module, drain, tmp_path):
-    kind, result = run_module(
-        vrrp_failover.main, args(drain, state="drained", pid_file=str(tmp_path / "none.pid")), Node(drain, [A], [])
-    )
+    kind, result = run_module(vrrp_failover.main, args(drain, state="drained", pid_file=str(tmp_path / "none.pid")), Node(drain, [A], []))
     assert kind == "fail"
     assert result["msg"].startswith("expected vips, or keepalived running to list them")
     assert drain.read_text() == "0\n"
@@ -194,9 +190,7 @@ def test_drain_without_vips_or_keepalived_fails(run_module, drain, tmp_path):
 def test_peers_check(run_module, drain, monkeypatch):
     answers = iter([False, True])
     monkeypatch.setattr(_node_io, "tcp_open", lambda address, port, timeout=1.0: next(answers))
-    kind, result = run_module(
-        vrrp_failover.main, args(drain, state="drained", vips=[A], peers_check_port=80), Node(drain, [A], [])
-    )
+    kind, result = run_module(vrrp_failover.main, args(drain, state="drained", vips=[A], peers_check_port=80), Node(drain, [A], []))
     assert kind == "exit", result
     assert result["peers_answering"] == [A]
 
@@ -216,3 +210,9 @@ def test_bad_state_rejected_by_argument_spec(run_module, drain):
     kind, result = run_module(vrrp_failover.main, args(drain, state="maintenance"), Node(drain, [], []))
     assert kind == "fail"
     assert "value of state must be one of: drained, active" in result["msg"]
+
+
+def test_drain_discovery_without_keepalived_binary_fails(run_module, drain):
+    kind, result = run_module(vrrp_failover.main, args(drain, state="drained"), Node(drain, [A], []), missing=("keepalived",))
+    assert kind == "fail"
+    assert result["msg"] == "expected vips, or keepalived to list them, found no keepalived in PATH"
