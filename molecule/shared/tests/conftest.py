@@ -1,0 +1,54 @@
+"""Verify helpers: the scenario's inventory and fast podman:// hosts (no ansible per command)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+
+import pytest
+import testinfra
+
+
+@functools.lru_cache(maxsize=1)
+def inventory() -> dict:
+    inv = os.environ["MOLECULE_INVENTORY_FILE"]
+    out = subprocess.run(
+        ["ansible-inventory", "-i", os.path.dirname(inv), "--list"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def group(name: str) -> list[str]:
+    return inventory().get(name, {}).get("hosts", [])
+
+
+def hostvars(name: str) -> dict:
+    return inventory()["_meta"]["hostvars"].get(name, {})
+
+
+def container(name: str) -> str:
+    return hostvars(name).get("ansible_host", name)
+
+
+@functools.lru_cache(maxsize=None)
+def node(name: str):
+    return testinfra.get_host(f"podman://{container(name)}")
+
+
+def lab_vips() -> list[dict]:
+    return hostvars(group("lb")[0])["lab_vips"]
+
+
+def pytest_generate_tests(metafunc):
+    if "lb" in metafunc.fixturenames:
+        metafunc.parametrize("lb", group("lb"))
+    if "vip" in metafunc.fixturenames:
+        metafunc.parametrize("vip", lab_vips(), ids=[v["address"] for v in lab_vips()])
+
+
+@pytest.fixture(scope="session")
+def client():
+    return node(group("client")[0])

@@ -1,0 +1,60 @@
+"""The deployed pair, seen from the nodes and the client (Molecule verify, testinfra)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from conftest import group, hostvars, node
+
+VALIDATE = "/usr/local/libexec/halb-pair/keepalived-validate"
+CONF = "/etc/keepalived/keepalived.conf"
+
+
+def holders(address: str) -> list[str]:
+    out = []
+    for lb in group("lb"):
+        links = json.loads(node(lb).check_output("ip -j addr show dev eth0"))
+        if any(a.get("local") == address for link in links for a in link.get("addr_info", [])):
+            out.append(lb)
+    return out
+
+
+def test_services_active(lb):
+    h = node(lb)
+    for svc in ("keepalived", "nginx"):
+        assert h.service(svc).is_running, f"{svc} not active on {lb}"
+        assert h.service(svc).is_enabled, f"{svc} not enabled on {lb}"
+
+
+def test_keepalived_conf_valid_and_private(lb):
+    h = node(lb)
+    f = h.file(CONF)
+    assert f.mode == 0o640 and f.user == "root" and f.group == "root"
+    res = h.run(f"{VALIDATE} {CONF}")
+    assert res.rc == 0, res.stdout + res.stderr
+
+
+def test_vip_on_its_master_only(vip):
+    assert holders(vip["address"]) == [vip["master"]]
+
+
+def test_http_through_vip(vip, client):
+    res = client.run(f"curl -sS -m 3 -D - -o /dev/null http://{vip['address']}/")
+    assert res.rc == 0, res.stderr
+    head = {k.strip().lower(): v.strip() for k, _, v in
+            (line.partition(":") for line in res.stdout.splitlines()[1:] if ":" in line)}
+    assert res.stdout.split()[1] == "200", res.stdout
+    assert head.get("x-halb-node") == vip["master"], res.stdout
+    assert head.get("x-halb-backend") in group("web"), res.stdout
+
+
+def test_secret_absent_from_output():
+    secret = hostvars(group("lb")[0])["keepalived_auth_pass"]
+    log = os.environ["ANSIBLE_LOG_PATH"]
+    text = open(log, encoding="utf-8", errors="replace").read()
+    # the log really holds the run (create ... converge, idempotence, side effects)
+    assert "PLAY RECAP" in text and "halb.pair.keepalived" in text
+    assert secret not in text, f"the VRRP auth secret appears in {log}"
+    # ... and is really in use on the nodes
+    assert node(group("lb")[0]).file(CONF).contains(f"auth_pass {secret}")
