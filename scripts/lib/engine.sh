@@ -4,7 +4,11 @@
 # Needs podman-env.sh sourced first.
 
 halb_log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
-halb_die() { halb_log "ERROR: $*"; exit 1; }
+halb_die() {
+  halb_log "ERROR: $*"
+  [ -z "${__halb_work:-}" ] || rm -rf "$__halb_work"  # a half-built image tree
+  exit 1
+}
 
 halb_write_engine_conf() {
   mkdir -p "$HALB_LAB_ROOT/storage" "$HALB_LAB_ROOT/networks" "$HALB_LAB_RUN"
@@ -22,8 +26,8 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 tmp_dir = "$HALB_LAB_RUN/libpod"
-# Never pull: the image is built locally (scripts/lab image).
-image_default_transport = "containers-storage:"
+# Never pull: the image is built locally (scripts/lab image) and no registry is reachable.
+pull_policy = "never"
 
 [network]
 network_backend = "netavark"
@@ -117,4 +121,30 @@ halb_print_env() {
            CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF; do
     printf 'export %s=%q\n' "$v" "${!v}"
   done
+}
+
+# netavark leaves its global chains (NETAVARK_FORWARD, NETAVARK-HOSTPORT-*) behind when the
+# last network goes down. Remove them too, but only when no network of any podman on this
+# host still has rules (no per-network NETAVARK-<id> chain and an empty NETAVARK_FORWARD).
+halb_netavark_gc() {
+  local globals='^(NETAVARK_FORWARD|NETAVARK-HOSTPORT-DNAT|NETAVARK-HOSTPORT-MASQ|NETAVARK-HOSTPORT-SETMARK)$'
+  local t c rule
+  for t in nat filter; do
+    if iptables -w -t "$t" -S | awk '$1 == "-N" {print $2}' | grep '^NETAVARK' | grep -qvE "$globals"; then
+      halb_log "netavark chains kept: another podman network is active"
+      return 0
+    fi
+  done
+  [ -z "$(iptables -w -t filter -S NETAVARK_FORWARD 2>/dev/null | grep -v '^-N')" ] || {
+    halb_log "netavark chains kept: NETAVARK_FORWARD not empty"; return 0; }
+  for t in nat filter; do
+    while read -r rule; do
+      [ -n "$rule" ] || continue
+      eval "iptables -w -t $t ${rule/-A /-D }"
+    done < <(iptables -w -t "$t" -S | grep -E '^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j NETAVARK' || true)
+    for c in $(iptables -w -t "$t" -S | awk '$1 == "-N" {print $2}' | grep -E "$globals" || true); do
+      iptables -w -t "$t" -F "$c" && iptables -w -t "$t" -X "$c"
+    done
+  done
+  halb_log "netavark's global chains removed"
 }

@@ -65,6 +65,10 @@ halb_chroot_clean() {
   chroot "$root" apt-get clean
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/tmp/* "$root"/var/log/*.log
   mkdir -p "$root/var/lib/apt/lists/partial"
+  # "Never updated": apt's cache_valid_time (Ansible) must not take the build time for a
+  # fresh cache, so the roles' own update_cache runs (against /srv/halb-apt).
+  rm -f "$root/var/lib/apt/periodic/update-success-stamp"
+  touch -h -d @0 "$root/var/lib/apt/lists" "$root/var/lib/apt/lists/partial"
   : >"$root/etc/machine-id"
   rm -f "$root/var/lib/dbus/machine-id"
 }
@@ -126,17 +130,25 @@ halb_build_repo_in() {
 }
 
 # Build (or reuse) the rootfs tarball and the repository; import the image if missing.
+# One build at a time (the lab and parallel Molecule scenarios may all ask for it).
 halb_image() {
   mkdir -p "$HALB_CACHE"
+  exec {__halb_lock}>"$HALB_CACHE/.image.lock"
+  flock -w 900 "$__halb_lock" || halb_die "another image build holds $HALB_CACHE/.image.lock"
+  __halb_image_locked
+  local rc=$?
+  flock -u "$__halb_lock"; exec {__halb_lock}>&-
+  return $rc
+}
+
+__halb_image_locked() {
   if halb_image_exists && [ -s "$HALB_ROOTFS_TAR" ] && halb_repo_ok; then
     halb_log "image $HALB_IMAGE and repository present"
     return 0
   fi
-  local work root
-  work=$(mktemp -d /var/tmp/halb-image.XXXXXX)
-  root="$work/root"
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
+  local root
+  __halb_work=$(mktemp -d /var/tmp/halb-image.XXXXXX)
+  root="$__halb_work/root"
   if [ -s "$HALB_ROOTFS_TAR" ]; then
     if ! halb_repo_ok; then
       mkdir -p "$root" && tar --numeric-owner -xzf "$HALB_ROOTFS_TAR" -C "$root"
@@ -163,4 +175,5 @@ halb_image() {
       --change 'STOPSIGNAL SIGRTMIN+3' \
       "$HALB_ROOTFS_TAR" "$HALB_IMAGE" >/dev/null
   fi
+  rm -rf "$__halb_work"; __halb_work=
 }
