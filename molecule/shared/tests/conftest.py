@@ -14,9 +14,11 @@ import testinfra
 @functools.lru_cache(maxsize=1)
 def inventory() -> dict:
     inv = os.environ["MOLECULE_INVENTORY_FILE"]
+    # not into the run's log (ANSIBLE_LOG_PATH): it holds every variable, secrets too
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_LOG_PATH"}
     out = subprocess.run(
         ["ansible-inventory", "-i", os.path.dirname(inv), "--list"],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=env,
     ).stdout
     return json.loads(out)
 
