@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils._ipaddr import (
@@ -99,3 +100,24 @@ def test_held_addresses_in_order_without_duplicates():
 def test_global_addresses_leave_out_loopback_and_link_local():
     parsed = parse_ip_addr_json(json.dumps([LO, ETH0_VIP]))
     assert global_addresses(parsed) == {"eth0": ["198.51.100.11/24", "198.51.100.100/24"]}
+
+
+# --- recorded outputs (iproute2 6.1.0, Debian 12; see tests/unit/fixtures/README.md) ---
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("path", "eth0", "held"),
+    [
+        ("lab/lb1.ip_addr.no_vip.json", ["198.51.100.11/24"], []),
+        ("mol/lb1.ip_addr.json", ["198.51.100.41/24", "198.51.100.110/24"], ["198.51.100.110"]),
+        ("mol/lb2.ip_addr.json", ["198.51.100.42/24"], []),
+    ],
+)
+def test_recorded_ip_addr(path, eth0, held):
+    parsed = parse_ip_addr_json((FIXTURES / path).read_text())
+    assert global_addresses(parsed) == {"eth0": eth0}
+    found = held_addresses(parsed, ["198.51.100.110", "198.51.100.100", "198.51.100.101"])
+    assert [vip for vip, entry in found.items() if entry] == held
+    if held:
+        assert found[held[0]]["label"] == "eth0:1"

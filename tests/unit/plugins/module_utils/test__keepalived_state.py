@@ -1,11 +1,13 @@
 # Copyright: halb.pair contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parsers of keepalived's state, from hand-built inputs (shape taken from keepalived's
-vrrp_json.c / vrrp_data.c) and, in test__lab_fixtures.py, from outputs recorded in the lab."""
+vrrp_json.c / vrrp_data.c) and from outputs recorded from keepalived 2.2.7 in podman
+containers (tests/unit/fixtures/, see its README)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils._keepalived_state import (
@@ -227,3 +229,54 @@ def test_source_order(requested, running, json_ok, feed, expected):
 def test_source_order_rejects():
     with pytest.raises(ValueError, match="expected source"):
         source_order("dbus", True, True, True)
+
+
+# --- recorded outputs (keepalived 2.2.7, Debian 12; see tests/unit/fixtures/README.md) ---
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+# Expected values read off the raw files by a person, not produced by the parser.
+RECORDED = [
+    # (dir, node, state, vrid, base, effective, vips, last_transition)
+    ("mol", "lb1", "MASTER", 60, 150, 90, ["198.51.100.110"], 1795572142.048781),
+    ("mol", "lb2", "BACKUP", 60, 100, 40, ["198.51.100.110"], 1795572139.012889),
+]
+
+
+@pytest.mark.parametrize(("where", "node", "state", "vrid", "base", "effective", "vips", "when"), RECORDED)
+def test_recorded_json_dump(where, node, state, vrid, base, effective, vips, when):
+    (instance,) = parse_json_dump((FIXTURES / where / f"{node}.keepalived.json").read_text())
+    assert (instance["name"], instance["state"], instance["vrid"]) == ("VI_1", state, vrid)
+    assert (instance["base_priority"], instance["effective_priority"]) == (base, effective)
+    assert (instance["vips"], instance["interface"]) == (vips, "eth0")
+    assert instance["last_transition"] == pytest.approx(when)
+
+
+@pytest.mark.parametrize(("where", "node", "state", "vrid", "base", "effective", "vips", "when"), RECORDED)
+def test_recorded_data_dump_agrees_with_json(where, node, state, vrid, base, effective, vips, when):
+    (instance,) = parse_data_dump((FIXTURES / where / f"{node}.keepalived.data").read_text())
+    assert (instance["name"], instance["state"], instance["vrid"]) == ("VI_1", state, vrid)
+    assert (instance["base_priority"], instance["effective_priority"], instance["vips"]) == (base, effective, vips)
+    assert instance["interface"] == "eth0"
+
+
+@pytest.mark.parametrize(
+    ("where", "node", "state", "prio", "when"),
+    [("mol", "lb1", "MASTER", 90, 1795572142.062), ("mol", "lb2", "BACKUP", 100, 1795572139.037)],
+)
+def test_recorded_state_feed(where, node, state, prio, when):
+    feed = {p.name: p.read_text() for p in (FIXTURES / where / f"{node}.state").iterdir()}
+    (instance,) = parse_feed(feed)
+    assert (instance["name"], instance["state"], instance["effective_priority"]) == ("VI_1", state, prio)
+    assert instance["last_transition"] == pytest.approx(when)
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*.keepalived_version.stderr")))
+def test_recorded_version(path):
+    assert parse_version((FIXTURES / path).read_text()) == "2.2.7"
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*.keepalived.*")))
+def test_recorded_dumps_hold_no_password(path):
+    text = (FIXTURES / path).read_text()
+    assert "mol-dflt" not in text
+    assert "lab-only" not in text
