@@ -30,11 +30,15 @@ def _facts(hostvars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
 
 
 def own_addresses(hostvars: t.Mapping[str, t.Any]) -> set[str]:
-    """The node's own addresses as far as the controller knows them."""
+    """The node's own addresses as far as the controller knows them: the primary
+    IPv4 address of each interface and ansible_host. Not ``all_ipv4_addresses``:
+    on a running pair that list holds the VIPs keepalived added (as secondaries)."""
     facts = _facts(hostvars)
     out: set[str] = set()
-    for key in ("all_ipv4_addresses", "all_ipv6_addresses"):
-        out.update(str(a) for a in facts.get(key) or [])
+    for iface in facts.get("interfaces") or []:
+        addr = interface_address(hostvars, str(iface))
+        if addr:
+            out.add(addr)
     host = hostvars.get("ansible_host")
     if host:
         try:

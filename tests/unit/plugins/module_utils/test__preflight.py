@@ -105,6 +105,14 @@ def test_secret_never_quoted():
     assert secret not in "\n".join(errors)
 
 
+def test_vip_held_as_secondary_is_not_an_own_address():
+    # a rerun on a running pair: the VIP is on lb1 as a secondary address
+    hv = hostvars()
+    hv["lb1"]["ansible_facts"]["all_ipv4_addresses"].append("198.51.100.100")
+    hv["lb1"]["ansible_facts"]["eth0"]["ipv4_secondaries"] = [{"address": "198.51.100.100"}]
+    assert check(HOSTS, hv) == []
+
+
 def test_unicast_without_facts_names_the_missing_address():
     errors = check(HOSTS, hostvars({"keepalived_unicast": True}, facts=False))
     assert any("keepalived_unicast_src_ip on lb1" in e for e in errors)
