@@ -112,6 +112,8 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
         ("lab/lb1.ip_addr.no_vip.json", ["198.51.100.11/24"], []),
         ("mol/lb1.ip_addr.json", ["198.51.100.41/24", "198.51.100.110/24"], ["198.51.100.110"]),
         ("mol/lb2.ip_addr.json", ["198.51.100.42/24"], []),
+        ("lab/lb1.ip_addr.json", ["198.51.100.11/24", "198.51.100.100/24"], ["198.51.100.100"]),
+        ("lab/lb2.ip_addr.json", ["198.51.100.12/24", "198.51.100.101/24"], ["198.51.100.101"]),
     ],
 )
 def test_recorded_ip_addr(path, eth0, held):
@@ -119,5 +121,6 @@ def test_recorded_ip_addr(path, eth0, held):
     assert global_addresses(parsed) == {"eth0": eth0}
     found = held_addresses(parsed, ["198.51.100.110", "198.51.100.100", "198.51.100.101"])
     assert [vip for vip, entry in found.items() if entry] == held
-    if held:
-        assert found[held[0]]["label"] == "eth0:1"
+    labels = {"198.51.100.110": "eth0:1", "198.51.100.100": "eth0:1", "198.51.100.101": "eth0:2"}
+    for vip in held:
+        assert found[vip]["label"] == labels[vip]

@@ -97,9 +97,7 @@ def test_parse_version(output, expected):
     assert parse_version(output) == expected
 
 
-@pytest.mark.parametrize(
-    ("output", "expected"), [("36\n", 36), ("10", 10), ("", None), ("0", None), ("Unknown signal JSON", None)]
-)
+@pytest.mark.parametrize(("output", "expected"), [("36\n", 36), ("10", 10), ("", None), ("0", None), ("Unknown signal JSON", None)])
 def test_parse_signum(output, expected):
     assert parse_signum(output) == expected
 
@@ -140,10 +138,7 @@ def test_parse_json_dump_rejects(text, message):
 
 def test_parse_data_dump():
     instances = parse_data_dump(DATA)
-    assert [
-        (i["name"], i["state"], i["vrid"], i["base_priority"], i["effective_priority"], i["interface"], i["vips"])
-        for i in instances
-    ] == [
+    assert [(i["name"], i["state"], i["vrid"], i["base_priority"], i["effective_priority"], i["interface"], i["vips"]) for i in instances] == [
         ("VI_1", "MASTER", 55, 150, 150, "eth0", ["198.51.100.100"]),
         ("VI_2", "BACKUP", 56, 100, 1, "eth0", ["198.51.100.101", "198.51.100.102"]),
     ]
@@ -234,40 +229,61 @@ def test_source_order_rejects():
 # --- recorded outputs (keepalived 2.2.7, Debian 12; see tests/unit/fixtures/README.md) ---
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
-# Expected values read off the raw files by a person, not produced by the parser.
-RECORDED = [
-    # (dir, node, state, vrid, base, effective, vips, last_transition)
-    ("mol", "lb1", "MASTER", 60, 150, 90, ["198.51.100.110"], 1795572142.048781),
-    ("mol", "lb2", "BACKUP", 60, 100, 40, ["198.51.100.110"], 1795572139.012889),
-]
+# Expected values read off the raw files by a person, not produced by the parser:
+# (dir, node) -> [(instance, state, vrid, base, effective, vips, last_transition)]
+RECORDED = {
+    ("mol", "lb1"): [("VI_1", "MASTER", 60, 150, 90, ["198.51.100.110"], 1795572142.048781)],
+    ("mol", "lb2"): [("VI_1", "BACKUP", 60, 100, 40, ["198.51.100.110"], 1795572139.012889)],
+    ("lab", "lb1"): [
+        ("VI_1", "MASTER", 55, 150, 150, ["198.51.100.100"], 1795572899.019231),
+        ("VI_2", "BACKUP", 56, 100, 100, ["198.51.100.101"], 1795572895.360152),
+    ],
+    ("lab", "lb2"): [
+        ("VI_1", "BACKUP", 55, 100, 100, ["198.51.100.100"], 1795572895.273631),
+        ("VI_2", "MASTER", 56, 150, 150, ["198.51.100.101"], 1795572898.928213),
+    ],
+}
+# The feed keeps the priority at the transition: 90 while nginx's check had not passed yet.
+RECORDED_FEED = {
+    ("mol", "lb1"): [("VI_1", "MASTER", 90, 1795572142.062)],
+    ("mol", "lb2"): [("VI_1", "BACKUP", 100, 1795572139.037)],
+    ("lab", "lb1"): [("VI_1", "MASTER", 90, 1795572899.051), ("VI_2", "BACKUP", 100, 1795572895.392)],
+    ("lab", "lb2"): [("VI_1", "BACKUP", 100, 1795572895.298), ("VI_2", "MASTER", 90, 1795572898.930)],
+}
 
 
-@pytest.mark.parametrize(("where", "node", "state", "vrid", "base", "effective", "vips", "when"), RECORDED)
-def test_recorded_json_dump(where, node, state, vrid, base, effective, vips, when):
-    (instance,) = parse_json_dump((FIXTURES / where / f"{node}.keepalived.json").read_text())
-    assert (instance["name"], instance["state"], instance["vrid"]) == ("VI_1", state, vrid)
-    assert (instance["base_priority"], instance["effective_priority"]) == (base, effective)
-    assert (instance["vips"], instance["interface"]) == (vips, "eth0")
-    assert instance["last_transition"] == pytest.approx(when)
+def _fields(instance):
+    return (
+        instance["name"],
+        instance["state"],
+        instance["vrid"],
+        instance["base_priority"],
+        instance["effective_priority"],
+        instance["vips"],
+    )
 
 
-@pytest.mark.parametrize(("where", "node", "state", "vrid", "base", "effective", "vips", "when"), RECORDED)
-def test_recorded_data_dump_agrees_with_json(where, node, state, vrid, base, effective, vips, when):
-    (instance,) = parse_data_dump((FIXTURES / where / f"{node}.keepalived.data").read_text())
-    assert (instance["name"], instance["state"], instance["vrid"]) == ("VI_1", state, vrid)
-    assert (instance["base_priority"], instance["effective_priority"], instance["vips"]) == (base, effective, vips)
-    assert instance["interface"] == "eth0"
+@pytest.mark.parametrize(("where", "node"), sorted(RECORDED))
+def test_recorded_json_dump(where, node):
+    instances = parse_json_dump((FIXTURES / where / f"{node}.keepalived.json").read_text())
+    assert [_fields(i) for i in instances] == [e[:6] for e in RECORDED[where, node]]
+    assert [i["last_transition"] for i in instances] == pytest.approx([e[6] for e in RECORDED[where, node]])
+    assert {i["interface"] for i in instances} == {"eth0"}
 
 
-@pytest.mark.parametrize(
-    ("where", "node", "state", "prio", "when"),
-    [("mol", "lb1", "MASTER", 90, 1795572142.062), ("mol", "lb2", "BACKUP", 100, 1795572139.037)],
-)
-def test_recorded_state_feed(where, node, state, prio, when):
+@pytest.mark.parametrize(("where", "node"), sorted(RECORDED))
+def test_recorded_data_dump_agrees_with_json(where, node):
+    instances = parse_data_dump((FIXTURES / where / f"{node}.keepalived.data").read_text())
+    assert [_fields(i) for i in instances] == [e[:6] for e in RECORDED[where, node]]
+    assert {i["interface"] for i in instances} == {"eth0"}
+
+
+@pytest.mark.parametrize(("where", "node"), sorted(RECORDED_FEED))
+def test_recorded_state_feed(where, node):
     feed = {p.name: p.read_text() for p in (FIXTURES / where / f"{node}.state").iterdir()}
-    (instance,) = parse_feed(feed)
-    assert (instance["name"], instance["state"], instance["effective_priority"]) == ("VI_1", state, prio)
-    assert instance["last_transition"] == pytest.approx(when)
+    instances = parse_feed(feed)
+    assert [(i["name"], i["state"], i["effective_priority"]) for i in instances] == [e[:3] for e in RECORDED_FEED[where, node]]
+    assert [i["last_transition"] for i in instances] == pytest.approx([e[3] for e in RECORDED_FEED[where, node]])
 
 
 @pytest.mark.parametrize("path", sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*.keepalived_version.stderr")))
