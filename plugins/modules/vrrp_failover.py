@@ -164,7 +164,9 @@ peers_answering:
   elements: str
   sample: ["198.51.100.100"]
 restored:
-  description: On a failed drain, whether the drain file was put back to RV(before).
+  description:
+    - On a failed drain, whether the drain file was put back to RV(before) (RV(after) then equals RV(before)).
+    - RV(changed) stays true, keepalived saw the drain value for the length of the wait.
   returned: failure
   type: bool
   sample: true
@@ -348,6 +350,7 @@ def _restore(module, p, before, result, why):
         _node_io.write_text(p["drain_file"], _drain.render(before))
     except _node_io.NodeError as exc:
         module.fail_json(msg=f"{why}; restoring {p['drain_file']} to {before} failed too: {exc}", restored=False, **result)
+    result["after"] = before
     module.fail_json(msg=f"{why}; restored {p['drain_file']} to {before}", restored=True, **result)
 
 

@@ -102,6 +102,7 @@ def test_timeout_restores_previous_value(run_module, drain):
     assert kind == "fail"
     assert result["restored"] is True
     assert drain.read_text() == "-60\n"
+    assert (result["before"], result["after"], result["changed"]) == (-60, -60, True)
     assert result["msg"].startswith(
         f"expected {drain}=-253 to make the node release 198.51.100.100 within 0.05 s, found it still holding 198.51.100.100"
     )
