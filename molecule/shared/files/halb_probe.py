@@ -424,14 +424,14 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--client-interval", type=float, default=0.05)
             sp.add_argument("--watch-interval", type=float, default=0.02)
             sp.add_argument("--max-seconds", type=float, default=60.0)
-            sp.add_argument("--baseline", type=float, default=1.0)
+            sp.add_argument("--baseline", type=float, default=0.5)
         if name == "wait":
             sp.add_argument("--expect", required=True)
             sp.add_argument("--timeout", type=float, default=20.0)
         if name == "stop":
             sp.add_argument("--expect", required=True)
             sp.add_argument("--event", default="")
-            sp.add_argument("--settle", type=float, default=1.0)
+            sp.add_argument("--settle", type=float, default=0.5)
             sp.add_argument("--scenario", default="")
             sp.add_argument("--case", default="")
             sp.add_argument("--phase", default="")
