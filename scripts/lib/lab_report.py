@@ -31,8 +31,7 @@ def render(data: dict) -> str:
         if len(nodes) > 1:
             who += " (SPLIT)"
         lines.append(
-            f"{vip:<17} {who:<14} {ans.get('status') or '-'!s:<5} "
-            f"{ans.get('node') or '-':<12} {ans.get('backend') or ans.get('error') or '-'}"
+            f"{vip:<17} {who:<14} {ans.get('status') or '-'!s:<5} {ans.get('node') or '-':<12} {ans.get('backend') or ans.get('error') or '-'}"
         )
     return "\n".join(lines)
 

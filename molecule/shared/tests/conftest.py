@@ -18,7 +18,10 @@ def inventory() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_LOG_PATH"}
     out = subprocess.run(
         ["ansible-inventory", "-i", os.path.dirname(inv), "--list"],
-        check=True, capture_output=True, text=True, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
     return json.loads(out)
 
@@ -35,7 +38,7 @@ def container(name: str) -> str:
     return hostvars(name).get("ansible_host", name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def node(name: str):
     return testinfra.get_host(f"podman://{container(name)}")
 

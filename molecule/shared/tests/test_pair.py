@@ -42,8 +42,7 @@ def test_vip_on_its_master_only(vip):
 def test_http_through_vip(vip, client):
     res = client.run(f"curl -sS -m 3 -D - -o /dev/null http://{vip['address']}/")
     assert res.rc == 0, res.stderr
-    head = {k.strip().lower(): v.strip() for k, _, v in
-            (line.partition(":") for line in res.stdout.splitlines()[1:] if ":" in line)}
+    head = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in res.stdout.splitlines()[1:] if ":" in line)}
     assert res.stdout.split()[1] == "200", res.stdout
     assert head.get("x-halb-node") == vip["master"], res.stdout
     assert head.get("x-halb-backend") in group("web"), res.stdout

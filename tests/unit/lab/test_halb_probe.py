@@ -26,8 +26,7 @@ def reqs(spec: str, start: float = T0 - 1.0, step: float = 0.1, before: str = "l
         if t >= T0 and "x" not in spec:
             switched = True
         node = after if switched else before
-        out.append({"t": t, "dt": 0.01, "ok": c == ".", "node": node if c == "." else None,
-                    "backend": "web1" if c == "." else None})
+        out.append({"t": t, "dt": 0.01, "ok": c == ".", "node": node if c == "." else None, "backend": "web1" if c == "." else None})
     return out
 
 
@@ -45,40 +44,64 @@ CASES = [
         reqs("..........xxx......."),
         {"lb1": w((T0 - 2, True), (T0 + 0.1, False)), "lb2": w((T0 - 2, False), (T0 + 0.7, True))},
         "lb2",
-        {"requests": 20, "failed": 3, "failed_after_event": 3, "vip_moved_s": 0.7, "vip_single_s": 0.7,
-         "no_holder_s": 0.6, "multi_holder_s": 0.0, "first_failure_s": 0.0, "recovered_s": 0.3,
-         "error_window_s": 0.4, "served_before": "lb1", "served_after": "lb2",
-         "holders_before": ["lb1"], "holders_after": ["lb2"]},
+        {
+            "requests": 20,
+            "failed": 3,
+            "failed_after_event": 3,
+            "vip_moved_s": 0.7,
+            "vip_single_s": 0.7,
+            "no_holder_s": 0.6,
+            "multi_holder_s": 0.0,
+            "first_failure_s": 0.0,
+            "recovered_s": 0.3,
+            "error_window_s": 0.4,
+            "served_before": "lb1",
+            "served_after": "lb2",
+            "holders_before": ["lb1"],
+            "holders_after": ["lb2"],
+        },
     ),
     (
         "make-before-break: overlap, no failure",
         reqs("...................."),
         {"lb1": w((T0 - 2, True), (T0 + 3.2, False)), "lb2": w((T0 - 2, False), (T0 + 3.0, True))},
         "lb2",
-        {"failed": 0, "error_window_s": 0.0, "first_failure_s": None, "vip_moved_s": 3.0,
-         "vip_single_s": 3.2, "no_holder_s": 0.0, "multi_holder_s": 0.2},
+        {
+            "failed": 0,
+            "error_window_s": 0.0,
+            "first_failure_s": None,
+            "vip_moved_s": 3.0,
+            "vip_single_s": 3.2,
+            "no_holder_s": 0.0,
+            "multi_holder_s": 0.2,
+        },
     ),
     (
         "kill -9 and restart: the master never lost it, backup held it for a while",
         reqs("...................."),
         {"lb1": w((T0 - 2, True)), "lb2": w((T0 - 2, False), (T0 + 3.5, True), (T0 + 4.0, False))},
         "lb1",
-        {"vip_moved_s": 0.0, "vip_single_s": 4.0, "multi_holder_s": 0.5, "no_holder_s": 0.0,
-         "holders_after": ["lb1"]},
+        {"vip_moved_s": 0.0, "vip_single_s": 4.0, "multi_holder_s": 0.5, "no_holder_s": 0.0, "holders_after": ["lb1"]},
     ),
     (
         "VIP never reaches the expected node",
         reqs("..........xxxxxxxxxx"),
         {"lb1": w((T0 - 2, True), (T0 + 0.1, False)), "lb2": w((T0 - 2, False))},
         "lb2",
-        {"vip_moved_s": None, "vip_single_s": None, "no_holder_s": 4.9, "holders_after": [],
-         "recovered_s": None, "error_window_s": None, "served_after": None},
+        {
+            "vip_moved_s": None,
+            "vip_single_s": None,
+            "no_holder_s": 4.9,
+            "holders_after": [],
+            "recovered_s": None,
+            "error_window_s": None,
+            "served_after": None,
+        },
     ),
     (
         "flap: expected node gets it, loses it, gets it back: time of the last arrival",
         reqs("...................."),
-        {"lb1": w((T0 - 2, True), (T0 + 0.5, False)),
-         "lb2": w((T0 - 2, False), (T0 + 1.0, True), (T0 + 1.5, False), (T0 + 2.0, True))},
+        {"lb1": w((T0 - 2, True), (T0 + 0.5, False)), "lb2": w((T0 - 2, False), (T0 + 1.0, True), (T0 + 1.5, False), (T0 + 2.0, True))},
         "lb2",
         {"vip_moved_s": 2.0, "vip_single_s": 2.0, "no_holder_s": 1.0},
     ),
@@ -110,18 +133,20 @@ def test_summarise(name, requests, watches, expect, want):
 
 
 def test_timeline_merges_simultaneous_changes():
-    tl, end = probe.holder_timeline({
-        "a": [{"t": 1.0, "present": True}, {"t": 2.0, "present": False}, {"t": 9.0, "present": False, "end": True}],
-        "b": [{"t": 1.0, "present": False}, {"t": 2.0, "present": True}, {"t": 8.0, "present": True, "end": True}],
-    })
+    tl, end = probe.holder_timeline(
+        {
+            "a": [{"t": 1.0, "present": True}, {"t": 2.0, "present": False}, {"t": 9.0, "present": False, "end": True}],
+            "b": [{"t": 1.0, "present": False}, {"t": 2.0, "present": True}, {"t": 8.0, "present": True, "end": True}],
+        }
+    )
     assert tl == [(1.0, frozenset({"a"})), (2.0, frozenset({"b"}))]
     assert end == 8.0
 
 
 def test_render_mentions_the_figures():
-    s = probe.summarise(reqs("..........xxx......."),
-                        {"lb1": w((T0 - 2, True), (T0 + 0.1, False)), "lb2": w((T0 - 2, False), (T0 + 0.7, True))},
-                        T0, "lb2")
+    s = probe.summarise(
+        reqs("..........xxx......."), {"lb1": w((T0 - 2, True), (T0 + 0.1, False)), "lb2": w((T0 - 2, False), (T0 + 0.7, True))}, T0, "lb2"
+    )
     s.update(scenario="default", case="stop_master", phase="stop", vip="198.51.100.110")
     line = probe.render(s)
     assert "0.70s" in line and "3/20 failed" in line and "lb1 -> lb2" in line

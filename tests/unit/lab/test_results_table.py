@@ -14,13 +14,26 @@ _spec.loader.exec_module(rt)
 
 def test_table_lists_every_phase_with_its_figures():
     lines = [
-        json.dumps({"scenario": "default", "case": "stop_master", "phase": "stop", "vip": "198.51.100.110",
-                    "expect": "lb2", "vip_moved_s": 0.63, "vip_single_s": 0.63, "no_holder_s": 0.6,
-                    "multi_holder_s": 0.0, "error_window_s": 0.45, "failed": 2, "requests": 182,
-                    "served_before": "lb1", "served_after": "lb2"}),
+        json.dumps(
+            {
+                "scenario": "default",
+                "case": "stop_master",
+                "phase": "stop",
+                "vip": "198.51.100.110",
+                "expect": "lb2",
+                "vip_moved_s": 0.63,
+                "vip_single_s": 0.63,
+                "no_holder_s": 0.6,
+                "multi_holder_s": 0.0,
+                "error_window_s": 0.45,
+                "failed": 2,
+                "requests": 182,
+                "served_before": "lb1",
+                "served_after": "lb2",
+            }
+        ),
         "",
-        json.dumps({"scenario": "default", "case": "kill_master", "phase": "kill", "vip_moved_s": None,
-                    "failed": 0, "requests": 100}),
+        json.dumps({"scenario": "default", "case": "kill_master", "phase": "kill", "vip_moved_s": None, "failed": 0, "requests": 100}),
     ]
     out = rt.table(rt.rows(lines)).splitlines()
     assert len(out) == 4
