@@ -28,6 +28,7 @@ import argparse
 import http.client
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -173,6 +174,7 @@ def summarise(requests: list[dict], watches: dict[str, list[dict]], t_event: flo
 
 def render(s: dict) -> str:
     """One human line per phase."""
+
     def f(x):
         return "-" if x is None else f"{x:.2f}s" if isinstance(x, float) else str(x)
 
@@ -212,8 +214,7 @@ def one_request(url: str, connect_timeout: float, read_timeout: float) -> dict:
         conn.request("GET", u.path or "/", headers={"Connection": "close", "User-Agent": "halb-probe"})
         resp = conn.getresponse()
         resp.read()
-        rec.update(status=resp.status, ok=resp.status == 200,
-                   node=resp.getheader("X-HALB-Node"), backend=resp.getheader("X-HALB-Backend"))
+        rec.update(status=resp.status, ok=resp.status == 200, node=resp.getheader("X-HALB-Node"), backend=resp.getheader("X-HALB-Backend"))
     except (OSError, http.client.HTTPException) as exc:
         rec["err"] = type(exc).__name__ + (f": {exc}" if str(exc) else "")
     finally:
@@ -262,8 +263,7 @@ def cmd_event(args) -> int:
     t0 = time.time()
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     t1 = time.time()
-    print(json.dumps({"t_event": t0, "t_done": t1, "rc": res.returncode,
-                      "out": (res.stdout + res.stderr)[-2000:]}))
+    print(json.dumps({"t_event": t0, "t_done": t1, "rc": res.returncode, "out": (res.stdout + res.stderr)[-2000:]}))
     return 0
 
 
@@ -284,42 +284,67 @@ def _watch_pairs(items: list[str]) -> dict[str, str]:
 
 
 def _files(tag: str) -> dict[str, str]:
-    return {"stop": f"{RUN_DIR}/{tag}.stop", "client": f"{RUN_DIR}/{tag}.client.jsonl",
-            "watch": f"{RUN_DIR}/{tag}.watch.jsonl"}
+    return {"stop": f"{RUN_DIR}/{tag}.stop", "client": f"{RUN_DIR}/{tag}.client.jsonl", "watch": f"{RUN_DIR}/{tag}.watch.jsonl"}
+
+
+def _parallel(args, jobs: list[tuple[str, str]], timeout: float = 30) -> list[str]:
+    """Run one `sh -c SCRIPT` per container, all at once; their stdouts in order."""
+    procs = [
+        subprocess.Popen([args.podman, "exec", c, "sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c, script in jobs
+    ]
+    outs = []
+    for (c, script), p in zip(jobs, procs, strict=True):
+        out, err = p.communicate(timeout=timeout)
+        if p.returncode != 0:
+            raise SystemExit(f"podman exec {c} sh -c {script!r}: rc={p.returncode}: {err.strip()}")
+        outs.append(out)
+    return outs
+
+
+def _probes(args) -> list[tuple[str, str, str, list[str]]]:
+    """(role, container, unit, probe argv) of every probe of this tag."""
+    f = _files(args.tag)
+    out = [("client", args.client, ["client", "--url", getattr(args, "url", ""), "--out", f["client"]])]
+    out += [("watch", c, ["watch", "--addr", args.addr, "--dev", args.dev, "--out", f["watch"]]) for c in _watch_pairs(args.watch).values()]
+    return [(role, c, f"halb-probe-{role}-{args.tag}", cmd) for role, c, cmd in out]
 
 
 def cmd_start(args) -> int:
     f = _files(args.tag)
-    bound = ["--max-seconds", str(args.max_seconds), "--stop-file", f["stop"]]
-    units = []
-    for role, container, cmd in (
-        [("client", args.client, ["client", "--url", args.url, "--out", f["client"],
-                                  "--interval", str(args.client_interval)])]
-        + [("watch", c, ["watch", "--addr", args.addr, "--dev", args.dev, "--out", f["watch"],
-                         "--interval", str(args.watch_interval)]) for c in _watch_pairs(args.watch).values()]
-    ):
-        unit = f"halb-probe-{role}-{args.tag}"
-        _podman(args, container, "sh", "-c", f"mkdir -p {RUN_DIR}; rm -f {f['stop']} {f[role]}; "
-                f"systemctl reset-failed {unit} 2>/dev/null; true")
-        _podman(args, container, "systemd-run", "--quiet", "--collect", f"--unit={unit}",
-                "python3", PROBE_PATH, *cmd, *bound)
-        units.append((container, f[role]))
-    deadline = time.time() + 10
-    for container, path in units:  # every probe has written its first line
-        while not _podman(args, container, "sh", "-c", f"test -s {path} && echo y || true").strip():
-            if time.time() > deadline:
-                raise SystemExit(f"probe {path} in {container} did not start")
-            time.sleep(0.1)
+    jobs = []
+    for role, container, unit, cmd in _probes(args):
+        interval = args.client_interval if role == "client" else args.watch_interval
+        argv = ["systemd-run", "--quiet", "--collect", f"--unit={unit}", "python3", PROBE_PATH, *cmd]
+        argv += ["--interval", str(interval), "--max-seconds", str(args.max_seconds), "--stop-file", f["stop"]]
+        out = shlex.quote(f[role])
+        # one exec per container: clean up, start the probe, wait (<= 10 s) for its first line
+        jobs.append(
+            (
+                container,
+                (
+                    f"mkdir -p {RUN_DIR}; rm -f {f['stop']} {out}; systemctl reset-failed {unit} 2>/dev/null; "
+                    f"{shlex.join(argv)} || exit 1; "
+                    f"i=0; while [ ! -s {out} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; test -s {out}"
+                ),
+            )
+        )
+    _parallel(args, jobs)
     time.sleep(args.baseline)
     print(json.dumps({"started": args.tag, "t": time.time()}))
     return 0
 
 
 def _holders(args, watch: dict[str, str]) -> list[str]:
-    return sorted(n for n, c in watch.items()
-                  if any(a.get("local") == args.addr
-                         for link in json.loads(_podman(args, c, "ip", "-j", "addr", "show", "dev", args.dev) or "[]")
-                         for a in link.get("addr_info", [])))
+    return sorted(
+        n
+        for n, c in watch.items()
+        if any(
+            a.get("local") == args.addr
+            for link in json.loads(_podman(args, c, "ip", "-j", "addr", "show", "dev", args.dev) or "[]")
+            for a in link.get("addr_info", [])
+        )
+    )
 
 
 def cmd_wait(args) -> int:
@@ -352,30 +377,35 @@ def cmd_stop(args) -> int:
     f = _files(args.tag)
     watch = _watch_pairs(args.watch)
     time.sleep(args.settle)
-    containers = [args.client, *watch.values()]
-    for c in containers:
-        _podman(args, c, "touch", f["stop"])
-    deadline = time.time() + 10
-    for role, c in [("client", args.client)] + [("watch", c) for c in watch.values()]:
-        unit = f"halb-probe-{role}-{args.tag}"
-        while _podman(args, c, "systemctl", "is-active", unit, check=False).strip() in ("active", "activating", "deactivating"):
-            if time.time() > deadline:
-                _podman(args, c, "systemctl", "stop", unit, check=False)
-                break
-            time.sleep(0.1)
-    requests = _read_jsonl(_podman(args, args.client, "cat", f["client"], check=False))
-    watches = {n: _read_jsonl(_podman(args, c, "cat", f["watch"], check=False)) for n, c in watch.items()}
+    jobs = []
+    for role, container, unit, _cmd in _probes(args):
+        # one exec per container: stop file, wait (<= 5 s) for the probe to end, print, clean up
+        jobs.append(
+            (
+                container,
+                (
+                    f"touch {f['stop']}; i=0; while systemctl -q is-active {unit} && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; "
+                    f"systemctl stop {unit} 2>/dev/null; cat {f[role]} 2>/dev/null; rm -f {RUN_DIR}/{args.tag}.*; true"
+                ),
+            )
+        )
+    outs = _parallel(args, jobs)
+    requests = _read_jsonl(outs[0])
+    watches = {n: _read_jsonl(out) for n, out in zip(watch, outs[1:], strict=True)}
     event = json.loads(args.event) if args.event else {}
     s = summarise(requests, watches, float(event.get("t_event", time.time())), args.expect)
-    s.update(scenario=args.scenario, case=args.case, phase=args.phase, vip=args.addr,
-             event_cmd_s=round(event["t_done"] - event["t_event"], 3) if "t_done" in event else None)
+    s.update(
+        scenario=args.scenario,
+        case=args.case,
+        phase=args.phase,
+        vip=args.addr,
+        event_cmd_s=round(event["t_done"] - event["t_event"], 3) if "t_done" in event else None,
+    )
     s["text"] = render(s)
     if args.results:
         os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
         with open(args.results, "a", encoding="utf-8") as out:
             out.write(json.dumps({k: v for k, v in s.items() if k != "text"}, sort_keys=True) + "\n")
-    for c in containers:
-        _podman(args, c, "sh", "-c", f"rm -f {RUN_DIR}/{args.tag}.*", check=False)
     print(json.dumps(s, sort_keys=True))
     return 0
 
