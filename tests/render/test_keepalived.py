@@ -139,7 +139,7 @@ def test_refused_config_is_not_written_and_secret_is_masked(tmp_path):
     run = run_playbook(tmp_path, PLAYBOOK, ["lb1", "lb2"], {
         **BASE, "keepalived_interface": "halbnope0", "keepalived_vips": ["198.51.100.100/24"], "keepalived_auth_pass": SECRET})
     assert run.rc != 0
-    assert "keepalived.conf for lb1 was refused and not written" in run.output
+    assert "lb1/keepalived.conf was refused by its validator (exit 1) and not written" in run.output
     assert "halbnope0" in run.output
     assert SECRET not in run.output
     assert not (run.outdir / "lb1" / "keepalived.conf").exists()

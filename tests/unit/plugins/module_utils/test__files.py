@@ -1,0 +1,68 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+from ansible_collections.halb.pair.plugins.module_utils._files import (
+    Current,
+    FilesError,
+    Wanted,
+    differences,
+    parse_mode,
+    validate_argv,
+)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("0640", 0o640), ("640", 0o640), ("0755", 0o755), (0o600, 0o600), (None, None), ("", None)])
+def test_parse_mode(raw, expected):
+    assert parse_mode(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["u+rw", "0999", "12345", True])
+def test_parse_mode_refuses(raw):
+    with pytest.raises(FilesError):
+        parse_mode(raw)
+
+
+W = Wanted(b"x\n", 0o640, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (Current(None), ["absent"]),
+        (Current(b"x\n", 0o640, 0, 0), []),
+        (Current(b"y\n", 0o640, 0, 0), ["content"]),
+        (Current(b"x\n", 0o644, 0, 0), ["mode"]),
+        (Current(b"x\n", 0o640, 1000, 0), ["owner"]),
+        (Current(b"x\n", 0o640, 0, 7), ["group"]),
+        (Current(b"x", 0o600, 5, 5), ["content", "mode", "owner", "group"]),
+    ],
+)
+def test_differences(current, expected):
+    assert differences(current, W) == expected
+
+
+def test_unset_mode_and_owner_are_not_compared():
+    assert differences(Current(b"x\n", 0o600, 5, 5), Wanted(b"x\n", None, None, None)) == []
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("/usr/bin/v %s", ["/usr/bin/v", "/t/f"]),
+        (
+            "/x/nginx-config-test /usr/sbin/nginx '/etc/my nginx' conf.d/a.conf %s",
+            ["/x/nginx-config-test", "/usr/sbin/nginx", "/etc/my nginx", "conf.d/a.conf", "/t/f"],
+        ),
+        ("check -f %s --strict", ["check", "-f", "/t/f", "--strict"]),
+    ],
+)
+def test_validate_argv(template, expected):
+    assert validate_argv(template, "/t/f") == expected
+
+
+@pytest.mark.parametrize("template", ["check", "check %s %s"])
+def test_validate_argv_needs_one_placeholder(template):
+    with pytest.raises(FilesError):
+        validate_argv(template, "/t/f")
