@@ -11,7 +11,7 @@ version_added: 0.1.0
 description:
   - Creates directories, writes files from content given by the controller, and removes
     paths, on the node in a single module run. The roles of this collection use it instead
-    of one C(template)/C(copy)/C(file) task per file: each of those costs several round
+    of one C(template)/C(copy)/C(file) task per file, each of which costs several round
     trips to the node, one run of this module costs one.
   - A file is replaced only when its content, mode, owner or group differ. A new content
     is written to a temporary file beside the destination and, with O(files[].validate),
