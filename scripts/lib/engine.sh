@@ -148,3 +148,27 @@ halb_netavark_gc() {
   done
   halb_log "netavark's global chains removed"
 }
+
+# One lab node as scripts/lab, scripts/bench (and molecule/shared/create.yml) run it:
+# systemd as PID 1, the cgroup bind, VRRP capabilities (never --privileged), the offline
+# apt repository read-only, ip_nonlocal_bind on load balancers.
+#   halb_run_node CONTAINER HOSTNAME IP LABEL lb|other
+halb_run_node() {
+  local name=$1 host=$2 ip=$3 label=$4 kind=$5 extra=()
+  [ "$kind" = lb ] && extra+=(--sysctl net.ipv4.ip_nonlocal_bind=1)
+  podman run -d --name "$name" --hostname "$host" --label "$label=1" \
+    --network "$HALB_NET_NAME" --ip "$ip" \
+    --systemd=always -v /sys/fs/cgroup/unified:/sys/fs/cgroup/unified:rw \
+    -v "$HALB_APT_REPO:/srv/halb-apt:ro" \
+    --cap-add NET_ADMIN,NET_RAW,NET_BROADCAST "${extra[@]}" \
+    "$HALB_IMAGE" >/dev/null
+}
+
+# Wait (60 s at most) until systemd runs in the container.
+halb_wait_systemd() {
+  local c=$1 deadline=$((SECONDS + 60))
+  until podman exec "$c" systemctl is-system-running 2>/dev/null | grep -qE '^(running|degraded)$'; do
+    ((SECONDS < deadline)) || halb_die "$c: systemd not up after 60 s"
+    sleep 0.5
+  done
+}
