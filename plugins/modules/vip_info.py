@@ -48,18 +48,6 @@ options:
     type: str
     choices: [auto, feed, json, data]
     default: auto
-  keepalived_bin:
-    description: The keepalived binary, used for C(--version) and C(--signum).
-    type: path
-    default: keepalived
-  pid_file:
-    description: keepalived's pid file.
-    type: path
-    default: /run/keepalived.pid
-  dump_dir:
-    description: The directory keepalived writes C(keepalived.json) and C(keepalived.data) into.
-    type: path
-    default: /tmp
   dump_timeout:
     description: Seconds to wait for keepalived to write a fresh dump after the signal.
     type: float
@@ -68,10 +56,6 @@ options:
     description: The state feed directory, one file per instance.
     type: path
     default: /var/lib/halb-pair/state
-  drain_file:
-    description: The drain file (a keepalived C(vrrp_track_file)).
-    type: path
-    default: /var/lib/halb-pair/drain
   health_url:
     description:
       - nginx's health endpoint, requested from the node itself without proxy.
@@ -88,6 +72,8 @@ notes:
     (ok, split_brain, orphan, misplaced); C(playbooks/status.yml) does.
 seealso:
   - module: halb.pair.vrrp_failover
+extends_documentation_fragment:
+  - halb.pair.keepalived_node
 """
 
 EXAMPLES = r"""

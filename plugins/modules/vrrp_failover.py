@@ -67,27 +67,13 @@ options:
         that VIP on this port succeeds from the node, which then can only be a peer answering.
       - Unset, the peers are not checked here (the failover playbook checks them with M(halb.pair.vip_info)).
     type: int
-  drain_file:
-    description: The drain file. It must exist (the halb.pair.keepalived role creates it).
-    type: path
-    default: /var/lib/halb-pair/drain
-  keepalived_bin:
-    description: The keepalived binary, used to find the VIPs when O(vips) is empty.
-    type: path
-    default: keepalived
-  pid_file:
-    description: keepalived's pid file.
-    type: path
-    default: /run/keepalived.pid
-  dump_dir:
-    description: Where keepalived writes its JSON and data dumps.
-    type: path
-    default: /tmp
 notes:
   - Switchover time is about one master-down interval of the peers; no request is lost on the way
     (measured with keepalived 2.2.7, see docs).
 seealso:
   - module: halb.pair.vip_info
+extends_documentation_fragment:
+  - halb.pair.keepalived_node
 """
 
 EXAMPLES = r"""
