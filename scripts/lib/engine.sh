@@ -10,6 +10,10 @@ halb_die() {
   exit 1
 }
 
+# The engine's parts the config names (bootstrap installs them; halb_engine_check proves them).
+HALB_NET_BACKEND=netavark
+HALB_OCI_RUNTIME=runc
+
 halb_write_engine_conf() {
   mkdir -p "$HALB_LAB_ROOT/storage" "$HALB_LAB_ROOT/networks" "$HALB_LAB_RUN"
   local tmp
@@ -22,7 +26,7 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 # No IPv6 on the lab network; containers reach nothing but 198.51.100.0/24.
 
 [engine]
-runtime = "runc"
+runtime = "$HALB_OCI_RUNTIME"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 tmp_dir = "$HALB_LAB_RUN/libpod"
@@ -30,7 +34,7 @@ tmp_dir = "$HALB_LAB_RUN/libpod"
 pull_policy = "never"
 
 [network]
-network_backend = "netavark"
+network_backend = "$HALB_NET_BACKEND"
 network_config_dir = "$HALB_LAB_ROOT/networks"
 default_network = "$HALB_NET_NAME"
 default_subnet = "$HALB_NET_SUBNET"
@@ -104,9 +108,47 @@ halb_guard_del() {
 }
 halb_guard_list() { iptables -w -t mangle -S FORWARD | grep -F 'halb-pair-guard:' || true; }
 
+# Does the lab's engine really work? podman reads the lab's config, reports the network
+# backend and the runtime that config names, and creates and removes a network (in a
+# throw-away network config directory: the lab's own network is never touched).
+# Every missing piece is named, with the package that brings it.
+halb_engine_check() {
+  local out backend runtime tmp rc=0
+  command -v podman >/dev/null || { halb_log "ERROR: podman missing (package podman)"; return 1; }
+  if ! out=$(podman info --format '{{.Host.NetworkBackend}} {{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}' 2>&1); then
+    halb_log "ERROR: podman info failed with the lab's config $CONTAINERS_CONF:"
+    printf '%s\n' "$out" >&2
+    case $out in
+      *netavark*) halb_log "ERROR: the network backend $HALB_NET_BACKEND is missing (packages netavark aardvark-dns)" ;;
+      *runc*) halb_log "ERROR: the runtime $HALB_OCI_RUNTIME is missing (package runc)" ;;
+    esac
+    return 1
+  fi
+  read -r backend runtime _ <<<"$out"
+  if [ "$backend" != "$HALB_NET_BACKEND" ]; then
+    halb_log "ERROR: podman reports network backend '$backend', the lab's config names $HALB_NET_BACKEND (packages netavark aardvark-dns)"
+    rc=1
+  fi
+  if [ "$runtime" != "$HALB_OCI_RUNTIME" ]; then
+    halb_log "ERROR: podman reports runtime '$runtime', the lab's config names $HALB_OCI_RUNTIME (package runc)"
+    rc=1
+  fi
+  [ "$rc" = 0 ] || return 1
+  tmp=$(mktemp -d)
+  if ! out=$(podman --network-config-dir "$tmp" network create --internal --ipam-driver none halb-engine-check 2>&1 &&
+             podman --network-config-dir "$tmp" network rm halb-engine-check 2>&1); then
+    halb_log "ERROR: podman cannot create and remove a network with $HALB_NET_BACKEND:"
+    printf '%s\n' "$out" >&2
+    rc=1
+  fi
+  rm -rf "$tmp"
+  [ "$rc" = 0 ] && halb_log "engine ok: podman $(podman version --format '{{.Client.Version}}'), network backend $backend, runtime $runtime"
+  return $rc
+}
+
 halb_engine() {
   command -v podman >/dev/null || halb_die "podman missing: run scripts/bootstrap"
-  command -v runc >/dev/null || halb_die "runc missing: run scripts/bootstrap"
+  command -v "$HALB_OCI_RUNTIME" >/dev/null || halb_die "$HALB_OCI_RUNTIME missing: run scripts/bootstrap"
   halb_write_engine_conf
   halb_write_network
   podman network exists "$HALB_NET_NAME" || halb_die "podman does not see network $HALB_NET_NAME"

@@ -3,7 +3,6 @@
 # roles install keepalived and nginx inside the containers with the egress guard on.
 # Needs podman-env.sh and engine.sh sourced first.
 
-HALB_SUITE=${HALB_SUITE:-bookworm}
 HALB_IMAGE_PACKAGES=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,procps,sudo,curl,ca-certificates,nftables
 # Each entry is resolved on its own against the base image (nginx and nginx-light are
 # alternatives and must not be resolved together).  Extend with HALB_REPO_EXTRA="pkg ...".

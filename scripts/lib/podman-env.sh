@@ -8,8 +8,12 @@
 export HALB_LAB_ROOT="${HALB_LAB_ROOT:-/var/lib/halb-pair-lab}"
 export HALB_LAB_RUN="${HALB_LAB_RUN:-/run/halb-pair-lab}"
 export HALB_CACHE="${HALB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/halb-pair}"
-export HALB_IMAGE="${HALB_IMAGE:-localhost/halb-debian:12}"
-export HALB_APT_REPO="${HALB_APT_REPO:-$HALB_CACHE/apt-bookworm}"
+# The image follows the host's Debian release (release.sh): localhost/halb-debian:12 on
+# Debian 12, :13 on Debian 13; its apt repository is cached per suite.
+# shellcheck source=release.sh
+. "$(dirname "${BASH_SOURCE[0]}")/release.sh"
+export HALB_IMAGE="${HALB_IMAGE:-localhost/halb-debian:${HALB_IMAGE_RELEASE:-unsupported}}"
+export HALB_APT_REPO="${HALB_APT_REPO:-$HALB_CACHE/apt-$HALB_SUITE}"
 export HALB_NET_NAME="${HALB_NET_NAME:-halb}"
 export HALB_NET_SUBNET="198.51.100.0/24"
 export HALB_NET_GATEWAY="198.51.100.1"
