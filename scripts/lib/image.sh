@@ -9,11 +9,18 @@ HALB_IMAGE_PACKAGES=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,procp
 HALB_REPO_SETS=${HALB_REPO_SETS:-"keepalived nginx-light nginx"}
 HALB_ROOTFS_TAR="$HALB_CACHE/rootfs-$HALB_SUITE.tar.gz"
 
-# The mirror the host itself uses for the main suite (never a hard-coded host).
+# The mirror the host itself uses for the image's suite, or for the host's own suite when
+# the image's is another release (the same mirror serves both; never a hard-coded host).
 halb_mirror() {
+  local m
+  m=$(halb_mirror_for "$HALB_SUITE")
+  [ -n "$m" ] || m=$(halb_mirror_for "$(halb_os_release VERSION_CODENAME)")
+  printf '%s\n' "$m"
+}
+halb_mirror_for() {
   local f=/etc/apt/sources.list.d/debian.sources
   if [ -r "$f" ]; then
-    awk -v suite="$HALB_SUITE" '
+    awk -v suite="$1" '
       function flush() { if (!done && uris != "" && found) { print uris; done = 1 } uris = ""; found = 0 }
       /^[[:space:]]*$/ { flush(); next }
       /^URIs:/ { uris = $2 }
@@ -21,7 +28,7 @@ halb_mirror() {
       END { flush() }' "$f"
     return
   fi
-  awk -v suite="$HALB_SUITE" '$1 == "deb" && $3 == suite { print $2; exit }' /etc/apt/sources.list 2>/dev/null
+  awk -v suite="$1" '$1 == "deb" && $3 == suite { print $2; exit }' /etc/apt/sources.list 2>/dev/null
 }
 
 halb_image_exists() { podman image exists "$HALB_IMAGE"; }
@@ -46,6 +53,13 @@ halb_chroot_mirror_sources() {
     : >"$root/etc/apt/sources.list"
   else
     grep -E "^deb .* $HALB_SUITE" /etc/apt/sources.list >"$root/etc/apt/sources.list"
+  fi
+  # An image of another release than the host's: the host's entries, renamed to its suite.
+  local host_suite
+  host_suite=$(halb_os_release VERSION_CODENAME)
+  if [ -n "$host_suite" ] && [ "$host_suite" != "$HALB_SUITE" ]; then
+    sed -i -E "s/\\b$host_suite\\b/$HALB_SUITE/g" \
+      "$root/etc/apt/sources.list.d/debian.sources" "$root/etc/apt/sources.list" 2>/dev/null || true
   fi
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 }
