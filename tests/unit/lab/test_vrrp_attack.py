@@ -1,0 +1,39 @@
+"""The lab's VRRP attacker builds adverts keepalived accepts (checked against a real capture)."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import struct
+
+import pytest
+
+_PATH = pathlib.Path(__file__).resolve().parents[3] / "molecule" / "shared" / "files" / "vrrp_attack.py"
+_spec = importlib.util.spec_from_file_location("vrrp_attack", _PATH)
+va = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(va)
+
+
+def test_checksum_of_rfc1071_example():
+    # RFC 1071 §3: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2, checksum ~ddf2 = 220d
+    assert va.checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
+
+
+def test_advert_layout_and_checksum_verify():
+    p = va.advert_v2(55, 255, ["198.51.100.100"], password="lab-only")
+    ver_type, vrid, prio, count, auth_type, adv, _csum = struct.unpack("!BBBBBBH", p[:8])
+    assert (ver_type, vrid, prio, count, auth_type, adv) == (0x21, 55, 255, 1, 1, 1)
+    assert p[8:12] == bytes([198, 51, 100, 100])
+    assert p[12:20] == b"lab-only"
+    assert va.checksum(p) == 0  # a valid checksum sums to zero over the whole packet
+    assert len(p) == 20
+
+
+@pytest.mark.parametrize(("vrid", "prio"), [(0, 1), (256, 1), (1, 256)])
+def test_out_of_range_refused(vrid, prio):
+    with pytest.raises(ValueError):
+        va.advert_v2(vrid, prio, ["198.51.100.100"])
+
+
+def test_parse_reads_back_what_was_built():
+    assert va.parse_v2(va.advert_v2(56, 200, ["198.51.100.101"])) == {"version": 2, "vrid": 56, "priority": 200, "count": 1}

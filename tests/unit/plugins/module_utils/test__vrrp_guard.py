@@ -1,0 +1,116 @@
+"""The VRRP guard's nft table: built from the pair, checked by the real `nft -c`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from ansible_collections.halb.pair.plugins.module_utils import _vrrp_guard as g
+
+DUAL = [
+    {"name": "VI_1", "vrid": 55, "family": 4, "nodes": [{"host": "lb1"}, {"host": "lb2"}]},
+    {"name": "VI_2", "vrid": 56, "family": 4, "nodes": [{"host": "lb2"}, {"host": "lb1"}]},
+]
+ADDRS = {"lb1": "198.51.100.11", "lb2": "198.51.100.12"}
+
+
+def test_spec_holds_every_vrid_and_node_address_once():
+    s = g.spec_for(DUAL, ADDRS)
+    assert s.vrids == (55, 56)
+    assert s.peers4 == ("198.51.100.11", "198.51.100.12")
+    assert s.peers6 == ()
+
+
+@pytest.mark.parametrize(
+    ("instances", "addresses", "message"),
+    [
+        (DUAL, {"lb1": "198.51.100.11", "lb2": None}, "address of lb2 is unknown"),
+        (DUAL, {"lb1": "198.51.100.11"}, "address of lb2 is unknown"),
+        ([{**DUAL[0], "family": 6}], ADDRS, "is IPv6"),
+        ([], ADDRS, "nothing to guard"),
+        ([{**DUAL[0], "vrid": 300}], ADDRS, "1..255"),
+    ],
+)
+def test_spec_refusals(instances, addresses, message):
+    with pytest.raises(g.GuardError, match=message):
+        g.spec_for(instances, addresses)
+
+
+@pytest.mark.parametrize("bad", ["198.51.100.11; flush ruleset", "198.51.100.11 }", "not-an-ip", "198.51.100.256"])
+def test_a_peer_is_an_address_or_refused(bad):
+    with pytest.raises(ValueError):
+        g.spec_for(DUAL, {"lb1": bad, "lb2": "198.51.100.12"})
+
+
+def test_render_replaces_only_its_own_table():
+    text = g.render(g.spec_for(DUAL, ADDRS), header="Ansible managed")
+    statements = [line for line in text.splitlines() if line and not line.startswith(("#", "\t", "}"))]
+    assert statements == ["table inet halb_pair_vrrp", "delete table inet halb_pair_vrrp", "table inet halb_pair_vrrp {"]
+    assert "flush ruleset" not in text
+    assert "ip saddr @peers4 @th,8,8 { 55, 56 } counter name vrrp_peer accept" in text
+    assert "@th,8,8 { 55, 56 } counter name vrrp_spoofed drop" in text
+    # peers are accepted only before the drops
+    assert text.index("vrrp_peer accept") < text.index("vrrp_spoofed drop") < text.index("vrrp_other drop")
+
+
+NFT = shutil.which("nft") or "/usr/sbin/nft"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        g.GuardSpec(vrids=(55,), peers4=("198.51.100.11", "198.51.100.12")),
+        g.GuardSpec(vrids=(55, 56, 57), peers4=("198.51.100.11", "198.51.100.12", "198.51.100.13")),
+        g.GuardSpec(vrids=(1, 255), peers4=("198.51.100.11",), peers6=("2001:db8::1",)),
+    ],
+)
+def test_the_real_nft_accepts_the_file(tmp_path, spec):
+    f = tmp_path / "guard.nft"
+    f.write_text(g.render(spec))
+    proc = subprocess.run([NFT, "-c", "-f", str(f)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_real_nft_refuses_a_broken_file(tmp_path):
+    # The validator must be able to say no, or the test above proves nothing.
+    f = tmp_path / "guard.nft"
+    f.write_text(g.render(g.GuardSpec(vrids=(55,), peers4=("198.51.100.11",))).replace("type ipv4_addr", "type ipv9_addr"))
+    assert subprocess.run([NFT, "-c", "-f", str(f)], capture_output=True, text=True, check=False).returncode != 0
+
+
+COUNTERS_JSON = json.dumps(
+    {
+        "nftables": [
+            {"metainfo": {"version": "1.0.6"}},
+            {"counter": {"family": "inet", "name": "vrrp_peer", "table": "halb_pair_vrrp", "handle": 1, "packets": 120, "bytes": 4800}},
+            {"counter": {"family": "inet", "name": "vrrp_spoofed", "table": "halb_pair_vrrp", "handle": 2, "packets": 16, "bytes": 640}},
+            {"counter": {"family": "inet", "name": "vrrp_other", "table": "halb_pair_vrrp", "handle": 3, "packets": 0, "bytes": 0}},
+            {"counter": {"family": "inet", "name": "vrrp_spoofed", "table": "someone_else", "handle": 4, "packets": 99, "bytes": 1}},
+        ]
+    }
+)
+
+
+def test_counters_of_the_guard_only():
+    c = g.counters(COUNTERS_JSON)
+    assert c == {
+        "vrrp_peer": {"packets": 120, "bytes": 4800},
+        "vrrp_spoofed": {"packets": 16, "bytes": 640},
+        "vrrp_other": {"packets": 0, "bytes": 0},
+    }
+    assert g.counters("") == {}
+
+
+@pytest.mark.parametrize(
+    ("per_node", "want"),
+    [
+        ({"lb1": {"vrrp_spoofed": {"packets": 0}}, "lb2": {"vrrp_spoofed": {"packets": 0}}}, "ok"),
+        ({"lb1": {"vrrp_spoofed": {"packets": 16}}, "lb2": {"vrrp_spoofed": {"packets": 0}}}, "foreign_vrrp"),
+        ({"lb1": {"vrrp_spoofed": {"packets": 0}}, "lb2": None}, "unguarded"),
+        ({"lb1": {"vrrp_spoofed": {"packets": 3}}, "lb2": {}}, "foreign_vrrp"),
+    ],
+)
+def test_verdict(per_node, want):
+    assert g.verdict(per_node)["verdict"] == want
