@@ -1,0 +1,126 @@
+"""The keepalived role's hand-over script (roles/keepalived/files/libexec/handover).
+
+Its decisions run against a real `ip -j addr` stand-in and a real HTTP health endpoint
+on loopback; only the node's addresses are faked (a file read by a fake `ip`)."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.machinery
+import importlib.util
+import json
+import pathlib
+import threading
+
+import pytest
+
+_PATH = pathlib.Path(__file__).resolve().parents[2] / "roles" / "keepalived" / "files" / "libexec" / "handover"
+_loader = importlib.machinery.SourceFileLoader("handover", str(_PATH))
+_spec = importlib.util.spec_from_loader("handover", _loader)
+ho = importlib.util.module_from_spec(_spec)
+_loader.exec_module(ho)
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def peer():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/healthz"
+    srv.shutdown()
+
+
+@pytest.fixture
+def node(tmp_path, monkeypatch):
+    """This node's addresses: a fake `ip` on PATH printing what the test says it holds."""
+    addrs = tmp_path / "addrs.json"
+    addrs.write_text("[]")
+    fake = tmp_path / "bin" / "ip"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ncat {addrs}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+
+    def hold(*vips):
+        addrs.write_text(json.dumps([{"ifname": "eth0", "addr_info": [{"local": v} for v in vips]}]))
+
+    return hold
+
+
+def cfg(tmp_path, peers, timeout=0.5):
+    return {
+        "vips": ["198.51.100.100", "198.51.100.101"],
+        "peers": [{"host": "lb2", "health_url": u} for u in peers],
+        "peer_timeout": 0.3,
+        "handover_file": str(tmp_path / "handover"),
+        "fault_file": str(tmp_path / "nginx-down"),
+        "timeout": timeout,
+    }
+
+
+def test_down_drains_when_a_peer_is_healthy_and_waits_until_released(tmp_path, node, peer):
+    node("198.51.100.100")
+    c = cfg(tmp_path, [peer])
+    threading.Timer(0.2, node).start()  # the peer takes the VIP 0.2 s later
+    ho.down(c)
+    assert (tmp_path / "handover").read_text() == "-253\n"
+    assert ho.held(c["vips"]) == []
+
+
+def test_down_keeps_the_vips_without_a_healthy_peer(tmp_path, node, peer):
+    node("198.51.100.100")
+    _Health.status = 503
+    try:
+        ho.down(cfg(tmp_path, [peer, "http://127.0.0.1:9/healthz"]))
+    finally:
+        _Health.status = 200
+    assert not (tmp_path / "handover").exists()
+
+
+def test_down_does_nothing_when_holding_no_vip(tmp_path, node, peer):
+    node("198.51.100.200")
+    ho.down(cfg(tmp_path, [peer]))
+    assert not (tmp_path / "handover").exists()
+
+
+def test_down_is_bounded_in_time(tmp_path, node, peer):
+    import time
+
+    node("198.51.100.101")
+    t0 = time.monotonic()
+    ho.down(cfg(tmp_path, [peer], timeout=0.3))
+    assert time.monotonic() - t0 < 2
+    assert (tmp_path / "handover").read_text() == "-253\n"
+
+
+def test_nginx_down_faults_only_with_a_healthy_peer(tmp_path, node, peer):
+    c = cfg(tmp_path, [peer])
+    assert ho.main(["handover", "nginx-down", _write(tmp_path, c)]) == 0
+    assert (tmp_path / "nginx-down").read_text() == "1\n"
+    assert ho.main(["handover", "nginx-up", _write(tmp_path, c)]) == 0
+    assert (tmp_path / "nginx-down").read_text() == "0\n"
+    (tmp_path / "nginx-down").unlink()
+    c = cfg(tmp_path, ["http://127.0.0.1:9/healthz"])
+    assert ho.main(["handover", "nginx-down", _write(tmp_path, c)]) == 0
+    assert not (tmp_path / "nginx-down").exists()
+
+
+def test_never_fails_its_unit(tmp_path):
+    assert ho.main(["handover", "down", str(tmp_path / "missing.json")]) == 0
+    assert ho.main(["handover", "bogus", _write(tmp_path, {})]) == 0
+
+
+def _write(tmp_path, c):
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps(c))
+    return str(f)
