@@ -29,6 +29,15 @@ def test_advert_layout_and_checksum_verify():
     assert len(p) == 20
 
 
+def test_advert_matches_one_keepalived_sent():
+    # VI_1's advert as lb1's keepalived 2.2.7 sent it in the lab (VRID 55, priority 150,
+    # PASS "lab-only", advert 1 s, VIP 198.51.100.100), captured by `vrrp_attack capture`
+    # in the lab's client container on 2026-12-01.
+    real = bytes.fromhex("21379601010172b7c63364646c61622d6f6e6c79")
+    assert va.advert_v2(55, 150, ["198.51.100.100"], password="lab-only") == real
+    assert va.from_capture(real, 150) == real
+
+
 @pytest.mark.parametrize(("vrid", "prio"), [(0, 1), (256, 1), (1, 256)])
 def test_out_of_range_refused(vrid, prio):
     with pytest.raises(ValueError):
