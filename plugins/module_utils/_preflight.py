@@ -208,3 +208,49 @@ def check(
                     "gather its facts (network subset) or set keepalived_unicast_src_ip for it"
                 )
     return errors
+
+
+#: The role's default for ``keepalived_group`` (roles/keepalived/defaults/main.yml).
+DEFAULT_GROUP = "lb"
+
+
+def pairs(
+    play_hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    groups: t.Mapping[str, t.Sequence[str]],
+) -> dict[str, list[str]]:
+    """The pairs the play's hosts belong to: each host's ``keepalived_group`` -> that group's hosts.
+
+    A pair is the whole group (its order decides the derived topology), also when
+    the play (``--limit``) holds only some of its hosts. In the order first seen.
+    """
+    out: dict[str, list[str]] = {}
+    for host in play_hosts:
+        group = str(hostvars.get(host, {}).get("keepalived_group") or DEFAULT_GROUP)
+        if group not in out:
+            out[group] = list(groups.get(group) or [])
+    return out
+
+
+def check_pairs(
+    play_hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    groups: t.Mapping[str, t.Sequence[str]],
+) -> list[str]:
+    """:func:`check` for every pair of the play, each on its own.
+
+    With more than one pair, each message starts with ``pair GROUP:``.
+    """
+    found = pairs(play_hosts, hostvars, groups)
+    errors: list[str] = []
+    for group, members in found.items():
+        if not members:
+            users = [h for h in play_hosts if str(hostvars.get(h, {}).get("keepalived_group") or DEFAULT_GROUP) == group]
+            problems = [
+                f"keepalived_group on {', '.join(users)}: found {group!r}, which is no group of the inventory "
+                "(or an empty one); allowed: the name of the group that holds the pair's nodes"
+            ]
+        else:
+            problems = check(members, hostvars)
+        errors.extend(f"pair {group}: {p}" if len(found) > 1 else p for p in problems)
+    return errors

@@ -120,3 +120,59 @@ def test_unicast_without_facts_names_the_missing_address():
 
 def test_without_facts_host_checks_are_skipped_not_failed():
     assert check(HOSTS, hostvars({}, {"lb2": {"keepalived_interface": "eth7"}}, facts=False)) == []
+
+
+# --- several pairs in one play: each pair is its own group, checked on its own ---
+
+from ansible_collections.halb.pair.plugins.module_utils._preflight import check_pairs, pairs  # noqa: E402
+
+
+def two_pairs(eu=None, us=None):
+    hv = hostvars()
+    for h, base in (("lb3", "lb1"), ("lb4", "lb2")):
+        hv[h] = copy.deepcopy(hv[base])
+        hv[h]["ansible_facts"]["eth0"]["ipv4"]["address"] = f"198.51.100.{13 if h == 'lb3' else 14}"
+    for h in ("lb1", "lb2"):
+        hv[h].update({"keepalived_group": "lb_eu", **(eu or {})})
+    for h in ("lb3", "lb4"):
+        hv[h].update({"keepalived_group": "lb_us", "keepalived_vips": ["198.51.100.110/24"], "keepalived_vrid_base": 65, **(us or {})})
+    return hv, {"lb_eu": ["lb1", "lb2"], "lb_us": ["lb3", "lb4"], "lb": ["lb1", "lb2", "lb3", "lb4"]}
+
+
+def test_pairs_are_the_groups_the_hosts_name():
+    hv, groups = two_pairs()
+    assert pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == {"lb_eu": ["lb1", "lb2"], "lb_us": ["lb3", "lb4"]}
+    # a limit to one node still checks its whole pair
+    assert pairs(["lb3"], hv, groups) == {"lb_us": ["lb3", "lb4"]}
+
+
+def test_default_group_is_lb():
+    assert pairs(HOSTS, hostvars(), {"lb": HOSTS}) == {"lb": HOSTS}
+    assert check_pairs(HOSTS, hostvars(), {"lb": HOSTS}) == []
+
+
+def test_two_good_pairs_pass():
+    hv, groups = two_pairs()
+    assert check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == []
+
+
+def test_each_pair_is_checked_on_its_own():
+    # The pairs differ in VRID and VIP: as one group of four that is refused, as two pairs it is fine.
+    hv, groups = two_pairs()
+    assert check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == []
+    assert any("keepalived_vrid_base on lb3: found 65, but lb1 has 55" in e for e in check(groups["lb"], hv))
+
+
+def test_a_broken_pair_is_named():
+    hv, groups = two_pairs(us={"keepalived_backup_priority": 150})
+    errors = check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups)
+    assert errors == ["pair lb_us: VI_1: nodes lb3, lb4 have the same priority 150; priorities must differ "
+                      "(keepalived_master_priority, keepalived_backup_priority, keepalived_priority_step)"]
+
+
+def test_a_group_that_does_not_exist_is_refused():
+    hv = hostvars({"keepalived_group": "lbs"})
+    assert check_pairs(HOSTS, hv, {"lb": HOSTS}) == [
+        "keepalived_group on lb1, lb2: found 'lbs', which is no group of the inventory (or an empty one); "
+        "allowed: the name of the group that holds the pair's nodes"
+    ]
