@@ -20,8 +20,7 @@ from pathlib import Path
 
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.module_utils import _argspec, _nginx_preflight, _preflight
-from ansible_collections.halb.pair.plugins.module_utils._topology import SECRET_SETTINGS
+from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight, _preflight
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 
@@ -47,10 +46,7 @@ def nginx_preflight(values: t.Mapping[str, t.Any], host: str) -> list[str]:
 
 
 def keepalived_host_preflight(values: t.Mapping[str, t.Any], host: str) -> list[str]:
-    _converted, problems = _argspec.check(
-        role_options("keepalived"), _values(values, "keepalived_host_preflight"), str(host), secrets=SECRET_SETTINGS
-    )
-    return problems
+    return _preflight.check_host(str(host), _values(values, "keepalived_host_preflight"), role_options("keepalived"))
 
 
 def _plain(hostvars: t.Any, hosts: t.Iterable[str]) -> dict[str, dict[str, t.Any]]:

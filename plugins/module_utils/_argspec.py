@@ -8,11 +8,12 @@ controller first, so a wrong type is refused before any host is touched, with a
 message in the house style: the variable (with its path inside lists and
 mappings), the host, the value found and what is allowed.
 
-The conversions follow Ansible's own (``ansible.module_utils.common.validation``):
-``"3"`` is an int, ``"yes"`` a bool, ``"a,b"`` a list, so whatever the role's own
-validation accepts (extra vars are strings) is accepted here too. Two refusals are
-stricter: a bool is not taken for an int or a float, and a list or a mapping is
-not turned into a string.
+The conversions of scalars follow Ansible's own (``ansible.module_utils.common.validation``):
+``"3"`` is an int, ``"yes"`` a bool, so an extra var (a string) is accepted where
+the role's own validation accepts it. Stricter than Ansible, because the converted
+value is not what the roles then read (Ansible does not write it back): a string is
+not taken for a list (``"a,b"``) or a mapping (JSON text), a number not for a list,
+a bool not for an int or a float, and a list or a mapping not for a string.
 
 Stricter types per value slot in through ``value_checks``: a mapping from an
 option path (``nginx_lb_upstreams[].servers[].port``) to a function that gets the
@@ -24,7 +25,6 @@ Pure code: no Ansible imports.
 from __future__ import annotations
 
 import decimal
-import json
 import typing as t
 
 #: ``value -> None | "what is allowed"``, run after the spec's own type check.
@@ -99,27 +99,14 @@ def _to_bool(value: t.Any) -> bool:
 
 
 def _to_list(value: t.Any) -> list[t.Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, tuple):
+    if isinstance(value, (list, tuple)):
         return list(value)
-    if isinstance(value, str):
-        return value.split(",")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return [str(value)]
     raise _Refused(ALLOWED["list"])
 
 
 def _to_dict(value: t.Any) -> dict[t.Any, t.Any]:
     if isinstance(value, t.Mapping):
         return dict(value)
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            loaded = json.loads(value)
-        except ValueError:
-            loaded = None
-        if isinstance(loaded, dict):
-            return loaded
     raise _Refused(ALLOWED["dict"])
 
 

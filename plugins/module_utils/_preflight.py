@@ -11,7 +11,10 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
+from ansible_collections.halb.pair.plugins.module_utils._argspec import ValueCheck
+from ansible_collections.halb.pair.plugins.module_utils._argspec import check as check_types
 from ansible_collections.halb.pair.plugins.module_utils._topology import (
+    SECRET_SETTINGS,
     SHARED_SETTINGS,
     Instance,
     TopologyError,
@@ -22,6 +25,23 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
 )
 
 AUTH_MAX = 8  # keepalived uses only the first 8 characters of auth_pass
+
+#: Stricter checks per value of the role's variables (see ``_argspec``), by option path
+#: (``keepalived_vips[]``, ``keepalived_instances[].name``); empty until values are typed further.
+VALUE_CHECKS: dict[str, ValueCheck] = {}
+
+
+def check_host(
+    host: str,
+    values: t.Mapping[str, t.Any],
+    options: t.Mapping[str, t.Mapping[str, t.Any]],
+    value_checks: t.Mapping[str, ValueCheck] | None = None,
+) -> list[str]:
+    """One host's keepalived variables against the role's argument spec ``options`` (the password never quoted)."""
+    _converted, problems = check_types(
+        options, values, host, secrets=SECRET_SETTINGS, value_checks=VALUE_CHECKS if value_checks is None else value_checks
+    )
+    return problems
 
 
 def _facts(hostvars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:

@@ -145,6 +145,8 @@ REFUSED = [
                  "nginx_lb_servers[0].upstream on lb1: missing; allowed: a string (required)", id="type-required-key"),
     pytest.param({"nginx_lb_streams": [{"name": "s", "servers": WEB2}]},
                  "nginx_lb_streams[0].listen on lb1: missing; allowed: a list of a string (required)", id="type-stream-listen-required"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": "80"}]},
+                 "nginx_lb_servers[0].listen on lb1: found '80' (str); allowed: a list", id="type-listen-str"),
     pytest.param({"nginx_lb_proxy_read_timeout": ["60s"]},
                  "nginx_lb_proxy_read_timeout on lb1: found ['60s'] (list); allowed: a string", id="type-list-for-str"),
 ]

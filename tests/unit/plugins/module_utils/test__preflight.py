@@ -197,3 +197,38 @@ def test_a_vrid_reused_on_other_segments_is_fine():
     assert segments(groups["lb_eu"], derive(groups["lb_eu"], hv), hv) == {"198.51.100.0/25"}
     assert segments(groups["lb_us"], derive(groups["lb_us"], hv), hv) == {"198.51.100.128/25"}
     assert check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == []
+
+
+# --- one host's variables against the role's argument spec ---
+
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+from ansible_collections.halb.pair.plugins.module_utils import _preflight  # noqa: E402
+
+OPTIONS = yaml.safe_load((Path(__file__).resolve().parents[4] / "roles" / "keepalived" / "meta" / "argument_specs.yml").read_text())[
+    "argument_specs"]["main"]["options"]
+
+
+@pytest.mark.parametrize(
+    ("values", "problems"),
+    [
+        ({"keepalived_check_timeout": "3", "keepalived_unicast": "yes", "keepalived_advert_int": "0.5"}, []),
+        ({"keepalived_vrrp_version": "4"}, ["keepalived_vrrp_version on lb1: found '4' (str); allowed: one of 2, 3"]),
+        ({"keepalived_topology": "ring"}, ["keepalived_topology on lb1: found 'ring' (str); allowed: one of single, dual_master, custom"]),
+        # the role reads the value as given: a string would be iterated character by character
+        ({"keepalived_vips": "198.51.100.100/24"}, ["keepalived_vips on lb1: found '198.51.100.100/24' (str); allowed: a list"]),
+        ({"keepalived_instance_overrides": ["VI_1"]}, ["keepalived_instance_overrides on lb1: found ['VI_1'] (list); allowed: a mapping"]),
+        ({"keepalived_auth_pass": ["s3cret"]}, ["keepalived_auth_pass on lb1: found <secret of 10 characters> (list); allowed: a string"]),
+    ],
+    ids=["extra-var-strings", "version-choice", "topology-choice", "vips-str", "overrides-list", "secret-not-quoted"],
+)
+def test_check_host(values, problems):
+    assert _preflight.check_host("lb1", values, OPTIONS) == problems
+
+
+def test_check_host_takes_a_stricter_value_check():
+    checks = {"keepalived_router_id": lambda v: None if v.isalnum() else "letters and digits"}
+    assert _preflight.check_host("lb1", {"keepalived_router_id": "lb1\nx"}, OPTIONS, value_checks=checks) == [
+        "keepalived_router_id on lb1: found 'lb1\\nx' (str); allowed: letters and digits"
+    ]
