@@ -84,3 +84,24 @@ def test_a_role_on_its_own_runs_its_preflight(tmp_path):
                        extra=["--tags", "nginx_lb_preflight,keepalived_preflight"])
     assert bad.rc != 0
     assert "nginx_lb_health_path on lb1 is 'healthz'." in bad.output
+
+
+# The nginx refusals through site.yml's first play: refused before any host changes, types included.
+from tests.unit.plugins.module_utils.test__nginx_preflight import REFUSED as NGINX_REFUSED  # noqa: E402
+
+# A few of the table's rows (all of them run through the role in tests/render/test_nginx.py).
+THROUGH_SITE = ["bad_upstream_ref", "bad_listen", "type-method-choice", "type-port-word", "type-misspelled-key"]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [p for p in NGINX_REFUSED if p.id in THROUGH_SITE],
+                         ids=[p.id for p in NGINX_REFUSED if p.id in THROUGH_SITE])
+def test_site_refuses_nginx_variables_before_touching_a_host(tmp_path, monkeypatch, overrides, message):
+    monkeypatch.setenv("ANSIBLE_CALLBACK_RESULT_FORMAT", "json")
+    run = run_playbook(tmp_path, SITE, ["lb1", "lb2"], {**BASE, **NGINX, **overrides}, {"lb1": {"ansible_host": "198.51.100.11"}},
+                       extra=["--tags", "preflight"])
+    assert run.rc != 0, run.output
+    assert message in re.sub(r"\s+", " ", run.output), run.output[-3000:]
+    assert "PLAY [Load balancers]" not in run.output
+    assert "PLAY [Web backends]" not in run.output
+    recap = re.findall(r"^(lb\d)\s+: ok=\d+\s+changed=(\d+)", run.output, re.M)
+    assert recap and all(changed == "0" for _, changed in recap), recap
