@@ -34,8 +34,10 @@ def test_filter_doc_renders(problems, name):
 
 
 def test_every_sidecar_documents_an_exported_filter():
+    # A file holding one filter may carry its DOCUMENTATION itself; a sidecar must name a filter.
     sidecars = {p.stem for p in (REPO / "plugins" / "filter").glob("*.yml")}
-    assert sidecars == set(NAMES)
+    assert sidecars <= set(NAMES)
+    assert {"vip_placement", "keepalived_instances", "nginx_preflight"} <= sidecars
 
 
 def test_no_unread_documentation_variables():
