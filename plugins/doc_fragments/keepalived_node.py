@@ -1,6 +1,11 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options every module that talks to the node's keepalived shares."""
+"""Options every module that talks to the node's keepalived shares.
+
+Declared once for the modules in plugins/module_utils/_node_io.py (NODE_ARGUMENT_SPEC,
+which modules can import; doc fragments are read by ansible-doc only), documented
+once here; tests/unit/plugins/modules/test_docs.py keeps names, types and defaults equal.
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,8 @@
 - ``placements | halb.pair.vip_placement_summary``: one sentence per VIP not ok.
 - ``instances | halb.pair.vip_drain_blockers(reports, node)``: why draining ``node``
   would leave a VIP without a healthy holder (empty list: safe to drain).
+
+Documented in the sidecar files ``plugins/filter/NAME.yml`` (``ansible-doc -t filter``).
 """
 
 from __future__ import annotations

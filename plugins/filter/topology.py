@@ -1,6 +1,9 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the keepalived topology: thin wrappers around module_utils."""
+"""Filters over the keepalived topology: thin wrappers around module_utils.
+
+Documented in the sidecar files ``plugins/filter/NAME.yml`` (``ansible-doc -t filter``).
+"""
 
 from __future__ import annotations
 
@@ -15,22 +18,6 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
     settings_of,
     with_unicast,
 )
-
-DOCUMENTATION_INSTANCES = """
-  name: keepalived_instances
-  short_description: The VRRP instances of a load-balancer group, derived from inventory
-  positional: hostvars
-  options:
-    _input:
-      description: The group's hosts, in order (the first is VI_1's preferred master).
-      type: list
-      elements: str
-      required: true
-    hostvars:
-      description: The C(hostvars) magic variable.
-      type: dict
-      required: true
-"""
 
 
 def _plain(hostvars: t.Any, hosts: list[str]) -> dict[str, dict[str, t.Any]]:

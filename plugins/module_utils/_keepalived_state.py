@@ -80,16 +80,45 @@ def _vip_address(entry: str) -> str:
         raise KeepalivedStateError(f"expected a VIP entry starting with an address, found {entry!r}") from None
 
 
+# The VRRP password in the dumps: ``"auth_data":"..."`` (JSON), ``Password = ...`` (data).
+# Removed before anything parses the text, so no error message can quote it.
+SECRET_KEYS = frozenset(("auth_data", "auth_pass"))
+_JSON_SECRET = re.compile(r'("(?:auth_data|auth_pass)"\s*:\s*)"(?:[^"\\]|\\.)*"?')
+_DATA_SECRET = re.compile(r"^\s*(?:Password|Auth(?:entication)?[ _]?(?:data|pass(?:word)?))\s*[=:].*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _without_secrets(value: t.Any) -> t.Any:
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if k not in SECRET_KEYS}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def scrub_json_dump(text: str) -> str:
+    """The JSON dump with every password value replaced by null (the text stays JSON where it was)."""
+    return _JSON_SECRET.sub(r"\1null", text or "")
+
+
+def scrub_data_dump(text: str) -> str:
+    """The data dump without its ``Password = ...`` lines."""
+    return _DATA_SECRET.sub("", text or "")
+
+
 def _int_or_none(value: t.Any) -> int | None:
     return None if value is None else int(value)
 
 
 def parse_json_dump(text: str) -> list[InstanceState]:
-    """Parse ``/tmp/keepalived.json`` (both the v1 array and the v2 ``{"vrrp": [...]}`` shapes)."""
+    """Parse ``/tmp/keepalived.json`` (both the v1 array and the v2 ``{"vrrp": [...]}`` shapes).
+
+    The password (``auth_data``) is removed first, from the text and from what it parses to.
+    """
+    text = scrub_json_dump(text)
     if not text or not text.strip():
         raise KeepalivedStateError("expected keepalived's JSON dump, found an empty file")
     try:
-        data = json.loads(text)
+        data = _without_secrets(json.loads(text))
     except ValueError as exc:
         raise KeepalivedStateError(f"expected keepalived's JSON dump, found invalid JSON ({exc})") from None
     if isinstance(data, dict) and isinstance(data.get("vrrp"), list):
@@ -141,7 +170,9 @@ def parse_data_dump(text: str) -> list[InstanceState]:
     Only the lines that matter are read: ``VRRP Instance = NAME`` opens an instance,
     ``State``, ``Virtual Router ID``, ``Priority``, ``Effective priority``, ``Interface``
     fill it, and the indented lines after ``Virtual IP (n):`` are its VIPs.
+    The ``Password = ...`` lines are removed first.
     """
+    text = scrub_data_dump(text)
     if not text or not text.strip():
         raise KeepalivedStateError("expected keepalived's data dump, found an empty file")
     result: list[dict[str, t.Any]] = []

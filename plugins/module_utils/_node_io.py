@@ -19,9 +19,24 @@ import typing as t
 import urllib.error
 import urllib.request
 
-from . import _ipaddr, _keepalived_state
+from . import _drain, _ipaddr, _keepalived_state
 
 Runner = t.Callable[[list[str]], tuple[int, str, str]]
+
+#: The options of every module that reads the node's keepalived (vip_info, vrrp_failover).
+#: Documented once, in plugins/doc_fragments/keepalived_node.py; a unit test keeps the two equal.
+NODE_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
+    "keepalived_bin": {"type": "path", "default": "keepalived"},
+    "pid_file": {"type": "path", "default": "/run/keepalived.pid"},
+    "dump_dir": {"type": "path", "default": "/tmp"},
+    "drain_file": {"type": "path", "default": _drain.DRAIN_FILE},
+}
+
+#: The dumps keepalived writes into ``dump_dir`` on ``--signum=JSON`` / ``--signum=DATA``, and their parsers.
+DUMPS: dict[str, tuple[str, t.Callable[[str], list[_keepalived_state.InstanceState]]]] = {
+    "json": ("keepalived.json", _keepalived_state.parse_json_dump),
+    "data": ("keepalived.data", _keepalived_state.parse_data_dump),
+}
 
 
 class NodeError(RuntimeError):
@@ -132,6 +147,57 @@ def request_dump(
                 f" found {last_error if now_mtime and (before is None or now_mtime > before) else 'no new file'}"
             )
         sleep(interval)
+
+
+def read_dump(
+    run: Runner, source: str, pid: int, binary: str, dump_dir: str, timeout: float = 3.0
+) -> list[_keepalived_state.InstanceState]:
+    """Ask the running keepalived (``pid``) for its ``json`` or ``data`` dump and parse it.
+
+    The one reader of keepalived's dumps. The parsers drop the VRRP password
+    (``auth_data``, ``Password = ...``) before anything else reads the text.
+    """
+    filename, parse = DUMPS[source]
+    name = source.upper()
+    if not os.path.isabs(binary):
+        raise NodeError(f"expected the keepalived binary for a {source} dump, found no {binary} in PATH")
+    sig = signum(run, binary, name)
+    if sig is None:
+        raise NodeError(f"expected `{binary} --signum={name}` to print a signal number, found none (build without {name}?)")
+    return request_dump(pid, sig, os.path.join(dump_dir, filename), parse, timeout=timeout)
+
+
+def read_states(
+    run: Runner,
+    order: t.Sequence[str],
+    pid: int | None,
+    *,
+    binary: str,
+    pid_file: str,
+    dump_dir: str,
+    state_dir: str,
+    timeout: float = 3.0,
+) -> tuple[str | None, list[_keepalived_state.InstanceState], list[str]]:
+    """Try keepalived's state sources in ``order``; return (the source read, its instances, why the others failed)."""
+    errors = []
+    for source in order:
+        try:
+            if source == "feed":
+                return source, _keepalived_state.parse_feed(read_feed(state_dir)), errors
+            if pid is None:
+                raise NodeError(f"expected keepalived to run for a {source} dump, found no live process in {pid_file}")
+            return source, read_dump(run, source, pid, binary, dump_dir, timeout), errors
+        except (NodeError, _keepalived_state.KeepalivedStateError) as exc:
+            errors.append(f"{source}: {exc}")
+    return None, [], errors
+
+
+def vips_of(instances: t.Iterable[_keepalived_state.InstanceState]) -> list[str]:
+    """The VIPs of the instances, each once, in order."""
+    vips: list[str] = []
+    for instance in instances:
+        vips += [v for v in instance["vips"] if v not in vips]
+    return vips
 
 
 def read_feed(directory: str) -> dict[str, str]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
+from ansible_collections.halb.pair.plugins.module_utils._argspec import ValueCheck
+from ansible_collections.halb.pair.plugins.module_utils._argspec import check as check_types
 from ansible_collections.halb.pair.plugins.module_utils._topology import (
+    SECRET_SETTINGS,
     SHARED_SETTINGS,
     Instance,
     TopologyError,
@@ -22,6 +25,23 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
 )
 
 AUTH_MAX = 8  # keepalived uses only the first 8 characters of auth_pass
+
+#: Stricter checks per value of the role's variables (see ``_argspec``), by option path
+#: (``keepalived_vips[]``, ``keepalived_instances[].name``); empty until values are typed further.
+VALUE_CHECKS: dict[str, ValueCheck] = {}
+
+
+def check_host(
+    host: str,
+    values: t.Mapping[str, t.Any],
+    options: t.Mapping[str, t.Mapping[str, t.Any]],
+    value_checks: t.Mapping[str, ValueCheck] | None = None,
+) -> list[str]:
+    """One host's keepalived variables against the role's argument spec ``options`` (the password never quoted)."""
+    _converted, problems = check_types(
+        options, values, host, secrets=SECRET_SETTINGS, value_checks=VALUE_CHECKS if value_checks is None else value_checks
+    )
+    return problems
 
 
 def _facts(hostvars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
@@ -207,4 +227,95 @@ def check(
                     f"keepalived_unicast_src_ip on {node.host}: unicast mode needs the node's address; "
                     "gather its facts (network subset) or set keepalived_unicast_src_ip for it"
                 )
+    return errors
+
+
+#: The role's default for ``keepalived_group`` (roles/keepalived/defaults/main.yml).
+DEFAULT_GROUP = "lb"
+
+
+def pairs(
+    play_hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    groups: t.Mapping[str, t.Sequence[str]],
+) -> dict[str, list[str]]:
+    """The pairs the play's hosts belong to: each host's ``keepalived_group`` -> that group's hosts.
+
+    A pair is the whole group (its order decides the derived topology), also when
+    the play (``--limit``) holds only some of its hosts. In the order first seen.
+    """
+    out: dict[str, list[str]] = {}
+    for host in play_hosts:
+        group = str(hostvars.get(host, {}).get("keepalived_group") or DEFAULT_GROUP)
+        if group not in out:
+            out[group] = list(groups.get(group) or [])
+    return out
+
+
+def check_pairs(
+    play_hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    groups: t.Mapping[str, t.Sequence[str]],
+) -> list[str]:
+    """:func:`check` for every pair of the play, each on its own.
+
+    With more than one pair, each message starts with ``pair GROUP:``.
+    """
+    found = pairs(play_hosts, hostvars, groups)
+    errors: list[str] = []
+    for group, members in found.items():
+        if not members:
+            users = [h for h in play_hosts if str(hostvars.get(h, {}).get("keepalived_group") or DEFAULT_GROUP) == group]
+            problems = [
+                f"keepalived_group on {', '.join(users)}: found {group!r}, which is no group of the inventory "
+                "(or an empty one); allowed: the name of the group that holds the pair's nodes"
+            ]
+        else:
+            problems = check(members, hostvars)
+        errors.extend(f"pair {group}: {p}" if len(found) > 1 else p for p in problems)
+    if len(found) > 1:
+        errors.extend(_vrids_across_pairs(found, hostvars))
+    return errors
+
+
+def segments(hosts: t.Sequence[str], instances: t.Sequence[Instance], hostvars: t.Mapping[str, t.Mapping[str, t.Any]]) -> set[str]:
+    """The networks a pair sends VRRP on: its nodes' interface networks (from facts) and its VIPs' networks."""
+    nets: set[str] = set()
+    for inst in instances:
+        for vip in inst.vips:
+            nets.add(str(ipaddress.ip_network(f"{vip.address}/{vip.prefix}", strict=False)))
+        for node in inst.nodes:
+            info = _facts(hostvars.get(node.host, {})).get(node.interface.replace("-", "_").replace(".", "_"))
+            ipv4 = info.get("ipv4") if isinstance(info, t.Mapping) else None
+            if isinstance(ipv4, t.Mapping) and ipv4.get("address") and ipv4.get("netmask"):
+                try:
+                    nets.add(str(ipaddress.ip_network(f"{ipv4['address']}/{ipv4['netmask']}", strict=False)))
+                except ValueError:
+                    pass
+    return nets
+
+
+def _vrids_across_pairs(found: t.Mapping[str, list[str]], hostvars: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[str]:
+    """A VRID (of one address family) used by two pairs that share a network: their adverts mix."""
+    seen: list[tuple[str, list[Instance], set[str]]] = []
+    errors = []
+    for group, members in found.items():
+        try:
+            instances = derive(members, hostvars) if members else []
+        except TopologyError:
+            continue  # reported by the pair's own check
+        nets = segments(members, instances, hostvars)
+        for other, other_instances, other_nets in seen:
+            shared = sorted(nets & other_nets)
+            if not shared:
+                continue
+            for inst in instances:
+                for prev in other_instances:
+                    if (inst.vrid, inst.family) == (prev.vrid, prev.family):
+                        errors.append(
+                            f"pair {group}: {inst.name}: virtual_router_id {inst.vrid} is already used by {prev.name} of pair "
+                            f"{other} on the same segment ({', '.join(shared)}); VRIDs must be unique per segment: "
+                            "set keepalived_vrid_base (or the instances' vrid) of one pair apart"
+                        )
+        seen.append((group, instances, nets))
     return errors

@@ -18,6 +18,8 @@ description:
     (status, latency, C(X-HALB-Node) header).
   - Never changes anything. Asking keepalived for a JSON or data dump makes it write
     C(/tmp/keepalived.json) or C(/tmp/keepalived.data); that is all.
+  - Never returns the VRRP password; it is removed from the dumps before they are parsed, so a
+    malformed item quoted in RV(source_errors) cannot hold it either.
 author:
   - halb.pair contributors
 attributes:
@@ -207,8 +209,6 @@ nginx:
   sample: {url: "http://127.0.0.1:8081/healthz", status: 200, latency_ms: 1.42, node: lb1, healthy: true, error: null}
 """
 
-import os  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - after the documentation, as Ansible modules do
 from ansible_collections.halb.pair.plugins.module_utils import (  # noqa: E402
     _drain,
@@ -217,50 +217,70 @@ from ansible_collections.halb.pair.plugins.module_utils import (  # noqa: E402
     _node_io,
 )
 
-PARSERS = {"json": _keepalived_state.parse_json_dump, "data": _keepalived_state.parse_data_dump}
-DUMP_FILES = {"json": "keepalived.json", "data": "keepalived.data"}
+ARGUMENT_SPEC = {
+    "vips": {"type": "list", "elements": "str", "default": []},
+    "source": {"type": "str", "default": "auto", "choices": ["auto", "feed", "json", "data"]},
+    "dump_timeout": {"type": "float", "default": 3.0},
+    "state_dir": {"type": "path", "default": "/var/lib/halb-pair/state"},
+    "health_url": {"type": "str", "default": "http://127.0.0.1:8081/healthz"},
+    "health_timeout": {"type": "float", "default": 2.0},
+    **_node_io.NODE_ARGUMENT_SPEC,
+}
+NOT_CHECKED = {"url": None, "status": None, "latency_ms": None, "node": None, "healthy": None, "error": "not checked"}
 
 
-def read_instances(run, order, pid, p):
-    """Try the sources in order; return (source, instances, errors)."""
-    errors = []
-    for source in order:
-        try:
-            if source == "feed":
-                return source, _keepalived_state.parse_feed(_node_io.read_feed(p["state_dir"])), errors
-            if pid is None:
-                raise _node_io.NodeError(f"expected keepalived to run for a {source} dump, found no live process in {p['pid_file']}")
-            if not os.path.isabs(p["keepalived_bin"]):
-                raise _node_io.NodeError(f"expected the keepalived binary for a {source} dump, found no {p['keepalived_bin']} in PATH")
-            sig = _node_io.signum(run, p["keepalived_bin"], source.upper())
-            if sig is None:
-                raise _node_io.NodeError(
-                    f"expected `{p['keepalived_bin']} --signum={source.upper()}` to print a signal number,"
-                    f" found none (build without {source.upper()}?)"
-                )
-            path = os.path.join(p["dump_dir"], DUMP_FILES[source])
-            return source, _node_io.request_dump(pid, sig, path, PARSERS[source], timeout=p["dump_timeout"]), errors
-        except (_node_io.NodeError, _keepalived_state.KeepalivedStateError) as exc:
-            errors.append(f"{source}: {exc}")
-    return None, [], errors
+def read(module, run, p):
+    """Everything the node says: addresses (the ground truth), keepalived, its instance states, drain, health."""
+    ip = module.get_bin_path("ip", required=True)
+    # run_command fails the module on a missing binary: find keepalived first.
+    keepalived_bin = module.get_bin_path(p["keepalived_bin"])
+    addresses = _node_io.read_addresses(run, ip)
+    pid = _node_io.keepalived_pid(p["pid_file"])
+    version = _node_io.keepalived_version(run, keepalived_bin) if keepalived_bin else None
+    json_supported = version is not None and _node_io.signum(run, keepalived_bin, "JSON") is not None
+    feed_available = bool(_node_io.read_feed(p["state_dir"]))
+    drain_value = _drain.parse_drain(_node_io.read_text(p["drain_file"]))
+    order = _keepalived_state.source_order(p["source"], pid is not None, json_supported, feed_available)
+    source, instances, errors = _node_io.read_states(
+        run, order, pid, binary=keepalived_bin or p["keepalived_bin"], pid_file=p["pid_file"], dump_dir=p["dump_dir"],
+        state_dir=p["state_dir"], timeout=p["dump_timeout"],
+    )
+    if not order:
+        errors.append("auto: keepalived is not running and there is no state feed")
+    nginx = _node_io.http_health(p["health_url"], timeout=p["health_timeout"]) if p["health_url"] else None
+    return {
+        "addresses": addresses, "pid": pid, "version": version, "json_supported": json_supported, "drain": drain_value,
+        "source": source, "instances": instances, "errors": errors, "nginx": nginx,
+    }
+
+
+def report(wanted, node, drain_file):
+    """The module's result from what was read: the VIPs asked for and those keepalived knows, where they are."""
+    held = _ipaddr.held_addresses(node["addresses"], wanted + [v for v in _node_io.vips_of(node["instances"]) if v not in wanted])
+    vips = [
+        {"address": vip, "present": entry is not None, "cidr": entry and entry["cidr"], "dev": entry and entry["dev"],
+         "label": entry and entry["label"]}
+        for vip, entry in held.items()
+    ]
+    status = _drain.describe(node["drain"])
+    return {
+        "changed": False,
+        "held_vips": [v["address"] for v in vips if v["present"]],
+        "vips": vips,
+        "addresses": _ipaddr.global_addresses(node["addresses"]),
+        "source": node["source"],
+        "source_errors": node["errors"],
+        "instances": [dict(i) for i in node["instances"]],
+        "stale": node["source"] == "feed" and node["pid"] is None,
+        "keepalived": {"running": node["pid"] is not None, "pid": node["pid"], "version": node["version"],
+                       "json_supported": node["json_supported"]},
+        "drain": {"path": drain_file, "value": node["drain"], "status": status, "drained": status == "drained"},
+        "nginx": dict(node["nginx"]) if node["nginx"] else dict(NOT_CHECKED),
+    }
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "vips": {"type": "list", "elements": "str", "default": []},
-            "source": {"type": "str", "default": "auto", "choices": ["auto", "feed", "json", "data"]},
-            "keepalived_bin": {"type": "path", "default": "keepalived"},
-            "pid_file": {"type": "path", "default": "/run/keepalived.pid"},
-            "dump_dir": {"type": "path", "default": "/tmp"},
-            "dump_timeout": {"type": "float", "default": 3.0},
-            "state_dir": {"type": "path", "default": "/var/lib/halb-pair/state"},
-            "drain_file": {"type": "path", "default": _drain.DRAIN_FILE},
-            "health_url": {"type": "str", "default": "http://127.0.0.1:8081/healthz"},
-            "health_timeout": {"type": "float", "default": 2.0},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
 
     def run(argv):
@@ -270,67 +290,16 @@ def main():
         wanted = [_ipaddr.normalise_address(v) for v in p["vips"]]
     except ValueError as exc:
         module.fail_json(msg=f"vips: {exc}")
-    ip = module.get_bin_path("ip", required=True)
-    # run_command fails the module on a missing binary: find keepalived first.
-    keepalived_bin = module.get_bin_path(p["keepalived_bin"])
-    p["keepalived_bin"] = keepalived_bin or p["keepalived_bin"]
-
     try:
-        # Read: the ground truth first, then keepalived's opinion, drain and health.
-        addresses = _node_io.read_addresses(run, ip)
-        pid = _node_io.keepalived_pid(p["pid_file"])
-        version = _node_io.keepalived_version(run, keepalived_bin) if keepalived_bin else None
-        json_supported = version is not None and _node_io.signum(run, keepalived_bin, "JSON") is not None
-        feed_available = bool(_node_io.read_feed(p["state_dir"]))
-        drain_value = _drain.parse_drain(_node_io.read_text(p["drain_file"]))
+        node = read(module, run, p)
     except (_node_io.NodeError, _drain.DrainFileError) as exc:
         module.fail_json(msg=str(exc))
-
-    order = _keepalived_state.source_order(p["source"], pid is not None, json_supported, feed_available)
-    source, instances, errors = read_instances(run, order, pid, p)
-    if source is None and p["source"] != "auto":
+    if node["source"] is None and p["source"] != "auto":
         module.fail_json(
-            msg=f"expected keepalived's instance states from source {p['source']}, found: {'; '.join(errors)}",
-            source_errors=errors,
+            msg=f"expected keepalived's instance states from source {p['source']}, found: {'; '.join(node['errors'])}",
+            source_errors=node["errors"],
         )
-    if not order:
-        errors.append("auto: keepalived is not running and there is no state feed")
-
-    for instance in instances:
-        for vip in instance["vips"]:
-            if vip not in wanted:
-                wanted.append(vip)
-    held = _ipaddr.held_addresses(addresses, wanted)
-    vips = [
-        {
-            "address": vip,
-            "present": entry is not None,
-            "cidr": entry and entry["cidr"],
-            "dev": entry and entry["dev"],
-            "label": entry and entry["label"],
-        }
-        for vip, entry in held.items()
-    ]
-    nginx = _node_io.http_health(p["health_url"], timeout=p["health_timeout"]) if p["health_url"] else None
-
-    module.exit_json(
-        changed=False,
-        held_vips=[v["address"] for v in vips if v["present"]],
-        vips=vips,
-        addresses=_ipaddr.global_addresses(addresses),
-        source=source,
-        source_errors=errors,
-        instances=[dict(i) for i in instances],
-        stale=source == "feed" and pid is None,
-        keepalived={"running": pid is not None, "pid": pid, "version": version, "json_supported": json_supported},
-        drain={
-            "path": p["drain_file"],
-            "value": drain_value,
-            "status": _drain.describe(drain_value),
-            "drained": _drain.describe(drain_value) == "drained",
-        },
-        nginx=dict(nginx) if nginx else {"url": None, "status": None, "latency_ms": None, "node": None, "healthy": None, "error": "not checked"},
-    )
+    module.exit_json(**report(wanted, node, p["drain_file"]))
 
 
 if __name__ == "__main__":

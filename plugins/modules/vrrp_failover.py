@@ -16,10 +16,11 @@ description:
     the node keeps serving until they do (make-before-break).
     The module then waits until the node holds none of the watched VIPs (polling C(ip -j addr))
     and, with O(peers_check_port), until each released VIP accepts TCP connections again.
-  - If the wait times out, the drain file is put back to the value it had before and the module
-    fails; a node is never left half-drained.
+  - If the wait times out, a command fails, or the module receives SIGTERM, SIGHUP (a dropped SSH
+    session) or SIGINT (Ctrl-C) while it applies the drain, the drain file is put back to the value it
+    had before and the module fails saying so; a node is never left half-drained.
   - O(state=active) writes C(0) and waits until the node holds the watched VIPs again (those it is
-    the preferred master of). A timeout here fails but leaves the node active.
+    the preferred master of). A timeout or a signal here fails but leaves the node active.
   - Refusing a drain that would leave a VIP without holder is left to the caller, who runs
     C(playbooks/status.yml) (or M(halb.pair.vip_info) on every node) first.
 author:
@@ -151,7 +152,7 @@ peers_answering:
   sample: ["198.51.100.100"]
 restored:
   description:
-    - On a failed drain, whether the drain file was put back to RV(before) (RV(after) then equals RV(before)).
+    - On a failed or interrupted drain, whether the drain file was put back to RV(before) (RV(after) then equals RV(before)).
     - RV(changed) stays true, keepalived saw the drain value for the length of the wait.
   returned: failure
   type: bool
@@ -163,72 +164,51 @@ diff:
   sample: {before: "0\n", after: "-253\n"}
 """
 
-import time  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - after the documentation, as Ansible modules do
 from ansible_collections.halb.pair.plugins.module_utils import (  # noqa: E402
     _drain,
+    _failover,
     _ipaddr,
-    _keepalived_state,
     _node_io,
 )
 
-
-def discover_vips(run, p):
-    """The VIPs of keepalived's instances, from its JSON dump, else its data dump."""
-    pid = _node_io.keepalived_pid(p["pid_file"])
-    if pid is None:
-        raise _node_io.NodeError(f"expected vips, or keepalived running to list them, found no live process in {p['pid_file']}")
-    errors = []
-    for name, parse, filename in (
-        ("JSON", _keepalived_state.parse_json_dump, "keepalived.json"),
-        ("DATA", _keepalived_state.parse_data_dump, "keepalived.data"),
-    ):
-        sig = _node_io.signum(run, p["keepalived_bin"], name)
-        if sig is None:
-            errors.append(f"{name}: no signal number")
-            continue
-        try:
-            instances = _node_io.request_dump(pid, sig, f"{p['dump_dir'].rstrip('/')}/{filename}", parse)
-        except (_node_io.NodeError, _keepalived_state.KeepalivedStateError) as exc:
-            errors.append(f"{name}: {exc}")
-            continue
-        vips = []
-        for instance in instances:
-            vips += [v for v in instance["vips"] if v not in vips]
-        return vips
-    raise _node_io.NodeError(f"expected vips, or a keepalived dump listing them, found {'; '.join(errors)}")
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "required": True, "choices": ["drained", "active"]},
+    "vips": {"type": "list", "elements": "str", "default": []},
+    "wait": {"type": "bool", "default": True},
+    "timeout": {"type": "float", "default": 20.0},
+    "poll_interval": {"type": "float", "default": 0.2},
+    "peers_check_port": {"type": "int"},
+    **_node_io.NODE_ARGUMENT_SPEC,
+}
 
 
-def wait_for(state, watched, run, ip, timeout, interval, start):
-    """Poll until the node holds the right VIPs; return (done, held)."""
-    while True:
-        held = _node_io.held_vips(run, watched, ip)
-        if _drain.wait_done(state, held, watched):
-            return True, held
-        if time.monotonic() - start >= timeout:
-            return False, held
-        time.sleep(interval)
+def read(run, p, ip, keepalived_bin, watched):
+    """The drain value, the VIPs to watch (from keepalived's dumps when none are given) and those held now."""
+    content = _node_io.read_text(p["drain_file"])
+    if content is None:
+        raise _node_io.NodeError(
+            f"expected the drain file {p['drain_file']} (created by the halb.pair.keepalived role and tracked by keepalived), found none"
+        )
+    before = _drain.parse_drain(content)
+    if not watched and p["state"] == "drained" and p["wait"]:
+        if not keepalived_bin:
+            raise _node_io.NodeError(f"expected vips, or keepalived to list them, found no {p['keepalived_bin']} in PATH")
+        pid = _node_io.keepalived_pid(p["pid_file"])
+        if pid is None:
+            raise _node_io.NodeError(f"expected vips, or keepalived running to list them, found no live process in {p['pid_file']}")
+        source, instances, errors = _node_io.read_states(
+            run, ["json", "data"], pid, binary=keepalived_bin, pid_file=p["pid_file"], dump_dir=p["dump_dir"], state_dir=""
+        )
+        if source is None:
+            raise _node_io.NodeError(f"expected vips, or a keepalived dump listing them, found {'; '.join(errors)}")
+        watched = _node_io.vips_of(instances)
+    return before, watched, _node_io.held_vips(run, watched, ip)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "state": {"type": "str", "required": True, "choices": ["drained", "active"]},
-            "vips": {"type": "list", "elements": "str", "default": []},
-            "wait": {"type": "bool", "default": True},
-            "timeout": {"type": "float", "default": 20.0},
-            "poll_interval": {"type": "float", "default": 0.2},
-            "peers_check_port": {"type": "int"},
-            "drain_file": {"type": "path", "default": _drain.DRAIN_FILE},
-            "keepalived_bin": {"type": "path", "default": "keepalived"},
-            "pid_file": {"type": "path", "default": "/run/keepalived.pid"},
-            "dump_dir": {"type": "path", "default": "/tmp"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    state = p["state"]
 
     def run(argv):
         return module.run_command(argv, environ_update={"LC_ALL": "C"})
@@ -236,7 +216,6 @@ def main():
     ip = module.get_bin_path("ip", required=True)
     # run_command fails the module on a missing binary: find keepalived first.
     keepalived_bin = module.get_bin_path(p["keepalived_bin"])
-    p["keepalived_bin"] = keepalived_bin or p["keepalived_bin"]
 
     # Read.
     try:
@@ -244,32 +223,16 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=f"vips: {exc}")
     try:
-        content = _node_io.read_text(p["drain_file"])
-        if content is None:
-            module.fail_json(
-                msg=f"expected the drain file {p['drain_file']} (created by the halb.pair.keepalived role and tracked by keepalived), found none"
-            )
-        before = _drain.parse_drain(content)
-        if not watched and state == "drained" and p["wait"]:
-            if not keepalived_bin:
-                raise _node_io.NodeError(f"expected vips, or keepalived to list them, found no {p['keepalived_bin']} in PATH")
-            watched = discover_vips(run, p)
-        held_before = _node_io.held_vips(run, watched, ip)
+        before, watched, held_before = read(run, p, ip, keepalived_bin, watched)
     except (_node_io.NodeError, _drain.DrainFileError) as exc:
         module.fail_json(msg=str(exc))
 
     # Plan.
-    plan = _drain.plan_drain(before, state)
+    plan = _drain.plan_drain(before, p["state"])
     result = {
-        "changed": plan["changed"],
-        "before": before,
-        "after": plan["after"],
-        "watched": watched,
-        "held_before": held_before,
-        "held_after": held_before,
-        "moved": {"released": [], "acquired": []},
-        "elapsed": 0.0,
-        "waited": False,
+        "changed": plan["changed"], "before": before, "after": plan["after"], "watched": watched,
+        "held_before": held_before, "held_after": held_before, "moved": {"released": [], "acquired": []},
+        "elapsed": 0.0, "waited": False,
     }
     if module._diff:
         result["diff"] = {"before": _drain.render(before), "after": _drain.render(plan["after"])}
@@ -277,67 +240,21 @@ def main():
         module.exit_json(**result)
 
     # Act.
-    start = time.monotonic()
-    try:
-        if plan["changed"]:
-            _node_io.write_text(p["drain_file"], _drain.render(plan["after"]))
-        if not p["wait"]:
-            module.exit_json(**result)
-        if not watched:
-            module.warn("no VIPs to watch (vips is empty): the drain file was written, nothing was waited for")
-            module.exit_json(**result)
-        done, held = wait_for(state, watched, run, ip, p["timeout"], p["poll_interval"], start)
-        result.update(waited=True, held_after=held, moved=_drain.moved(held_before, held, watched))
-        peers = []
-        if done and state == "drained" and p["peers_check_port"]:
-            for vip in result["moved"]["released"] or [v for v in watched if v not in held]:
-                while not _node_io.tcp_open(vip, p["peers_check_port"], timeout=min(1.0, p["poll_interval"] * 5)):
-                    if time.monotonic() - start >= p["timeout"]:
-                        done = False
-                        break
-                    time.sleep(p["poll_interval"])
-                else:
-                    peers.append(vip)
-            result["peers_answering"] = peers
-        result["elapsed"] = round(time.monotonic() - start, 3)
-    except _node_io.NodeError as exc:
-        if state == "drained" and plan["changed"]:
-            _restore(module, p, before, result, f"{exc}")
-        module.fail_json(msg=str(exc), **result)
-
-    if done:
-        module.exit_json(**result)
-    if state == "drained":
-        still = [v for v in watched if v in held]
-        if still:
-            why = (
-                f"expected {p['drain_file']}={plan['after']} to make the node release {', '.join(watched)}"
-                f" within {p['timeout']:g} s, found it still holding {', '.join(still)}"
-            )
-        else:
-            silent = ", ".join(v for v in watched if v not in peers)
-            port = p["peers_check_port"]
-            why = f"expected a peer to answer on port {port} of {silent} within {p['timeout']:g} s, found no answer"
-        if plan["changed"]:
-            _restore(module, p, before, result, why)
-        module.fail_json(msg=f"{why}; the drain file was left at {before} (unchanged)", restored=False, **result)
-    missing = [v for v in watched if v not in held]
-    module.fail_json(
-        msg=f"expected the node to hold {', '.join(watched)} within {p['timeout']:g} s of writing {plan['after']}"
-        f" to {p['drain_file']}, found it without {', '.join(missing)}; it stays active"
-        " (a peer with a higher priority, or preempt off?)",
-        **result,
+    outcome = _failover.apply(
+        plan, p["state"], watched, held_before, drain_file=p["drain_file"], wait=p["wait"], timeout=p["timeout"],
+        interval=p["poll_interval"], peers_port=p["peers_check_port"],
+        write=lambda text: _node_io.write_text(p["drain_file"], text),
+        read_held=lambda: _node_io.held_vips(run, watched, ip),
+        probe=lambda vip, port, timeout: _node_io.tcp_open(vip, port, timeout=timeout),
     )
 
-
-def _restore(module, p, before, result, why):
-    """Put the drain file back and fail: never leave a node half-drained."""
-    try:
-        _node_io.write_text(p["drain_file"], _drain.render(before))
-    except _node_io.NodeError as exc:
-        module.fail_json(msg=f"{why}; restoring {p['drain_file']} to {before} failed too: {exc}", restored=False, **result)
-    result["after"] = before
-    module.fail_json(msg=f"{why}; restored {p['drain_file']} to {before}", restored=True, **result)
+    # Exit.
+    for warning in outcome["warnings"]:
+        module.warn(warning)
+    result.update(outcome["result"])
+    if outcome["failed"]:
+        module.fail_json(msg=outcome["msg"], **result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

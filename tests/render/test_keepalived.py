@@ -143,3 +143,21 @@ def test_refused_config_is_not_written_and_secret_is_masked(tmp_path):
     assert "halbnope0" in run.output
     assert SECRET not in run.output
     assert not (run.outdir / "lb1" / "keepalived.conf").exists()
+
+
+def test_check_timeout_from_extra_vars(tmp_path):
+    """`-e keepalived_check_timeout=3` is a string: typed by the argument spec, it renders."""
+    run = run_playbook(tmp_path, PLAYBOOK, ["lb1", "lb2"], {**BASE, "keepalived_vips": ["198.51.100.100/24"]},
+                       extra=["-e", "keepalived_check_timeout=3"])
+    assert run.rc == 0, run.output
+    conf = run.conf("lb1")
+    assert "--max-time 3 " in conf
+    assert "    timeout 4\n" in conf
+
+
+def test_check_timeout_that_is_no_integer_is_refused_in_preflight(tmp_path):
+    run = run_playbook(tmp_path, PLAYBOOK, ["lb1", "lb2"], {**BASE, "keepalived_vips": ["198.51.100.100/24"]},
+                       extra=["-e", "keepalived_check_timeout=3s"])
+    assert run.rc != 0
+    assert "keepalived_check_timeout on lb1: found '3s' (str); allowed: an integer" in run.output
+    assert not (run.outdir / "lb1" / "keepalived.conf").exists()

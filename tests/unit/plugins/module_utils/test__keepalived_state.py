@@ -296,3 +296,51 @@ def test_recorded_dumps_hold_no_password(path):
     text = (FIXTURES / path).read_text()
     assert "mol-dflt" not in text
     assert "lab-only" not in text
+
+
+# --- the VRRP password never leaves the parsers (issue: auth_data quoted in source_errors) ---
+
+from ansible_collections.halb.pair.plugins.module_utils._keepalived_state import scrub_data_dump, scrub_json_dump  # noqa: E402
+
+SECRET = "pw#s3cr3"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an item without a state: quoted whole in the error
+        json.dumps([{"data": {"iname": "VI_1", "auth_type": 1, "auth_data": SECRET}}]),
+        # a non-numeric state: the item is named in the error
+        json.dumps([{"data": {"iname": "VI_1", "state": "x", "auth_data": SECRET}}]),
+        # not a dict per item
+        json.dumps({"vrrp": [{"auth_data": SECRET}]}),
+        # cut off in the middle of the password
+        '[{"data":{"iname":"VI_1","auth_data":"' + SECRET[:5],
+        # a password holding a quote and a backslash
+        '[{"data":{"iname":"VI_1","auth_data":"pw\\"s3\\\\cr3"}}]',
+    ],
+    ids=["no-state", "bad-state", "not-an-instance", "truncated", "escaped"],
+)
+def test_malformed_json_dump_never_quotes_the_password(text):
+    with pytest.raises(KeepalivedStateError) as info:
+        parse_json_dump(text)
+    message = str(info.value)
+    for part in (SECRET, SECRET[:5], 'pw\\"s3', "s3\\\\cr3", "auth_data"):
+        assert part not in message, message
+
+
+def test_json_dump_parses_without_the_password():
+    dump = json.loads((FIXTURES / "lab" / "lb1.keepalived.json").read_text())
+    for item in dump:
+        item["data"]["auth_data"] = SECRET
+    text = json.dumps(dump)
+    assert SECRET not in scrub_json_dump(text)
+    assert [_fields(i) for i in parse_json_dump(text)] == [e[:6] for e in RECORDED["lab", "lb1"]]
+
+
+def test_data_dump_parses_without_the_password():
+    text = (FIXTURES / "lab" / "lb1.keepalived.data").read_text().replace("Password = REDACTED", f"Password = {SECRET}")
+    assert SECRET in text
+    assert SECRET not in scrub_data_dump(text)
+    assert "Authentication type = SIMPLE_PASSWORD" in scrub_data_dump(text)
+    assert [_fields(i) for i in parse_data_dump(text)] == [e[:6] for e in RECORDED["lab", "lb1"]]

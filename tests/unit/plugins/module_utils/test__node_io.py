@@ -217,3 +217,61 @@ def test_tcp_open(local_server):
     closed = server.server_address[1]
     server.server_close()
     assert _node_io.tcp_open("127.0.0.1", closed, timeout=0.5) is False
+
+
+# --- the one dump reader (vip_info and vrrp_failover), from the recorded dumps ---
+
+import functools  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+SIGNUMS = {"/usr/sbin/keepalived --signum=JSON": (0, "36\n", ""), "/usr/sbin/keepalived --signum=DATA": (0, "10\n", "")}
+
+
+@pytest.fixture
+def keepalived(tmp_path, monkeypatch):
+    """keepalived as far as the reader sees it: the signal makes it write the recorded dump."""
+    signals = []
+    recorded = {36: "keepalived.json", 10: "keepalived.data"}
+
+    def kill(pid, sig):
+        signals.append((pid, sig))
+        name = recorded[sig]
+        (tmp_path / name).write_text((FIXTURES / "lab" / f"lb1.{name}").read_text())
+
+    monkeypatch.setattr(_node_io, "request_dump", functools.partial(_node_io.request_dump, kill=kill))
+    return signals
+
+
+@pytest.mark.parametrize(("source", "sig"), [("json", 36), ("data", 10)])
+def test_read_dump_recorded(tmp_path, keepalived, source, sig):
+    instances = _node_io.read_dump(runner(SIGNUMS), source, 4242, "/usr/sbin/keepalived", str(tmp_path))
+    assert keepalived == [(4242, sig)]
+    assert [(i["name"], i["state"], i["vips"]) for i in instances] == [
+        ("VI_1", "MASTER", ["198.51.100.100"]),
+        ("VI_2", "BACKUP", ["198.51.100.101"]),
+    ]
+    assert _node_io.vips_of(instances) == ["198.51.100.100", "198.51.100.101"]
+
+
+@pytest.mark.parametrize(
+    ("order", "pid", "table", "binary", "source", "errors"),
+    [
+        (["json", "feed"], 4242, SIGNUMS, "/usr/sbin/keepalived", "json", []),
+        (["json", "feed"], 4242, {"/usr/sbin/keepalived --signum=JSON": (1, "", "")}, "/usr/sbin/keepalived", "feed",
+         ["json: expected `/usr/sbin/keepalived --signum=JSON` to print a signal number, found none (build without JSON?)"]),
+        (["json", "data"], None, SIGNUMS, "/usr/sbin/keepalived", None,
+         ["json: expected keepalived to run for a json dump, found no live process in /run/keepalived.pid",
+          "data: expected keepalived to run for a data dump, found no live process in /run/keepalived.pid"]),
+        (["data"], 4242, SIGNUMS, "keepalived", None, ["data: expected the keepalived binary for a data dump, found no keepalived in PATH"]),
+    ],
+    ids=["json", "no-json-then-feed", "not-running", "no-binary"],
+)
+def test_read_states(tmp_path, keepalived, order, pid, table, binary, source, errors):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "VI_1").write_text((FIXTURES / "lab" / "lb1.state" / "VI_1").read_text())
+    found, instances, why = _node_io.read_states(runner(table), order, pid, binary=binary, pid_file="/run/keepalived.pid",
+                                                 dump_dir=str(tmp_path), state_dir=str(state))
+    assert (found, why) == (source, errors)
+    assert bool(instances) is (source is not None)

@@ -120,3 +120,115 @@ def test_unicast_without_facts_names_the_missing_address():
 
 def test_without_facts_host_checks_are_skipped_not_failed():
     assert check(HOSTS, hostvars({}, {"lb2": {"keepalived_interface": "eth7"}}, facts=False)) == []
+
+
+# --- several pairs in one play: each pair is its own group, checked on its own ---
+
+from ansible_collections.halb.pair.plugins.module_utils._preflight import check_pairs, pairs, segments  # noqa: E402
+from ansible_collections.halb.pair.plugins.module_utils._topology import derive  # noqa: E402
+
+
+def two_pairs(eu=None, us=None):
+    hv = hostvars()
+    for h, base in (("lb3", "lb1"), ("lb4", "lb2")):
+        hv[h] = copy.deepcopy(hv[base])
+        hv[h]["ansible_facts"]["eth0"]["ipv4"]["address"] = f"198.51.100.{13 if h == 'lb3' else 14}"
+    for h in ("lb1", "lb2"):
+        hv[h].update({"keepalived_group": "lb_eu", **(eu or {})})
+    for h in ("lb3", "lb4"):
+        hv[h].update({"keepalived_group": "lb_us", "keepalived_vips": ["198.51.100.110/24"], "keepalived_vrid_base": 65, **(us or {})})
+    return hv, {"lb_eu": ["lb1", "lb2"], "lb_us": ["lb3", "lb4"], "lb": ["lb1", "lb2", "lb3", "lb4"]}
+
+
+def test_pairs_are_the_groups_the_hosts_name():
+    hv, groups = two_pairs()
+    assert pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == {"lb_eu": ["lb1", "lb2"], "lb_us": ["lb3", "lb4"]}
+    # a limit to one node still checks its whole pair
+    assert pairs(["lb3"], hv, groups) == {"lb_us": ["lb3", "lb4"]}
+
+
+def test_default_group_is_lb():
+    assert pairs(HOSTS, hostvars(), {"lb": HOSTS}) == {"lb": HOSTS}
+    assert check_pairs(HOSTS, hostvars(), {"lb": HOSTS}) == []
+
+
+def test_two_good_pairs_pass():
+    hv, groups = two_pairs()
+    assert check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == []
+
+
+def test_each_pair_is_checked_on_its_own():
+    # The pairs differ in VRID and VIP: as one group of four that is refused, as two pairs it is fine.
+    hv, groups = two_pairs()
+    assert check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == []
+    assert any("keepalived_vrid_base on lb3: found 65, but lb1 has 55" in e for e in check(groups["lb"], hv))
+
+
+def test_a_broken_pair_is_named():
+    hv, groups = two_pairs(us={"keepalived_backup_priority": 150})
+    errors = check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups)
+    assert errors == ["pair lb_us: VI_1: nodes lb3, lb4 have the same priority 150; priorities must differ "
+                      "(keepalived_master_priority, keepalived_backup_priority, keepalived_priority_step)"]
+
+
+def test_a_group_that_does_not_exist_is_refused():
+    hv = hostvars({"keepalived_group": "lbs"})
+    assert check_pairs(HOSTS, hv, {"lb": HOSTS}) == [
+        "keepalived_group on lb1, lb2: found 'lbs', which is no group of the inventory (or an empty one); "
+        "allowed: the name of the group that holds the pair's nodes"
+    ]
+
+
+def test_a_vrid_reused_by_two_pairs_on_one_segment_is_refused():
+    hv, groups = two_pairs(us={"keepalived_vrid_base": 55})
+    errors = check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups)
+    assert errors == [
+        "pair lb_us: VI_1: virtual_router_id 55 is already used by VI_1 of pair lb_eu on the same segment (198.51.100.0/24); "
+        "VRIDs must be unique per segment: set keepalived_vrid_base (or the instances' vrid) of one pair apart"
+    ]
+
+
+def test_a_vrid_reused_on_other_segments_is_fine():
+    # two /25 halves of the documentation network: two segments
+    hv, groups = two_pairs(eu={"keepalived_vips": ["198.51.100.100/25"]}, us={"keepalived_vrid_base": 55, "keepalived_vips": ["198.51.100.200/25"]})
+    for h, address in (("lb1", "198.51.100.11"), ("lb2", "198.51.100.12"), ("lb3", "198.51.100.141"), ("lb4", "198.51.100.142")):
+        hv[h]["ansible_facts"]["eth0"]["ipv4"] = {"address": address, "netmask": "255.255.255.128"}
+        hv[h]["ansible_facts"]["all_ipv4_addresses"] = [address]
+    assert segments(groups["lb_eu"], derive(groups["lb_eu"], hv), hv) == {"198.51.100.0/25"}
+    assert segments(groups["lb_us"], derive(groups["lb_us"], hv), hv) == {"198.51.100.128/25"}
+    assert check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == []
+
+
+# --- one host's variables against the role's argument spec ---
+
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+from ansible_collections.halb.pair.plugins.module_utils import _preflight  # noqa: E402
+
+OPTIONS = yaml.safe_load((Path(__file__).resolve().parents[4] / "roles" / "keepalived" / "meta" / "argument_specs.yml").read_text())[
+    "argument_specs"]["main"]["options"]
+
+
+@pytest.mark.parametrize(
+    ("values", "problems"),
+    [
+        ({"keepalived_check_timeout": "3", "keepalived_unicast": "yes", "keepalived_advert_int": "0.5"}, []),
+        ({"keepalived_vrrp_version": "4"}, ["keepalived_vrrp_version on lb1: found '4' (str); allowed: one of 2, 3"]),
+        ({"keepalived_topology": "ring"}, ["keepalived_topology on lb1: found 'ring' (str); allowed: one of single, dual_master, custom"]),
+        # the role reads the value as given: a string would be iterated character by character
+        ({"keepalived_vips": "198.51.100.100/24"}, ["keepalived_vips on lb1: found '198.51.100.100/24' (str); allowed: a list"]),
+        ({"keepalived_instance_overrides": ["VI_1"]}, ["keepalived_instance_overrides on lb1: found ['VI_1'] (list); allowed: a mapping"]),
+        ({"keepalived_auth_pass": ["s3cret"]}, ["keepalived_auth_pass on lb1: found <secret of 10 characters> (list); allowed: a string"]),
+    ],
+    ids=["extra-var-strings", "version-choice", "topology-choice", "vips-str", "overrides-list", "secret-not-quoted"],
+)
+def test_check_host(values, problems):
+    assert _preflight.check_host("lb1", values, OPTIONS) == problems
+
+
+def test_check_host_takes_a_stricter_value_check():
+    checks = {"keepalived_router_id": lambda v: None if v.isalnum() else "letters and digits"}
+    assert _preflight.check_host("lb1", {"keepalived_router_id": "lb1\nx"}, OPTIONS, value_checks=checks) == [
+        "keepalived_router_id on lb1: found 'lb1\\nx' (str); allowed: letters and digits"
+    ]

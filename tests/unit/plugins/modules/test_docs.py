@@ -101,3 +101,33 @@ def test_documented_options_and_returns_match_the_code(name):
         for field, sub in (rv.get("contains") or {key: rv}).items():
             assert "sample" in sub, f"{key}.{field}"
     assert "halb.pair." in doc["examples"]
+
+
+def _types_and_defaults(options):
+    return {name: (spec.get("type", "str"), spec.get("default"), spec.get("choices")) for name, spec in options.items()}
+
+
+def test_doc_fragment_documents_the_shared_spec():
+    """The options vip_info and vrrp_failover share are declared once (_node_io.NODE_ARGUMENT_SPEC)
+    and documented once (the keepalived_node doc fragment): the same names, types and defaults."""
+    import yaml
+    from ansible_collections.halb.pair.plugins.doc_fragments.keepalived_node import ModuleDocFragment
+    from ansible_collections.halb.pair.plugins.module_utils._node_io import NODE_ARGUMENT_SPEC
+    from ansible_collections.halb.pair.plugins.modules import vip_info, vrrp_failover
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    assert _types_and_defaults(documented) == _types_and_defaults(NODE_ARGUMENT_SPEC)
+    for module in (vip_info, vrrp_failover):
+        assert NODE_ARGUMENT_SPEC.items() <= module.ARGUMENT_SPEC.items(), module.__name__
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.ansible
+def test_documented_types_and_defaults_are_the_argument_spec(name):
+    import importlib
+
+    module = importlib.import_module(f"ansible_collections.halb.pair.plugins.modules.{name.rsplit('.', 1)[1]}")
+    proc = ansible_doc("--json", name)
+    assert proc.returncode == 0, proc.stderr
+    documented = json.loads(proc.stdout)[name]["doc"]["options"]
+    assert _types_and_defaults(documented) == _types_and_defaults(module.ARGUMENT_SPEC)

@@ -200,3 +200,16 @@ def test_keepalived_not_installed(run_module, node):
     assert result["keepalived"] == {"running": False, "pid": None, "version": None, "json_supported": False}
     assert result["source"] == "feed"
     assert all(call[0].endswith("/ip") for call in result["_calls"])
+
+
+def test_a_malformed_dump_never_returns_the_password(run_module, node):
+    """A malformed item is quoted in source_errors: without auth_data, the VRRP password."""
+    secret = "pw#s3cr3"
+    node["dumps"]["keepalived.json"] = json.dumps([{"data": {"iname": "VI_1", "auth_type": 1, "auth_data": secret}}])
+    kind, result = run_module(vip_info.main, node["args"], commands())
+    assert kind == "exit"
+    assert result["source"] == "feed"
+    assert result["source_errors"][0].startswith("json: expected {'data': {'iname': ..., 'state': ...}} per instance, found")
+    assert "VI_1" in result["source_errors"][0]
+    assert secret not in json.dumps(result)
+    assert "auth_data" not in json.dumps(result)

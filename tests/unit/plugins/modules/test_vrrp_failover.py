@@ -217,3 +217,47 @@ def test_drain_discovery_without_keepalived_binary_fails(run_module, drain):
     kind, result = run_module(vrrp_failover.main, args(drain, state="drained"), Node(drain, [A], []), missing=("keepalived",))
     assert kind == "fail"
     assert result["msg"] == "expected vips, or keepalived to list them, found no keepalived in PATH"
+
+
+# --- a real module process interrupted during its wait (SIGTERM, SIGHUP of a dropped session, Ctrl-C) ---
+
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[4]
+MODULE = REPO / "plugins" / "modules" / "vrrp_failover.py"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name)
+def test_signal_during_the_wait_restores_the_drain(tmp_path, drain, signum):
+    # `ip` that always shows the VIP: no peer takes it, the module waits until the signal.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ip").write_text(f"#!/bin/sh\necho '{ip_json(A)}'\n")
+    (bindir / "ip").chmod(0o755)
+    params = tmp_path / "args.json"
+    params.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args(drain, state="drained", vips=[A], timeout=60, poll_interval=0.02)}))
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", PYTHONPATH=str(REPO / ".cache" / "collections"))
+    proc = subprocess.Popen([sys.executable, str(MODULE), str(params)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while drain.read_text() != "-253\n":
+            assert proc.poll() is None and time.monotonic() < deadline, "the module never drained"
+            time.sleep(0.02)
+        time.sleep(0.2)  # well into the wait
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert drain.read_text() == "0\n", (out, err)
+    result = json.loads(out)
+    assert result["failed"] is True
+    assert result["restored"] is True
+    assert (result["before"], result["after"]) == (0, 0)
+    assert result["msg"] == f"interrupted by {signal.Signals(signum).name} while applying {drain}=-253; restored {drain} to 0"
+    assert proc.returncode == 1

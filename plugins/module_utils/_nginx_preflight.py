@@ -1,0 +1,186 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nginx role's preflight: rules across its variables, for one host.
+
+The variables are first checked against ``roles/nginx/meta/argument_specs.yml``
+(``_argspec.check``, which also converts them as Ansible does); the rules below then
+read the converted values. Every message names the variable, the host, the value
+found and what is allowed (the same texts as the Jinja asserts this replaces).
+
+Pure code: no Ansible imports.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from ._argspec import ValueCheck
+from ._argspec import check as check_types
+
+DEFAULT_METHOD = "round_robin"
+DEFAULT_PORT = 80
+DEFAULT_LISTEN = "80"
+STREAM_METHODS = ("round_robin", "least_conn", "hash")
+UPSTREAM_METHODS = (*STREAM_METHODS, "ip_hash")
+BACKUP_METHODS = ("round_robin", "least_conn")
+_DIGITS = re.compile(r"[0-9]+")
+_HEALTH_PATH = re.compile(r"/[^\s;{}]*")  # no whitespace at all: a newline is a space too
+
+#: Stricter checks per value (see ``_argspec``); empty until values are typed further.
+VALUE_CHECKS: dict[str, ValueCheck] = {}
+
+
+def _entries(values: t.Mapping[str, t.Any], name: str) -> list[t.Mapping[str, t.Any]]:
+    """The mappings of a list variable (entries of a wrong type were refused by the type check)."""
+    raw = values.get(name) or []
+    return [e for e in raw if isinstance(e, t.Mapping)] if isinstance(raw, list) else []
+
+
+def _port_ok(text: str) -> bool:
+    return bool(_DIGITS.fullmatch(text)) and 1 <= int(text) <= 65535
+
+
+def listen_port(listen: t.Any) -> str:
+    """The port of a listen value: ``PORT``, ``ADDRESS:PORT`` or ``[IPV6]:PORT``, then parameters."""
+    words = str(listen).split()
+    return (words[0] if words else "").rsplit(":", 1)[-1]
+
+
+def _something_to_balance(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    if values.get("nginx_lb_servers") or values.get("nginx_lb_streams"):
+        return []
+    return [
+        f"nginx_lb_servers and nginx_lb_streams are both empty on {host}: "
+        "define at least one HTTP server or one TCP stream."
+    ]
+
+
+def _unique_names(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    errors = []
+    for var in ("nginx_lb_upstreams", "nginx_lb_streams"):
+        names = [str(e.get("name")) for e in _entries(values, var)]
+        dups = sorted({n for n in names if names.count(n) > 1})
+        if dups:
+            errors.append(f"{var} on {host} names more than one entry {', '.join(dups)}; every name must be unique.")
+    return errors
+
+
+def _methods_and_servers(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    errors = []
+    for var, methods in (("nginx_lb_upstreams", UPSTREAM_METHODS), ("nginx_lb_streams", STREAM_METHODS)):
+        for entry in _entries(values, var):
+            method = entry.get("method") or DEFAULT_METHOD
+            servers = entry.get("servers") or []
+            backups = [s for s in servers if isinstance(s, t.Mapping) and s.get("backup")]
+            hash_key = entry.get("hash_key")
+            ok = (
+                method in methods
+                and (method != "hash" or bool(str(hash_key or "")))
+                and len(servers) > 0
+                and (method not in ("hash", "ip_hash") or not backups)
+            )
+            if not ok:
+                errors.append(
+                    f"{var} entry {entry.get('name')} on {host}: method={method} "
+                    f"hash_key={'(none)' if 'hash_key' not in entry else hash_key} servers={len(servers)}. "
+                    f"Allowed: method one of {', '.join(methods)}; hash needs a non-empty hash_key; "
+                    "at least one server; backup servers only with round_robin or least_conn."
+                )
+    return errors
+
+
+def _server_addresses(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    errors = []
+    for var in ("nginx_lb_upstreams", "nginx_lb_streams"):
+        for entry in _entries(values, var):
+            for server in entry.get("servers") or []:
+                if not isinstance(server, t.Mapping):
+                    continue
+                address = server.get("address")
+                port = server.get("port", DEFAULT_PORT)
+                if str(address or "") and _port_ok(str(port)):
+                    continue
+                errors.append(
+                    f"{var} entry {entry.get('name')} on {host} has a server with "
+                    f"address={'(none)' if 'address' not in server else address} port={port}. "
+                    "Allowed: a non-empty address and an integer port in 1..65535."
+                )
+    return errors
+
+
+def _upstream_references(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    names = [e.get("name") for e in _entries(values, "nginx_lb_upstreams")]
+    errors = []
+    for server in _entries(values, "nginx_lb_servers"):
+        if server.get("upstream", "") in names:
+            continue
+        errors.append(
+            f"nginx_lb_servers entry {server.get('server_name', '_')} on {host} "
+            f"references upstream '{server.get('upstream', '(none)')}'. "
+            f"Allowed: one of the names in nginx_lb_upstreams ({', '.join(str(n) for n in names)})."
+        )
+    return errors
+
+
+def _listens(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    items: list[tuple[str, t.Any]] = [("nginx_lb_health_listen", values.get("nginx_lb_health_listen", ""))]
+    for server in _entries(values, "nginx_lb_servers"):
+        items += [("nginx_lb_servers", v) for v in server.get("listen", [DEFAULT_LISTEN]) or []]
+    for stream in _entries(values, "nginx_lb_streams"):
+        # A stream needs at least one listen: none counts as an empty one.
+        items += [("nginx_lb_streams", v) for v in stream.get("listen") or [""]]
+    errors = []
+    for var, listen in items:
+        port = listen_port(listen)
+        if not _port_ok(port):
+            errors.append(
+                f"{var} on {host} has listen '{listen}' (port '{port}'). "
+                "Allowed: PORT, ADDRESS:PORT or [IPV6]:PORT with PORT in 1..65535, optionally followed by parameters."
+            )
+    return errors
+
+
+def _health_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    path = values.get("nginx_lb_health_path", "")
+    if isinstance(path, str) and _HEALTH_PATH.fullmatch(path):
+        return []
+    return [
+        f"nginx_lb_health_path on {host} is '{path}'. "
+        "Allowed: a path starting with / without spaces, ';', '{' or '}' (keepalived requests it)."
+    ]
+
+
+#: The rules in the order their messages are listed.
+RULES: tuple[t.Callable[[str, t.Mapping[str, t.Any]], list[str]], ...] = (
+    _something_to_balance,
+    _unique_names,
+    _methods_and_servers,
+    _server_addresses,
+    _upstream_references,
+    _listens,
+    _health_path,
+)
+
+
+def check_rules(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    """Every rule ``values`` (converted role variables of ``host``) break."""
+    errors: list[str] = []
+    for rule in RULES:
+        errors.extend(rule(host, values))
+    return errors
+
+
+def check(
+    host: str,
+    values: t.Mapping[str, t.Any],
+    options: t.Mapping[str, t.Mapping[str, t.Any]],
+    value_checks: t.Mapping[str, ValueCheck] | None = None,
+) -> list[str]:
+    """The host's nginx preflight: types from the argument spec ``options``, then the rules.
+
+    The rules read the converted values; they run only when the types are right
+    (a rule over a wrong type would only repeat the type's message less clearly).
+    """
+    converted, problems = check_types(options, values, host, value_checks=VALUE_CHECKS if value_checks is None else value_checks)
+    return problems or check_rules(host, converted)

@@ -1,0 +1,200 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One row per rule of the nginx preflight (the Jinja asserts it replaces, with their
+texts), the refusals tests/render/test_nginx.py shows through the role, and the
+setups the render tests deploy, which must pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight
+from ansible_collections.halb.pair.plugins.module_utils._nginx_preflight import check, listen_port
+
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "nginx"
+OPTIONS = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+# What the host sees: the defaults templated ("{{ nginx_lb_health_port }}" renders as the int).
+DEFAULTS["nginx_lb_health_listen"] = DEFAULTS["nginx_lb_health_port"]
+
+WEB2 = [{"address": "198.51.100.21"}, {"address": "198.51.100.22"}]
+GOOD = {"nginx_lb_upstreams": [{"name": "web", "servers": WEB2}], "nginx_lb_servers": [{"upstream": "web"}]}
+
+
+def values(**overrides):
+    return {**DEFAULTS, **GOOD, **overrides}
+
+
+# The variables of every setup the render tests deploy (tests/render/test_nginx.py CASES, STREAM_CASE).
+ACCEPTED = [
+    pytest.param({}, id="rr_single"),
+    pytest.param({"nginx_lb_upstreams": [{
+        "name": "app", "method": "least_conn", "keepalive": 32,
+        "servers": [
+            {"address": "198.51.100.21", "port": 8080, "weight": 3, "max_fails": 2, "fail_timeout": "5s"},
+            {"address": "198.51.100.22", "port": 8080, "weight": 1},
+            {"address": "198.51.100.23", "port": 8080, "backup": True},
+            {"address": "198.51.100.24", "port": 8080, "down": True},
+        ]}], "nginx_lb_servers": [{"upstream": "app", "server_name": "app.example.test"}]}, id="least_conn"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "sticky", "method": "ip_hash", "servers": [
+        {"address": "198.51.100.21"}, {"address": "198.51.100.22", "down": True}]}],
+        "nginx_lb_servers": [{"upstream": "sticky"}]}, id="ip_hash"),
+    pytest.param({"nginx_lb_upstreams": [
+        {"name": "cache", "method": "hash", "hash_key": "$request_uri", "hash_consistent": True,
+         "servers": [{"address": "198.51.100.21", "port": 8080}, {"address": "2001:db8::22", "port": 8080}]},
+        {"name": "plain", "method": "hash", "hash_key": "$remote_addr", "servers": WEB2}],
+        "nginx_lb_servers": [{"upstream": "cache", "listen": ["8080"]}, {"upstream": "plain", "listen": ["8090"]}]}, id="hash_key"),
+    pytest.param({"nginx_lb_servers": [
+        {"upstream": "web", "listen": ["198.51.100.100:80", "198.51.100.101:80"], "server_name": ["www.example.test", "example.test"],
+         "proxy_next_upstream": "error timeout", "proxy_connect_timeout": "1s", "proxy_read_timeout": "5s", "proxy_send_timeout": "7s"},
+        {"upstream": "web", "listen": ["8000 default_server", "[::]:8000 default_server"]}],
+        "nginx_lb_proxy_read_timeout": "30s", "nginx_lb_health_port": 9000, "nginx_lb_health_listen": "127.0.0.1:9000",
+        "nginx_lb_health_path": "/hc"}, id="vip_listens"),
+    pytest.param({"nginx_lb_streams": [
+        {"name": "pg", "listen": ["5432"], "method": "hash", "hash_key": "$remote_addr",
+         "servers": [{"address": "198.51.100.21", "port": 5432}, {"address": "198.51.100.22", "port": 5432}]},
+        {"name": "dns", "listen": ["198.51.100.100:5353", "5354"], "method": "least_conn", "proxy_timeout": "30s",
+         "servers": [{"address": "198.51.100.21", "port": 53, "max_fails": 1}, {"address": "198.51.100.22", "port": 53, "backup": True}]}]},
+        id="streams"),
+    pytest.param({"nginx_lb_servers": [], "nginx_lb_upstreams": [], "nginx_lb_streams": [
+        {"name": "pg", "listen": ["5432"], "servers": [{"address": "198.51.100.21", "port": 5432}]}]}, id="streams-only"),
+    # Extra vars and INI inventories give strings: converted as Ansible's own validation does.
+    pytest.param({"nginx_lb_health_port": "9000", "nginx_lb_worker_connections": "512", "nginx_lb_nonlocal_bind": "no",
+                  "nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "198.51.100.21", "port": "8080"}]}]},
+                 id="strings-from-extra-vars"),
+]
+
+
+@pytest.mark.parametrize("overrides", ACCEPTED)
+def test_accepted(overrides):
+    assert check("lb1", values(**overrides), OPTIONS) == []
+
+
+# (overrides, the exact message) one row per rule; the first rows are test_nginx.py's PREFLIGHT_BAD.
+REFUSED = [
+    pytest.param({"nginx_lb_servers": [{"upstream": "nope"}]},
+                 "nginx_lb_servers entry _ on lb1 references upstream 'nope'. Allowed: one of the names in nginx_lb_upstreams (web).",
+                 id="bad_upstream_ref"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "servers": WEB2}, {"name": "web", "servers": WEB2}]},
+                 "nginx_lb_upstreams on lb1 names more than one entry web; every name must be unique.", id="dup_names"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "hash", "servers": WEB2}]},
+                 "nginx_lb_upstreams entry web on lb1: method=hash hash_key=(none) servers=2. Allowed: method one of "
+                 "round_robin, least_conn, hash, ip_hash; hash needs a non-empty hash_key; at least one server; "
+                 "backup servers only with round_robin or least_conn.", id="hash_no_key"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "servers": []}]},
+                 "nginx_lb_upstreams entry web on lb1: method=round_robin hash_key=(none) servers=0. Allowed: method one of "
+                 "round_robin, least_conn, hash, ip_hash; hash needs a non-empty hash_key; at least one server; "
+                 "backup servers only with round_robin or least_conn.", id="no_servers"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "198.51.100.21", "port": 70000}]}]},
+                 "nginx_lb_upstreams entry web on lb1 has a server with address=198.51.100.21 port=70000. "
+                 "Allowed: a non-empty address and an integer port in 1..65535.", id="bad_port"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": ["198.51.100.100:0"]}]},
+                 "nginx_lb_servers on lb1 has listen '198.51.100.100:0' (port '0'). Allowed: PORT, ADDRESS:PORT or "
+                 "[IPV6]:PORT with PORT in 1..65535, optionally followed by parameters.", id="bad_listen"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "ip_hash", "servers": [{"address": "198.51.100.21", "backup": True}]}]},
+                 "nginx_lb_upstreams entry web on lb1: method=ip_hash hash_key=(none) servers=1. Allowed: method one of "
+                 "round_robin, least_conn, hash, ip_hash; hash needs a non-empty hash_key; at least one server; "
+                 "backup servers only with round_robin or least_conn.", id="backup_ip_hash"),
+    # the other rules
+    pytest.param({"nginx_lb_servers": [], "nginx_lb_streams": []},
+                 "nginx_lb_servers and nginx_lb_streams are both empty on lb1: define at least one HTTP server or one TCP stream.",
+                 id="nothing-to-balance"),
+    pytest.param({"nginx_lb_streams": [{"name": "s", "listen": ["1"], "servers": WEB2}, {"name": "s", "listen": ["2"], "servers": WEB2}]},
+                 "nginx_lb_streams on lb1 names more than one entry s; every name must be unique.", id="dup-stream-names"),
+    pytest.param({"nginx_lb_streams": [{"name": "s", "listen": ["5432"], "method": "ip_hash", "servers": WEB2}]},
+                 "nginx_lb_streams[0].method on lb1: found 'ip_hash' (str); allowed: one of round_robin, least_conn, hash",
+                 id="ip-hash-in-stream"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "hash", "hash_key": "", "servers": WEB2}]},
+                 "nginx_lb_upstreams entry web on lb1: method=hash hash_key= servers=2.", id="hash-key-empty"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "hash", "hash_key": "$remote_addr",
+                                          "servers": [{"address": "198.51.100.21", "backup": True}]}]},
+                 "nginx_lb_upstreams entry web on lb1: method=hash hash_key=$remote_addr servers=1.", id="backup-with-hash"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "", "port": 80}]}]},
+                 "nginx_lb_upstreams entry web on lb1 has a server with address= port=80.", id="address-empty"),
+    pytest.param({"nginx_lb_streams": [{"name": "s", "listen": ["5432"], "servers": [{"address": "198.51.100.21", "port": 0}]}]},
+                 "nginx_lb_streams entry s on lb1 has a server with address=198.51.100.21 port=0.", id="stream-port-0"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": ["[::]:65536 default_server"]}]},
+                 "nginx_lb_servers on lb1 has listen '[::]:65536 default_server' (port '65536').", id="listen-ipv6-above-range"),
+    pytest.param({"nginx_lb_health_listen": "127.0.0.1:http"},
+                 "nginx_lb_health_listen on lb1 has listen '127.0.0.1:http' (port 'http').", id="health-listen-not-a-port"),
+    pytest.param({"nginx_lb_streams": [{"name": "s", "listen": [], "servers": WEB2}]},
+                 "nginx_lb_streams on lb1 has listen '' (port '').", id="stream-without-listen"),
+    pytest.param({"nginx_lb_health_path": "healthz"},
+                 "nginx_lb_health_path on lb1 is 'healthz'. Allowed: a path starting with / without spaces, ';', '{' or '}' "
+                 "(keepalived requests it).", id="health-path-relative"),
+    pytest.param({"nginx_lb_health_path": "/h;x"}, "nginx_lb_health_path on lb1 is '/h;x'.", id="health-path-semicolon"),
+    pytest.param({"nginx_lb_health_path": "/healthz\n"}, "nginx_lb_health_path on lb1 is '/healthz\n'.", id="health-path-newline"),
+    # types, from meta/argument_specs.yml, before the rules
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "random", "servers": WEB2}]},
+                 "nginx_lb_upstreams[0].method on lb1: found 'random' (str); allowed: one of round_robin, least_conn, ip_hash, hash",
+                 id="type-method-choice"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "198.51.100.21", "port": "eighty"}]}]},
+                 "nginx_lb_upstreams[0].servers[0].port on lb1: found 'eighty' (str); allowed: an integer", id="type-port-word"),
+    pytest.param({"nginx_lb_worker_connections": True},
+                 "nginx_lb_worker_connections on lb1: found True (bool); allowed: an integer", id="type-bool-for-int"),
+    pytest.param({"nginx_lb_nonlocal_bind": "maybe"},
+                 "nginx_lb_nonlocal_bind on lb1: found 'maybe' (str); allowed: a boolean (true or false)", id="type-bool"),
+    pytest.param({"nginx_lb_upstreams": {"name": "web"}},
+                 "nginx_lb_upstreams on lb1: found {'name': 'web'} (dict); allowed: a list", id="type-dict-for-list"),
+    pytest.param({"nginx_lb_upstreams": [{"name": "web", "server": WEB2, "servers": WEB2}]},
+                 "nginx_lb_upstreams[0] on lb1: unknown key(s) server; allowed: hash_consistent, hash_key, keepalive, method, name, servers",
+                 id="type-misspelled-key"),
+    pytest.param({"nginx_lb_servers": [{"listen": ["80"]}]},
+                 "nginx_lb_servers[0].upstream on lb1: missing; allowed: a string (required)", id="type-required-key"),
+    pytest.param({"nginx_lb_streams": [{"name": "s", "servers": WEB2}]},
+                 "nginx_lb_streams[0].listen on lb1: missing; allowed: a list of a string (required)", id="type-stream-listen-required"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": "80"}]},
+                 "nginx_lb_servers[0].listen on lb1: found '80' (str); allowed: a list", id="type-listen-str"),
+    pytest.param({"nginx_lb_proxy_read_timeout": ["60s"]},
+                 "nginx_lb_proxy_read_timeout on lb1: found ['60s'] (list); allowed: a string", id="type-list-for-str"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), REFUSED)
+def test_refused(overrides, message):
+    errors = check("lb1", values(**overrides), OPTIONS)
+    assert any(message in e for e in errors), errors
+
+
+def test_rule_refuses_ip_hash_in_a_stream_without_the_type_check():
+    # the argument spec refuses it first; the rule holds on its own too
+    bad = values(nginx_lb_streams=[{"name": "s", "listen": ["5432"], "method": "ip_hash", "servers": WEB2}])
+    assert _nginx_preflight.check_rules("lb1", bad) == [
+        "nginx_lb_streams entry s on lb1: method=ip_hash hash_key=(none) servers=2. Allowed: method one of "
+        "round_robin, least_conn, hash; hash needs a non-empty hash_key; at least one server; "
+        "backup servers only with round_robin or least_conn."
+    ]
+
+
+def test_every_problem_is_listed_at_once():
+    errors = check("lb1", values(nginx_lb_servers=[{"upstream": "nope", "listen": ["0"]}], nginx_lb_health_path="x"), OPTIONS)
+    assert [e.split(" on ")[0] for e in errors] == ["nginx_lb_servers entry _", "nginx_lb_servers", "nginx_lb_health_path"]
+
+
+def test_types_are_checked_before_the_rules():
+    # a wrong type is named as such, not as a broken rule over it
+    errors = check("lb1", values(nginx_lb_upstreams=[{"name": "web", "servers": [{"address": "198.51.100.21", "port": "x"}]}]), OPTIONS)
+    assert errors == ["nginx_lb_upstreams[0].servers[0].port on lb1: found 'x' (str); allowed: an integer"]
+
+
+def test_a_stricter_value_check_slots_in():
+    def port_below_1024(value):
+        return None if value < 1024 else "a port below 1024"
+
+    checks = {"nginx_lb_upstreams[].servers[].port": port_below_1024}
+    bad = values(nginx_lb_upstreams=[{"name": "web", "servers": [{"address": "198.51.100.21", "port": "8080"}]}])
+    assert check("lb1", bad, OPTIONS, value_checks=checks) == [
+        "nginx_lb_upstreams[0].servers[0].port on lb1: found '8080' (str); allowed: a port below 1024"
+    ]
+    assert check("lb1", bad, OPTIONS) == []
+    assert _nginx_preflight.VALUE_CHECKS == {}
+
+
+@pytest.mark.parametrize(
+    ("listen", "port"),
+    [("80", "80"), ("198.51.100.100:80", "80"), ("[::]:8000 default_server", "8000"), (8081, "8081"), ("", ""), ("  ", "")],
+)
+def test_listen_port(listen, port):
+    assert listen_port(listen) == port
