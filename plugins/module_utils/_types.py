@@ -611,7 +611,10 @@ class MapOf:
 
 @dataclass(frozen=True)
 class Vip:
-    """keepalived_vips entry: "ADDRESS/PREFIX" or {address, dev, label}."""
+    """keepalived_vips entry: "ADDRESS/PREFIX" or {address, dev, label}; a label begins
+    with its dev (``default_dev`` when the entry names none: keepalived_interface)."""
+
+    default_dev: str | None = None
 
 
 Spec = t.Union[Type, ListOf, Record, MapOf, Vip]  # noqa: UP007 (a runtime alias of forward references)
@@ -649,7 +652,7 @@ def _check(spec: Spec, value: t.Any, path: str, host: str | None, out: list[str]
         if isinstance(value, str):
             _check(IP_PREFIX, value, path, host, out)
             return
-        dev = value.get("dev") if isinstance(value, t.Mapping) else None
+        dev = (value.get("dev") or spec.default_dev) if isinstance(value, t.Mapping) else None
         if isinstance(dev, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", dev):
             # the label must begin with its own device's name
             spec = Record({**_VIP_RECORD.fields, "label": optional(interface_label(dev))}, _VIP_RECORD.required, label="")
@@ -823,8 +826,12 @@ def check_role_vars(role: str, host: str, hostvars: t.Mapping[str, t.Any]) -> li
     if role not in ROLE_VARS:
         raise KeyError(f"unknown role {role!r}; known: {', '.join(ROLE_VARS)}")
     out: list[str] = []
+    iface = hostvars.get("keepalived_interface", "eth0")
+    iface = iface if isinstance(iface, str) else None
     for name, spec in ROLE_VARS[role].items():
         if name in hostvars:
+            if name == "keepalived_vips":
+                spec = ListOf(Vip(iface))  # a label without a dev begins with the node's interface
             _check(spec, hostvars[name], name, host, out, secret=name in SECRET_VARS)
     if role == "keepalived" and "keepalived_advert_int" in hostvars:
         version = hostvars.get("keepalived_vrrp_version", 2)
