@@ -685,7 +685,7 @@ def _on(host: str | None) -> str:
 # The roles' variables that reach a template
 
 _UPSTREAM_SERVER = Record({
-    "address": HOST, "port": PORT, "weight": integer(1, 1000, "weight"), "max_fails": integer(0, 1000, "max_fails"),
+    "address": HOST, "port": PORT, "weight": integer(1, 1000), "max_fails": integer(0, 1000),
     "fail_timeout": DURATION_S, "backup": BOOL, "down": BOOL,
 }, required=("address",), label="address")
 
@@ -698,32 +698,32 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_vrid_base": VRID,
     "keepalived_master_priority": PRIORITY,
     "keepalived_backup_priority": PRIORITY,
-    "keepalived_priority_step": integer(1, 100, "priority_step"),
+    "keepalived_priority_step": integer(1, 100),
     # keepalived_advert_int: ADVERT_INT_V2 or ADVERT_INT_V3, by the version (check_role_vars)
     "keepalived_vrrp_version": choice(2, 3, name="vrrp_version"),
     "keepalived_auth_pass": optional(AUTH_PASS),
     "keepalived_unicast": BOOL,
     "keepalived_nopreempt": BOOL,
-    "keepalived_preempt_delay": integer(0, 1000, "preempt_delay"),
+    "keepalived_preempt_delay": integer(0, 1000),
     "keepalived_check_weight": TRACK_WEIGHT,
     "keepalived_interface": INTERFACE,
     "keepalived_instance_overrides": MapOf(INSTANCE_NAME, Record({"priority": PRIORITY, "state": STATE}, label="")),
     "keepalived_unicast_src_ip": optional(IP_ADDRESS),
     "keepalived_router_id": ROUTER_ID,
     "keepalived_check_url": URL,
-    "keepalived_check_interval": integer(1, 3600, "check_interval"),
-    "keepalived_check_timeout": integer(1, 300, "check_timeout"),
-    "keepalived_check_fall": integer(1, 100, "check_fall"),
-    "keepalived_check_rise": integer(1, 100, "check_rise"),
+    "keepalived_check_interval": integer(1, 3600),
+    "keepalived_check_timeout": integer(1, 300),
+    "keepalived_check_fall": integer(1, 100),
+    "keepalived_check_rise": integer(1, 100),
     "keepalived_notification_email": ListOf(EMAIL),
     "keepalived_notification_email_from": EMAIL,
     "keepalived_smtp_server": optional(HOST),
-    "keepalived_smtp_connect_timeout": integer(1, 3600, "smtp_connect_timeout"),
+    "keepalived_smtp_connect_timeout": integer(1, 3600),
     "keepalived_script_user": USER_NAME,
-    "keepalived_max_auto_priority": optional(integer(-1, 99, "max_auto_priority")),
-    "keepalived_garp_master_delay": integer(0, 60, "garp_master_delay"),
-    "keepalived_garp_master_repeat": integer(1, 100, "garp_master_repeat"),
-    "keepalived_garp_master_refresh": integer(0, 3600, "garp_master_refresh"),
+    "keepalived_max_auto_priority": optional(integer(-1, 99)),
+    "keepalived_garp_master_delay": integer(0, 60),
+    "keepalived_garp_master_repeat": integer(1, 100),
+    "keepalived_garp_master_refresh": integer(0, 3600),
     "keepalived_libexec_dir": ABS_PATH,
     "keepalived_drain_file": ABS_PATH,
     "keepalived_state_dir": ABS_PATH,
@@ -736,10 +736,10 @@ NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_error_log": NGINX_ERROR_LOG,
     "nginx_lb_access_log": NGINX_ACCESS_LOG,
     "nginx_lb_worker_processes": NGINX_WORKER_PROCESSES,
-    "nginx_lb_worker_connections": integer(1, 1048576, "worker_connections"),
+    "nginx_lb_worker_connections": integer(1, 1048576),
     "nginx_lb_upstreams": ListOf(Record({
         "name": NGINX_NAME, "method": choice("round_robin", "least_conn", "ip_hash", "hash", name="http_method"),
-        "hash_key": HASH_KEY_HTTP, "hash_consistent": BOOL, "keepalive": integer(1, 10000, "keepalive"),
+        "hash_key": HASH_KEY_HTTP, "hash_consistent": BOOL, "keepalive": integer(1, 10000),
         "servers": ListOf(_UPSTREAM_SERVER, min_len=1),
     }, required=("name", "servers"))),
     "nginx_lb_servers": ListOf(Record({
@@ -769,11 +769,11 @@ NOT_RENDERED: dict[str, str] = {
     "keepalived_group": "an inventory group name, read by the controller only",
     "keepalived_conf_path": "the destination path, not content",
     "keepalived_package_state": "a package task's state (argument spec choices)",
-    "keepalived_manage_service": "decides tasks, read with | bool",
+    "keepalived_manage_service": "decides tasks (read with the bool filter)",
     "keepalived_restart_on_failure": "decides whether a static file is written",
     "keepalived_nonlocal_bind": "decides whether a static file is written",
     "nginx_lb_package": "a package name for the package task",
-    "nginx_lb_manage_service": "decides tasks, read with | bool",
+    "nginx_lb_manage_service": "decides tasks (read with the bool filter)",
     "nginx_lb_nonlocal_bind": "decides whether a static file is written",
 }
 
@@ -782,7 +782,7 @@ def _spec_name(spec: Spec) -> str:
     if isinstance(spec, Type):
         return spec.name
     if isinstance(spec, Vip):
-        return "ip_prefix | {address: ip_prefix, dev: interface, label: interface_label}"
+        return "ip_prefix, or {address: ip_prefix, dev: interface, label: interface_label}"
     if isinstance(spec, MapOf):
         return f"mapping {spec.key.name} -> record"
     if isinstance(spec, ListOf):
@@ -808,7 +808,7 @@ def table(role: str) -> list[tuple[str, str]]:
     for name, spec in ROLE_VARS[role].items():
         walk(spec, name)
     if role == "keepalived":
-        rows.append(("keepalived_advert_int", "advert_int_v2 | advert_int_v3 (by keepalived_vrrp_version, v3 with IPv6 VIPs)"))
+        rows.append(("keepalived_advert_int", "advert_int_v2 or advert_int_v3 (by keepalived_vrrp_version; v3 with IPv6 VIPs)"))
     return sorted(rows)
 
 
@@ -879,3 +879,8 @@ def check_derived(instances: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
                 for k, peer in enumerate(node.get("unicast_peers") or []):
                     _check(IP_ADDRESS, peer, f"{where}: unicast_peer {k + 1}", host, out)
     return out
+
+
+def check_hosts(role: str, hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[str]:
+    """``check_role_vars`` for every host of a group, in order: the preflight's one line."""
+    return [p for h in hosts for p in check_role_vars(role, h, hostvars.get(h, {}))]

@@ -550,9 +550,28 @@ def test_table_lists_paths_and_types():
     rows = dict(T.table("keepalived"))
     assert rows["keepalived_vips[].label"] == "interface_label or null"
     assert rows["keepalived_auth_pass"] == "auth_pass or null"
-    assert rows["keepalived_advert_int"].startswith("advert_int_v2 | advert_int_v3")
+    assert rows["keepalived_advert_int"].startswith("advert_int_v2 or advert_int_v3")
 
 
 def test_check_role_vars_knows_its_roles():
     with pytest.raises(KeyError):
         T.check_role_vars("web", "lb1", {})
+
+
+def test_a_label_without_dev_begins_with_the_node_interface():
+    hv = {"keepalived_interface": "ens3", "keepalived_vips": [{"address": "198.51.100.100/24", "label": "eth0:1"}]}
+    (msg,) = T.check_role_vars("keepalived", "lb1", hv)
+    assert msg.startswith("keepalived_vips[0].label on lb1: found 'eth0:1' (it does not begin with its device ens3:)")
+    assert T.check_role_vars("keepalived", "lb1", {**hv, "keepalived_vips": [{"address": "198.51.100.100/24", "label": "ens3:1"}]}) == []
+
+
+def test_check_hosts_lists_every_host_in_order():
+    hostvars = {"lb1": {"keepalived_router_id": "a b"}, "lb2": {"keepalived_router_id": "c;"}, "lb3": {}}
+    problems = T.check_hosts("keepalived", ["lb1", "lb2", "lb3"], hostvars)
+    assert [p.split(":")[0] for p in problems] == ["keepalived_router_id on lb1", "keepalived_router_id on lb2"]
+
+
+def test_docs_types_md_is_the_table():
+    from tests.helpers.types_doc import render
+
+    assert (ROOT / "docs" / "types.md").read_text() == render(), "regenerate: python -m tests.helpers.types_doc > docs/types.md"
