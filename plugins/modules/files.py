@@ -21,8 +21,8 @@ description:
     A new content is written to a temporary file in the destination's directory and, with
     O(files[].validate), checked there first; it then replaces the destination with Ansible's
     C(atomic_move), which keeps the destination's SELinux context. A destination that is a
-    symbolic link is followed (O(files[].follow)): the file it points to is replaced, the link stays.
-  - A refused file never replaces the live one, and never hides the files written before it:
+    symbolic link is followed (O(files[].follow)); the file it points to is replaced, the link stays.
+  - A refused file never replaces the live one, and never hides the files written before it;
     the module goes on with the next files and returns, with RV(changed) and RV(changed_paths) for
     what it did, the list RV(refused). With O(fail_on_refusal=true) (the default) it then fails;
     with V(false) it does not, so that Ansible still notifies the handlers of the task for the
@@ -39,7 +39,7 @@ attributes:
       - Validators still run, on a temporary copy, so check mode predicts refusals too. A validator that
         this run would install (or update) is run from a temporary copy of its new content.
       - When a validator refuses a file in check mode while files before it in the batch would change (or be
-        removed) first, the refusal cannot be predicted (the validator sees them as they are now): the module
+        removed) first, the refusal cannot be predicted (the validator sees them as they are now), and the module
         warns instead of refusing. The module also warns when it cannot run a validator at all.
   diff_mode:
     support: full
@@ -149,9 +149,11 @@ refused:
   type: list
   elements: dict
   contains:
-    path: {description: The destination., type: str}
-    msg: {description: Why it was not written., type: str}
-  sample: [{path: /etc/nginx/conf.d/halb-lb.conf, msg: "/etc/nginx/conf.d/halb-lb.conf was refused by its validator (exit 1) ..."}]
+    path: {description: The destination., type: str, sample: /etc/nginx/conf.d/halb-lb.conf}
+    msg:
+      description: Why it was not written.
+      type: str
+      sample: "/etc/nginx/conf.d/halb-lb.conf was refused by its validator (exit 1) and not written ..."
 backup_files:
   description: For each file replaced with O(files[].backup=true), the path of its backup.
   returned: when a backup was made
