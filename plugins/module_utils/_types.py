@@ -471,9 +471,13 @@ def listen(context: str = "http") -> Type:
             if name in seen:
                 raise _Bad(f"{name} given twice")
             seen.add(name)
+        clash = sorted(seen & {"proxy_protocol", "backlog"}) if "udp" in seen else []
+        if clash:  # nginx: "... parameter is incompatible with "udp"" (found by tests/property)
+            raise _Bad(f"{clash[0]} cannot be used with udp")
         return " ".join([f"{addr}:{port}" if addr else str(port), *opts])
     return Type(f"listen_{context}", "PORT, IPV4:PORT, *:PORT or [IPV6]:PORT with PORT in 1..65535, then only the parameters "
-                + ", ".join([*flags, "backlog=N"]), parse)
+                + ", ".join([*flags, "backlog=N"]) + ("; udp not with proxy_protocol or backlog" if context == "stream" else ""),
+                parse)
 
 
 LISTEN_HTTP = listen("http")

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from tests.helpers import direct_render as R
 from tests.helpers import kaconf, nginxconf
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook, safe_libexec
+from tests.render.test_nginx import stream_module  # noqa: F401 (a fixture: the stream module for nginx -t)
 
 KEEPALIVED = shutil.which("keepalived")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
@@ -262,13 +263,15 @@ def _check_keepalived_render(ka_dirs, hostvars) -> None:
 # --------------------------------------------------------------------------
 # nginx
 
-def nginx_t(hostvars: dict[str, t.Any]) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+def nginx_t(hostvars: dict[str, t.Any], module_so: str | None = None) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
     """The files rendered for ``hostvars`` in a temporary directory and the host's real nginx -t on them."""
     base = _tmp()
     try:
         files = _nginx_files(hostvars, str(base))
         etc = base / "etc"
         R.write_tree(etc, {"mime.types": "types {\n    text/html html;\n}\n", **files})
+        if module_so:
+            R.write_tree(etc, {"modules-enabled/50-mod-stream.conf": f"load_module {module_so};\n"})
         for d in ("modules-enabled", "sites-enabled", "conf.d", "stream.d"):
             (etc / d).mkdir(exist_ok=True)
         (base / "prefix").mkdir()
@@ -296,7 +299,7 @@ server_addrs = st.one_of(st.integers(1, 254).map(lambda n: f"198.51.100.{n}"), s
 
 @st.composite
 def nginx_inventories(draw, mutate: bool):
-    hostile = Mutator(draw, mutate, fields=14)
+    hostile = Mutator(draw, mutate, fields=24)
     name = draw(hostile(st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)))
     method = draw(st.sampled_from(["round_robin", "least_conn", "ip_hash", "hash"]))
     up: dict[str, t.Any] = {"name": name, "servers": []}
@@ -319,12 +322,12 @@ def nginx_inventories(draw, mutate: bool):
         if method in ("round_robin", "least_conn") and draw(st.booleans()):
             s["backup"] = True
         if draw(st.booleans()):
-            s["down"] = draw(st.one_of(st.booleans(), *([st.just("yes")] if mutate else [])))
+            s["down"] = draw(hostile(st.booleans()))
         up["servers"].append(s)
     if not any(not s.get("backup") for s in up["servers"]):
         up["servers"][0].pop("backup", None)
-    first = draw(st.integers(1, 65532).filter(lambda p: not p <= 8081 <= p + 3))  # the health server has 8081
-    ports = [first + k for k in range(4)]
+    first = draw(st.integers(1, 65528).filter(lambda p: not p <= 8081 <= p + 7))  # the health server has 8081
+    ports = [first + k for k in range(8)]
     servers = []
     for i in range(draw(st.integers(1, 2))):
         srv: dict[str, t.Any] = {"upstream": name if isinstance(name, str) else "web"}
@@ -344,7 +347,27 @@ def nginx_inventories(draw, mutate: bool):
         if draw(st.booleans()):
             srv["proxy_next_upstream"] = draw(hostile(st.sampled_from(["error timeout", "error timeout http_502", "off"])))
         servers.append(srv)
-    return {"nginx_lb_upstreams": [up], "nginx_lb_servers": servers}
+    streams = []
+    if draw(st.booleans()):
+        smethod = draw(st.sampled_from(["round_robin", "least_conn", "hash"]))
+        stream: dict[str, t.Any] = {"name": draw(hostile(st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True))), "listen": [],
+                                    "servers": [{"address": draw(hostile(server_addrs)), "port": draw(hostile(st.integers(1, 65535)))}
+                                                for _ in range(draw(st.integers(1, 2)))]}
+        if smethod != "round_robin":
+            stream["method"] = smethod
+        if smethod == "hash":
+            stream["hash_key"] = draw(hostile(st.sampled_from(["$remote_addr", "$binary_remote_addr", "$remote_addr:$server_port"])))
+        for j in range(draw(st.integers(1, 3))):
+            flags = st.lists(st.sampled_from(["udp", "reuseport", "proxy_protocol", "bind", "backlog=511"]), unique=True, max_size=2)
+            if not mutate:  # nginx: proxy_protocol and backlog are incompatible with udp
+                flags = flags.filter(lambda f: "udp" not in f or not {"proxy_protocol", "backlog=511"} & set(f))
+            stream["listen"].append(draw(hostile(st.tuples(listen_addrs, flags).map(
+                lambda x, p=ports[4 + j]: " ".join([f"{x[0]}{p}", *x[1]])))))
+        for key in ("proxy_connect_timeout", "proxy_timeout"):
+            if draw(st.booleans()):
+                stream[key] = draw(hostile(durations))
+        streams.append(stream)
+    return {"nginx_lb_upstreams": [up], "nginx_lb_servers": servers, "nginx_lb_streams": streams}
 
 
 def _bracket(address: str) -> str:
@@ -402,9 +425,24 @@ def _is_ip(value: str) -> bool:
         return False
 
 
+def _expected_halb_stream(hv: dict[str, t.Any]) -> list:
+    """halb-stream.conf's blocks and directives, from the inventory (by hand)."""
+    if not hv.get("nginx_lb_streams"):
+        return []
+    entries: list = []
+    for st_ in hv["nginx_lb_streams"]:
+        up = _expected_halb_lb({"nginx_lb_upstreams": [st_], "nginx_lb_servers": []})[0]
+        entries.append(up)
+        entries.append((("server",), [*((("listen", *x.split(" ")), None) for x in st_["listen"]),
+                                      (("proxy_pass", st_["name"]), None),
+                                      (("proxy_connect_timeout", st_.get("proxy_connect_timeout", "2s")), None),
+                                      (("proxy_timeout", st_.get("proxy_timeout", "10m")), None)]))
+    return [(("stream",), entries)]
+
+
 def _resolvable(hv: dict[str, t.Any]) -> bool:
     """nginx -t resolves host names at load time: only addresses and localhost work offline."""
-    for u in hv["nginx_lb_upstreams"]:
+    for u in [*hv["nginx_lb_upstreams"], *hv.get("nginx_lb_streams", [])]:
         for s in u["servers"]:
             try:
                 T.IP_ADDRESS(str(s["address"]).strip("[]"))
@@ -423,31 +461,40 @@ GOOD_NGINX = {"nginx_lb_upstreams": [{"name": "web", "method": "hash", "hash_key
                                     "proxy_next_upstream": "error timeout"}]}
 
 
+@pytest.fixture(scope="module")
+def stream_mod(request):
+    """ngx_stream_module.so for nginx -t of stream {} files (tests/render/test_nginx.py finds or unpacks it)."""
+    return request.getfixturevalue("stream_module")
+
+
 @needs_nginx
 @given(hv=nginx_inventories(mutate=False))
 @example(hv=GOOD_NGINX)
-def test_nginx_valid_inventories_are_accepted_and_render_exactly(hv):
+def test_nginx_valid_inventories_are_accepted_and_render_exactly(stream_mod, hv):
     """Values generated inside their types: all accepted, all rendered exactly."""
     assert _accepts("nginx", {"lb1": hv}) == []
-    _check_nginx_render(hv)
+    _check_nginx_render(hv, stream_mod)
 
 
 @needs_nginx
 @given(hv=nginx_inventories(mutate=True))
-def test_nginx_hostile_inventories_refused_or_rendered_exactly(hv):
+def test_nginx_hostile_inventories_refused_or_rendered_exactly(stream_mod, hv):
     problems = _accepts("nginx", {"lb1": hv})
     event("refused" if problems else "accepted")
     if problems:
         return
-    _check_nginx_render(hv)
+    _check_nginx_render(hv, stream_mod)
 
 
-def _check_nginx_render(hv) -> None:
+def _check_nginx_render(hv, stream_mod: str | None) -> None:
     files = _nginx_files(hv)
     tree = nginxconf.parse(files["conf.d/halb-lb.conf"])
     assert tree == _expected_halb_lb(hv), files["conf.d/halb-lb.conf"]
-    if _resolvable(hv):
-        res, files = nginx_t(hv)
+    assert nginxconf.parse(files["stream.d/halb-stream.conf"]) == _expected_halb_stream(hv), files["stream.d/halb-stream.conf"]
+    if hv.get("nginx_lb_streams") and not stream_mod:
+        event("streams without the stream module: structure only")
+    elif _resolvable(hv):
+        res, files = nginx_t(hv, stream_mod)
         assert res.returncode == 0, res.stderr + files["conf.d/halb-lb.conf"]
     else:
         event("host names: structure only (nginx -t would resolve them)")
