@@ -82,7 +82,15 @@ def _show_secret(value: t.Any) -> str:
         return "unset"
     if isinstance(value, str):
         return f"<secret of {len(value)} characters, {len(value.encode('utf-8'))} bytes>"
-    return f"<secret of type {type(value).__name__}>"
+    return f"<secret of type {_kind(value)}>"
+
+
+def _kind(value: t.Any) -> str:
+    """The builtin type a value is (Ansible's tagged and lazy containers are subclasses)."""
+    for base in (bool, int, float, str, bytes, list, tuple, dict, set):
+        if isinstance(value, base):
+            return base.__name__
+    return "null" if value is None else type(value).__name__
 
 
 class _Bad(Exception):
@@ -112,7 +120,7 @@ class Type:
 
 def _str(value: t.Any) -> str:
     if not isinstance(value, str):
-        raise _Bad(f"a {type(value).__name__}, not a string")
+        raise _Bad(f"a {_kind(value)}, not a string")
     return str(value)
 
 
@@ -120,7 +128,7 @@ def _int(value: t.Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, str):
             raise _Bad("a string, not an integer; with -e pass JSON, e.g. -e '{\"name\": 3}'")
-        raise _Bad(f"a {type(value).__name__}, not an integer")
+        raise _Bad(f"a {_kind(value)}, not an integer")
     return int(value)
 
 
@@ -136,7 +144,8 @@ def integer(lo: int, hi: int, name: str | None = None) -> Type:
 def choice(*options: t.Any, name: str | None = None) -> Type:
     def parse(value: t.Any) -> t.Any:
         for o in options:
-            if type(value) is type(o) and value == o:
+            # isinstance, not type(): Ansible hands over tagged subclasses of str and int
+            if isinstance(value, type(o)) and isinstance(value, bool) == isinstance(o, bool) and value == o:
                 return o
         raise _Bad()
     return Type(name or "one of " + "|".join(map(str, options)), "one of " + ", ".join(repr(o) for o in options), parse)
@@ -266,7 +275,7 @@ def _server_names(value: t.Any) -> list[str]:
     elif isinstance(value, list | tuple):
         items = list(value)
     else:
-        raise _Bad(f"a {type(value).__name__}")
+        raise _Bad(f"a {_kind(value)}")
     if not items:
         raise _Bad("empty")
     return [_server_name(i) for i in items]
@@ -554,7 +563,7 @@ def advert_int(version: int) -> Type:
     """keepalived's advert_int: VRRPv2 whole seconds 1..255, VRRPv3 0.01..40.95 in steps of 0.01."""
     def parse(value: t.Any) -> int | float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Bad(f"a {type(value).__name__}, not a number" + ("; with -e pass JSON" if isinstance(value, str) else ""))
+            raise _Bad(f"a {_kind(value)}, not a number" + ("; with -e pass JSON" if isinstance(value, str) else ""))
         if version == 2:
             if value != int(value):
                 raise _Bad("VRRPv2 counts whole seconds: fractional adverts need keepalived_vrrp_version: 3")
@@ -581,7 +590,7 @@ VRID = integer(1, 255, "vrid")
 
 def _bool(value: t.Any) -> bool:
     if not isinstance(value, bool):
-        raise _Bad(f"a {type(value).__name__}" + (", not a boolean; with -e pass JSON" if isinstance(value, str) else ""))
+        raise _Bad(f"a {_kind(value)}" + (", not a boolean; with -e pass JSON" if isinstance(value, str) else ""))
     return value
 
 

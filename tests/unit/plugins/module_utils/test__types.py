@@ -579,3 +579,43 @@ def test_docs_types_md_is_the_table():
     from tests.helpers.types_doc import render
 
     assert (ROOT / "docs" / "types.md").read_text() == render(), "regenerate: python -m tests.helpers.types_doc > docs/types.md"
+
+
+# Ansible (2.19+) hands templates and filters subclasses of the builtin types (tagged
+# strings and ints, lazy lists and dicts): the types must treat them as what they are.
+class TaggedStr(str):
+    pass
+
+
+class TaggedInt(int):
+    pass
+
+
+class LazyList(list):
+    pass
+
+
+class LazyDict(dict):
+    pass
+
+
+def test_ansible_tagged_and_lazy_values_are_their_builtin_types():
+    hv = LazyDict({
+        "keepalived_topology": TaggedStr("dual_master"), "keepalived_vrrp_version": TaggedInt(3),
+        "keepalived_advert_int": TaggedInt(1), "keepalived_check_timeout": TaggedInt(3),
+        "keepalived_vips": LazyList([TaggedStr("198.51.100.100/24"), LazyDict({"address": TaggedStr("198.51.100.101/24")})]),
+    })
+    assert T.check_role_vars("keepalived", "lb1", hv) == []
+    hv = {"nginx_lb_upstreams": LazyList([LazyDict({"name": TaggedStr("web"), "method": TaggedStr("hash"),
+                                                    "hash_key": TaggedStr("$request_uri"),
+                                                    "servers": LazyList([LazyDict({"address": TaggedStr("198.51.100.21"),
+                                                                                   "port": TaggedInt(8080)})])})]),
+          "nginx_lb_health_listen": TaggedInt(8081)}
+    assert T.check_role_vars("nginx", "lb1", hv) == []
+    (msg,) = T.check_role_vars("keepalived", "lb1", {"keepalived_check_timeout": TaggedStr("3")})
+    assert "(a string, not an integer;" in msg
+    (msg,) = T.check_role_vars("keepalived", "lb1", {"keepalived_unicast": LazyList()})
+    assert "(a list)" in msg
+    assert T.choice(2, 3)(TaggedInt(2)) == 2 and type(T.choice(2, 3)(TaggedInt(2))) is int
+    with pytest.raises(T.TypeCheckError):
+        T.choice(1, 2)(True)
