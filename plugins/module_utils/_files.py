@@ -84,3 +84,24 @@ def text_diff(path: str, current: Current, wanted: Wanted) -> dict[str, str]:
         "before": before,
         "after": wanted.content.decode("utf-8", "replace"),
     }
+
+
+def effective_mode(wanted: Wanted, current: Current) -> int:
+    """The mode a written file ends with: the one asked for, else the current file's, else 0644."""
+    if wanted.mode is not None:
+        return wanted.mode
+    return current.mode if current.mode is not None else 0o644
+
+
+def refusal_message(path: str, rc: int, out: str, err: str, candidate: str) -> str:
+    """The validator's verdict on ``path``, its output naming the destination, not the temporary file."""
+    detail = "\n".join(x for x in (out.strip(), err.strip()) if x).replace(candidate, path)
+    return f"{path} was refused by its validator (exit {rc}) and not written" + (f":\n{detail}" if detail else "")
+
+
+def unpredictable_message(path: str, rc: int, unseen: t.Sequence[str]) -> str:
+    """Check mode: a refusal that may be wrong, because the validator sees files this run changes first."""
+    return (
+        f"{path}: check mode cannot predict its validation: the validator refused it (exit {rc}), but it sees "
+        f"{', '.join(unseen)} as they are now, not as this run would leave them"
+    )

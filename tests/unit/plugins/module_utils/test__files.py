@@ -8,7 +8,10 @@ from ansible_collections.halb.pair.plugins.module_utils._files import (
     FilesError,
     Wanted,
     differences,
+    effective_mode,
     parse_mode,
+    refusal_message,
+    unpredictable_message,
     validate_argv,
 )
 
@@ -66,3 +69,27 @@ def test_validate_argv(template, expected):
 def test_validate_argv_needs_one_placeholder(template):
     with pytest.raises(FilesError):
         validate_argv(template, "/t/f")
+
+
+@pytest.mark.parametrize(
+    ("wanted", "current", "expected"),
+    [
+        (Wanted(b"x", 0o640, None, None), Current(b"y", 0o600), 0o640),
+        (Wanted(b"x", None, None, None), Current(b"y", 0o600), 0o600),
+        (Wanted(b"x", None, None, None), Current(None), 0o644),
+    ],
+)
+def test_effective_mode(wanted, current, expected):
+    assert effective_mode(wanted, current) == expected
+
+
+def test_refusal_message_names_the_destination_not_the_candidate():
+    msg = refusal_message("/etc/k.conf", 4, "line 3: bad in /etc/.k.conf.x1\n", "\nerror\n", "/etc/.k.conf.x1")
+    assert msg == "/etc/k.conf was refused by its validator (exit 4) and not written:\nline 3: bad in /etc/k.conf\nerror"
+    assert refusal_message("/etc/k.conf", 1, "", "", "/tmp/c") == "/etc/k.conf was refused by its validator (exit 1) and not written"
+
+
+def test_unpredictable_message_lists_what_the_validator_cannot_see():
+    assert unpredictable_message("/etc/nginx/conf.d/a.conf", 1, ["/etc/nginx/nginx.conf", "/etc/nginx/sites-enabled/default"]) == (
+        "/etc/nginx/conf.d/a.conf: check mode cannot predict its validation: the validator refused it (exit 1), but it sees "
+        "/etc/nginx/nginx.conf, /etc/nginx/sites-enabled/default as they are now, not as this run would leave them")

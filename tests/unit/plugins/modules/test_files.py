@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import stat
+import subprocess
 
 import pytest
+from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.halb.pair.plugins.modules import files
 
@@ -21,10 +24,19 @@ def run(args, check=False, diff=False):
 
 
 @pytest.fixture
-def result(capsys):
+def result(capsys, monkeypatch):
+    from ansible.module_utils import _internal
+
+    # other tests load controller code, which sends module warnings to the display
+    monkeypatch.setattr(_internal, "is_controller", False)
+
     def _run(args, **kw):
+        warnings._global_warnings.clear()  # one module run per process in real life
         code = run(args, **kw)
-        return code, json.loads(capsys.readouterr().out)
+        r = json.loads(capsys.readouterr().out)
+        if "warnings" in r:
+            r["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in r["warnings"]]
+        return code, r
     return _run
 
 
@@ -37,7 +49,8 @@ def test_four_step_idempotence(tmp_path, result):
     _, r = result(args, check=True)
     assert r["changed"] and not (tmp_path / "d").exists() and (tmp_path / "old").exists()
     _, r = result(args)
-    assert r["changed_paths"] == [str(tmp_path / "d"), str(tmp_path / "d" / "a.conf"), str(tmp_path / "old")]
+    # removals come before the files (a validator must not see what this run removes)
+    assert r["changed_paths"] == [str(tmp_path / "d"), str(tmp_path / "old"), str(tmp_path / "d" / "a.conf")]
     assert (tmp_path / "d" / "a.conf").read_text() == "one\n"
     assert stat.S_IMODE(os.stat(tmp_path / "d" / "a.conf").st_mode) == 0o640
     assert not (tmp_path / "old").exists()
@@ -85,3 +98,175 @@ def test_mode_only_change_is_applied_without_validation(tmp_path, result):
 def test_unknown_owner_fails_clearly(tmp_path, result):
     code, r = result({"files": [{"path": str(tmp_path / "a"), "content": "some content\n", "owner": "no-such-user-halb"}]})
     assert code == 1 and "owner 'no-such-user-halb' does not exist" in r["msg"]
+
+
+# --------------------------------------------------------------------------
+# Issue 9: the write path on Ansible's own tools, refusals that hide nothing,
+# removals before validation, check mode that says what it cannot predict.
+
+def _script(path, body):
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_a_refused_file_does_not_hide_the_files_written_before_it(tmp_path, result):
+    bad = _script(tmp_path / "no", "echo 'nope: broken' >&2\nexit 1\n")
+    first, second, third = tmp_path / "a.conf", tmp_path / "b.conf", tmp_path / "c.conf"
+    second.write_text("old b\n")
+    args = {"files": [{"path": str(first), "content": "a\n"},
+                      {"path": str(second), "content": "new b\n", "validate": f"{bad} %s"},
+                      {"path": str(third), "content": "c\n"}]}
+    code, r = result(args)
+    # default: the task fails, but says what it already changed
+    assert code == 1 and r["failed"]
+    assert r["changed"] is True
+    assert r["changed_paths"] == [str(first), str(third)]
+    assert r["refused"] == [{"path": str(second), "msg": f"{second} was refused by its validator (exit 1) and not written:\nnope: broken"}]
+    assert second.read_text() == "old b\n" and first.read_text() == "a\n" and third.read_text() == "c\n"
+
+
+def test_fail_on_refusal_false_reports_without_failing_so_handlers_are_notified(tmp_path, result):
+    bad = _script(tmp_path / "no", "exit 4\n")
+    first, second = tmp_path / "a.conf", tmp_path / "b.conf"
+    code, r = result({"files": [{"path": str(first), "content": "a\n"},
+                                {"path": str(second), "content": "b\n", "validate": f"{bad} %s"}],
+                      "fail_on_refusal": False})
+    assert code == 0 and not r.get("failed")
+    assert r["changed"] is True and r["changed_paths"] == [str(first)]
+    assert [x["path"] for x in r["refused"]] == [str(second)]
+    assert not second.exists()
+
+
+def test_absent_paths_are_removed_before_the_validator_runs(tmp_path, result):
+    # Debian's default site next to a new default_server: the validator (nginx -t over the
+    # whole directory) refuses while the old site is still there.
+    site = tmp_path / "sites-enabled-default"
+    site.write_text("server { listen 80 default_server; }\n")
+    v = _script(tmp_path / "v", f"test ! -e {site}\n")
+    conf = tmp_path / "halb-lb.conf"
+    code, r = result({"files": [{"path": str(conf), "content": "server { listen 80 default_server; }\n", "validate": f"{v} %s"}],
+                      "absent": [str(site)]})
+    assert code == 0, r
+    assert r["changed_paths"] == [str(site), str(conf)]
+    assert conf.exists() and not site.exists()
+    # the same again changes nothing
+    code, r = result({"files": [{"path": str(conf), "content": "server { listen 80 default_server; }\n", "validate": f"{v} %s"}],
+                      "absent": [str(site)]})
+    assert (code, r["changed"]) == (0, False)
+
+
+def test_writes_through_atomic_move_and_set_fs_attributes(tmp_path, result, monkeypatch):
+    from ansible.module_utils import basic
+
+    moves, attrs = [], []
+    real_move, real_attrs = basic.AnsibleModule.atomic_move, basic.AnsibleModule.set_fs_attributes_if_different
+
+    def atomic_move(self, src, dest, *a, **kw):
+        umask = os.umask(0)
+        os.umask(umask)
+        moves.append((os.path.dirname(src), dest, umask))
+        return real_move(self, src, dest, *a, **kw)
+
+    def set_fs(self, file_args, changed, *a, **kw):
+        attrs.append((file_args["path"], file_args["mode"], file_args["owner"]))
+        return real_attrs(self, file_args, changed, *a, **kw)
+
+    monkeypatch.setattr(basic.AnsibleModule, "atomic_move", atomic_move)
+    monkeypatch.setattr(basic.AnsibleModule, "set_fs_attributes_if_different", set_fs)
+    dest = tmp_path / "k.conf"
+    me = pwd.getpwuid(os.getuid()).pw_name
+    code, r = result({"files": [{"path": str(dest), "content": "auth_pass x\n", "mode": "0640", "owner": me, "secret": True}]})
+    assert code == 0 and r["changed_paths"] == [str(dest)]
+    # the temporary file lives in the destination's directory; a new file is moved in under umask 077
+    assert moves == [(str(tmp_path), str(dest), 0o077)]
+    assert attrs == [(str(dest), 0o640, me)]
+    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o640
+
+
+def test_a_symlinked_destination_is_followed_and_the_link_kept(tmp_path, result):
+    real = tmp_path / "available" / "site.conf"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    link = tmp_path / "site.conf"
+    link.symlink_to(real)
+    code, r = result({"files": [{"path": str(link), "content": "new\n", "mode": "0644"}]})
+    assert code == 0 and r["changed_paths"] == [str(link)]
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text() == "new\n"
+    assert [p.name for p in real.parent.iterdir()] == ["site.conf"]
+
+
+def test_backup_keeps_the_replaced_file(tmp_path, result):
+    dest = tmp_path / "nginx.conf"
+    dest.write_text("old\n")
+    code, r = result({"files": [{"path": str(dest), "content": "new\n", "backup": True}]})
+    assert code == 0
+    backup = r["backup_files"][str(dest)]
+    assert backup.startswith(f"{dest}.") and open(backup).read() == "old\n"
+
+
+def test_check_mode_predicts_a_refusal(tmp_path, result):
+    bad = _script(tmp_path / "no", "echo bad >&2\nexit 1\n")
+    dest = tmp_path / "a.conf"
+    dest.write_text("old\n")
+    code, r = result({"files": [{"path": str(dest), "content": "new\n", "validate": f"{bad} %s"}]}, check=True)
+    assert code == 1 and r["refused"][0]["msg"].startswith(f"{dest} was refused by its validator (exit 1)")
+    assert dest.read_text() == "old\n"
+
+
+def test_check_mode_runs_the_validator_this_run_would_install(tmp_path, result):
+    validator = tmp_path / "libexec" / "validate"
+    dest = tmp_path / "a.conf"
+    args = {"directories": [{"path": str(validator.parent)}],
+            "files": [{"path": str(validator), "content": "#!/bin/sh\ngrep -q good \"$1\"\n", "mode": "0755"},
+                      {"path": str(dest), "content": "bad\n", "validate": f"{validator} %s"}]}
+    code, r = result(args, check=True)
+    assert code == 1 and [x["path"] for x in r["refused"]] == [str(dest)], r
+    assert not validator.parent.exists()
+    args["files"][1]["content"] = "good\n"
+    code, r = result(args, check=True)
+    assert code == 0 and r["changed_paths"] == [str(validator.parent), str(validator), str(dest)]
+    assert not r.get("warnings")
+
+
+def test_check_mode_warns_when_it_cannot_validate(tmp_path, result):
+    dest = tmp_path / "a.conf"
+    code, r = result({"files": [{"path": str(dest), "content": "x\n", "validate": "/nonexistent/halb-validate %s"}]}, check=True)
+    assert code == 0 and r["changed"]
+    assert r["warnings"] == [f"{dest}: not validated in check mode: its validator /nonexistent/halb-validate is not installed"]
+
+
+def test_check_mode_refusal_after_earlier_changes_is_a_warning(tmp_path, result):
+    # the validator reads the earlier file as it is now, not as this run would write it
+    first = tmp_path / "nginx.conf"
+    first.write_text("distribution's\n")
+    v = _script(tmp_path / "v", f"grep -q ours {first}\n")
+    dest = tmp_path / "halb-lb.conf"
+    args = {"files": [{"path": str(first), "content": "ours\n"}, {"path": str(dest), "content": "x\n", "validate": f"{v} %s"}]}
+    code, r = result(args, check=True)
+    assert code == 0 and r["refused"] == []
+    assert r["warnings"] == [f"{dest}: check mode cannot predict its validation: the validator refused it (exit 1), but it sees "
+                             f"{first} as they are now, not as this run would leave them"]
+    code, r = result(args)  # for real: nginx.conf is written first, so the validator accepts
+    assert code == 0 and r["changed_paths"] == [str(first), str(dest)]
+
+
+@pytest.mark.ansible
+def test_ansible_doc_renders_every_option_and_return():
+    from pathlib import Path
+
+    doc_bin = Path(__file__).resolve().parents[4] / ".venv" / "bin" / "ansible-doc"
+    if not doc_bin.exists():
+        pytest.skip("no .venv/bin/ansible-doc (run scripts/bootstrap)")
+    proc = subprocess.run([str(doc_bin), "--json", "halb.pair.files"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and "[WARNING]" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)["halb.pair.files"]
+    assert set(doc["doc"]["options"]) == {"directories", "files", "absent", "fail_on_refusal", "secrets"}
+    assert set(doc["doc"]["options"]["files"]["suboptions"]) == {
+        "path", "content", "owner", "group", "mode", "seuser", "serole", "setype", "selevel", "attributes", "follow", "backup",
+        "validate", "secret"}
+    assert set(doc["return"]) == {"changed_paths", "refused", "backup_files"}
+    for key, rv in doc["return"].items():
+        for field, sub in (rv.get("contains") or {key: rv}).items():
+            assert "sample" in sub, f"{key}.{field}"

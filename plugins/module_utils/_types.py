@@ -1,0 +1,899 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Strict types for every value a role renders into keepalived.conf or an nginx file.
+
+A template pastes text: a newline, ``;``, ``{``, ``}``, ``#`` or ``!`` inside an
+inventory value becomes configuration. Every such value is therefore one of the
+types below, or refused before any host changes. Each type is a callable that
+returns the normalised value or raises :class:`TypeCheckError`, whose message names
+the variable, the host, the value found (never a secret's) and what is allowed.
+
+``ROLE_VARS`` maps every role variable that reaches a template to its type
+(``table(role)`` lists them as ``variable path -> type``), and
+``check_role_vars(role, host, hostvars)`` returns every problem of one host, so a
+preflight calls it in one line. ``check_derived(instances)`` types the values the
+topology derives (generated labels, instance names) before the template reads them.
+
+Decisions (and why):
+
+- Integers are Python ints only: ``True`` and ``"3"`` are refused (``-e k=3`` passes a
+  string; the template would paste it, or crash on ``"3" + 1``). Pass JSON with ``-e``.
+- nginx ``server_name``: host names, ``*.`` + host name, ``.`` + host name, or ``_``;
+  regular expressions (``~...``) are refused: they may hold ``{``, ``;`` and quotes.
+- ``listen``: ``PORT``, ``IPV4:PORT``, ``*:PORT`` or ``[IPV6]:PORT`` and only the
+  flags ``default_server``, ``reuseport``, ``proxy_protocol``, ``bind``, ``backlog=N``
+  (streams: ``udp`` instead of ``default_server``). ``ssl`` and ``http2`` are refused:
+  the role configures no certificates, so ``nginx -t`` would refuse them anyway.
+- ``hash_key``: one to four nginx variables of a fixed set (``$remote_addr``,
+  ``$binary_remote_addr``, ``$request_uri``, ``$uri``, ``$host``, ``$cookie_NAME``,
+  ``$arg_NAME``, ``$http_NAME``, ... ; streams: address and port variables),
+  concatenated, optionally separated by ``:``.
+- ``auth_pass``: 1..8 bytes of printable ASCII without whitespace, ``#``, ``!``
+  (keepalived comments), quotes, braces, ``\\`` (line continuation) or ``$``
+  (keepalived parameter substitution).
+- Labels and interface names: at most 15 bytes (IFNAMSIZ - 1); a label is
+  ``DEV:SUFFIX`` and begins with its device's name.
+
+Pure code: no Ansible imports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import typing as t
+from dataclasses import dataclass, field
+
+SECRET_VARS = frozenset({"keepalived_auth_pass"})
+IFNAMSIZ = 16
+
+
+class TypeCheckError(ValueError):
+    """A value that is not of its type: where, what was found, what is allowed."""
+
+    def __init__(self, allowed: str, value: t.Any = None, why: str = "", *, path: str = "value",
+                 host: str | None = None, secret: bool = False) -> None:
+        self.allowed = allowed
+        self.value = value
+        self.why = why
+        self.path = path
+        self.host = host
+        self.secret = secret
+        super().__init__(str(self))
+
+    def at(self, path: str, host: str | None = None, secret: bool | None = None) -> TypeCheckError:
+        return TypeCheckError(self.allowed, self.value, self.why, path=path, host=host if host is not None else self.host,
+                              secret=self.secret if secret is None else secret)
+
+    def __str__(self) -> str:
+        where = self.path + (f" on {self.host}" if self.host else "")
+        found = _show_secret(self.value) if self.secret else _show(self.value)
+        why = f" ({self.why})" if self.why else ""
+        return f"{where}: found {found}{why}; allowed: {self.allowed}"
+
+
+def _show(value: t.Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show_secret(value: t.Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, str):
+        return f"<secret of {len(value)} characters, {len(value.encode('utf-8'))} bytes>"
+    return f"<secret of type {_kind(value)}>"
+
+
+def _kind(value: t.Any) -> str:
+    """The builtin type a value is (Ansible's tagged and lazy containers are subclasses)."""
+    for base in (bool, int, float, str, bytes, list, tuple, dict, set):
+        if isinstance(value, base):
+            return base.__name__
+    return "null" if value is None else type(value).__name__
+
+
+class _Bad(Exception):
+    def __init__(self, why: str = "") -> None:
+        super().__init__(why)
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Type:
+    """A named check: ``TYPE(value)`` returns the normalised value or raises TypeCheckError."""
+
+    name: str
+    allowed: str
+    parse: t.Callable[[t.Any], t.Any] = field(repr=False)
+    secret: bool = False
+
+    def __call__(self, value: t.Any, path: str = "value", host: str | None = None) -> t.Any:
+        try:
+            return self.parse(value)
+        except _Bad as exc:
+            raise TypeCheckError(self.allowed, value, exc.why, path=path, host=host, secret=self.secret) from None
+
+
+# --------------------------------------------------------------------------
+# Building blocks
+
+def _str(value: t.Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"a {_kind(value)}, not a string")
+    return str(value)
+
+
+def _int(value: t.Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str):
+            raise _Bad("a string, not an integer; with -e pass JSON, e.g. -e '{\"name\": 3}'")
+        raise _Bad(f"a {_kind(value)}, not an integer")
+    return int(value)
+
+
+def integer(lo: int, hi: int, name: str | None = None) -> Type:
+    def parse(value: t.Any) -> int:
+        v = _int(value)
+        if not lo <= v <= hi:
+            raise _Bad("out of range")
+        return v
+    return Type(name or f"int {lo}..{hi}", f"an integer within {lo}..{hi}", parse)
+
+
+def choice(*options: t.Any, name: str | None = None) -> Type:
+    def parse(value: t.Any) -> t.Any:
+        for o in options:
+            # isinstance, not type(): Ansible hands over tagged subclasses of str and int
+            if isinstance(value, type(o)) and isinstance(value, bool) == isinstance(o, bool) and value == o:
+                return o
+        raise _Bad()
+    return Type(name or "one of " + "|".join(map(str, options)), "one of " + ", ".join(repr(o) for o in options), parse)
+
+
+def optional(inner: Type) -> Type:
+    """``None`` (unset) or ``inner``."""
+    return Type(f"{inner.name} or null", f"{inner.allowed}, or null (unset)",
+                lambda v: None if v is None else inner.parse(v), inner.secret)
+
+
+def either(*types: Type, name: str) -> Type:
+    def parse(value: t.Any) -> t.Any:
+        whys = []
+        for ty in types:
+            try:
+                return ty.parse(value)
+            except _Bad as exc:
+                whys.append(exc.why)
+        raise _Bad(next((w for w in whys if w), ""))
+    return Type(name, "; or ".join(ty.allowed for ty in types), parse)
+
+
+def pattern(regex: str, name: str, allowed: str, max_bytes: int | None = None) -> Type:
+    rx = re.compile(regex)
+
+    def parse(value: t.Any) -> str:
+        s = _str(value)
+        if max_bytes is not None and len(s.encode("utf-8")) > max_bytes:
+            raise _Bad(f"{len(s.encode('utf-8'))} bytes, more than {max_bytes}")
+        if not rx.fullmatch(s):
+            raise _Bad()
+        return s
+    return Type(name, allowed, parse)
+
+
+# --------------------------------------------------------------------------
+# Addresses
+
+def _ip(value: t.Any, version: int | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    s = _str(value)
+    if "%" in s:
+        raise _Bad("a zone index (%...) is not allowed")
+    try:
+        ip = ipaddress.ip_address(s)
+    except ValueError:
+        raise _Bad() from None
+    if version is not None and ip.version != version:
+        raise _Bad(f"an IPv{ip.version} address")
+    return ip
+
+
+IPV4_ADDRESS = Type("ipv4_address", "an IPv4 address such as 198.51.100.10", lambda v: str(_ip(v, 4)))
+IPV6_ADDRESS = Type("ipv6_address", "an IPv6 address such as 2001:db8::10", lambda v: str(_ip(v, 6)))
+IP_ADDRESS = Type("ip_address", "an IPv4 or IPv6 address", lambda v: str(_ip(v, None)))
+
+
+def _ip_interface(value: t.Any) -> str:
+    s = _str(value)
+    if "/" not in s or "%" in s:
+        raise _Bad("no /prefix" if "/" not in s else "a zone index (%...) is not allowed")
+    addr, _, prefix = s.partition("/")
+    if not prefix.isdigit() or not prefix.isascii():
+        raise _Bad("the prefix must be a number of bits")
+    try:
+        iface = ipaddress.ip_interface(f"{addr}/{int(prefix)}")
+    except ValueError:
+        raise _Bad() from None
+    return f"{iface.ip}/{iface.network.prefixlen}"
+
+
+IP_PREFIX = Type("ip_prefix", "ADDRESS/PREFIX such as 198.51.100.100/24 or 2001:db8::100/64", _ip_interface)
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RX = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def _hostname(value: t.Any) -> str:
+    s = _str(value)
+    if len(s) > 253 or not _HOSTNAME_RX.fullmatch(s):
+        raise _Bad()
+    if s.rsplit(".", 1)[-1].isdigit():
+        raise _Bad("its last label is all digits: not a host name, and not a valid IP address either")
+    return s.lower()
+
+
+HOSTNAME = Type("hostname", "an RFC 1123 host name (labels of letters, digits and '-', separated by '.', at most 253 bytes)",
+                _hostname)
+
+
+def _host(value: t.Any) -> str:
+    s = _str(value)
+    if s.startswith("[") and s.endswith("]"):
+        return str(_ip(s[1:-1], 6))
+    try:
+        return str(_ip(s, None))
+    except _Bad:
+        pass
+    return _hostname(s)
+
+
+HOST = Type("host", "an IPv4 or IPv6 address or an RFC 1123 host name, without a port", _host)
+
+
+def _server_name(value: t.Any) -> str:
+    s = _str(value)
+    if s == "_":
+        return s
+    if s.startswith("~"):
+        raise _Bad("regular expressions are refused (they may hold braces, ';' and quotes)")
+    if s.startswith("*."):
+        return "*." + _hostname(s[2:])
+    if s.startswith("."):
+        return "." + _hostname(s[1:])
+    return _hostname(s)
+
+
+SERVER_NAME = Type("server_name", "'_', a host name, '*.' or '.' followed by a host name (no regular expressions)",
+                   _server_name)
+
+
+def _server_names(value: t.Any) -> list[str]:
+    if isinstance(value, str):
+        if value != value.strip(" ") or "  " in value:
+            raise _Bad("names in one string are separated by single spaces")
+        items: list[t.Any] = value.split(" ")
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise _Bad(f"a {_kind(value)}")
+    if not items:
+        raise _Bad("empty")
+    return [_server_name(i) for i in items]
+
+
+SERVER_NAMES = Type("server_names", "a server name or a list of them: " + SERVER_NAME.allowed, _server_names)
+
+# --------------------------------------------------------------------------
+# Names
+
+INSTANCE_NAME = pattern(r"[A-Za-z][A-Za-z0-9_-]{0,31}", "instance_name",
+                        "a letter, then up to 31 letters, digits, '_' or '-' (no '/', no leading '.')")
+NGINX_NAME = pattern(r"[A-Za-z][A-Za-z0-9_-]{0,63}", "nginx_name",
+                     "a letter, then up to 63 letters, digits, '_' or '-'")
+USER_NAME = pattern(r"[a-z_][a-z0-9_-]{0,31}", "user_name", "a POSIX user name: [a-z_] then up to 31 of [a-z0-9_-]")
+
+
+def _ifname(value: t.Any) -> str:
+    s = _str(value)
+    n = len(s.encode("utf-8"))
+    if n > IFNAMSIZ - 1:
+        raise _Bad(f"{n} bytes, more than {IFNAMSIZ - 1} (IFNAMSIZ - 1)")
+    if s in (".", "..") or not re.fullmatch(r"[A-Za-z0-9_.-]+", s):
+        raise _Bad()
+    return s
+
+
+INTERFACE = Type("interface", "an interface name of 1..15 bytes of letters, digits, '_', '.' or '-' "
+                 "(no '/', ':' or whitespace)", _ifname)
+
+
+def interface_label(dev: str | None = None) -> Type:
+    """``DEV:SUFFIX``, at most 15 bytes; with ``dev``, it must begin with ``dev:``."""
+    def parse(value: t.Any) -> str:
+        s = _str(value)
+        n = len(s.encode("utf-8"))
+        if n > IFNAMSIZ - 1:
+            raise _Bad(f"{n} bytes, more than {IFNAMSIZ - 1} (IFNAMSIZ - 1)")
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+):([A-Za-z0-9_-]+)", s)
+        if not m or m.group(1) in (".", ".."):
+            raise _Bad()
+        if dev is not None and m.group(1) != dev:
+            raise _Bad(f"it does not begin with its device {dev}:")
+        return s
+    where = f"{dev}:" if dev else "DEV:"
+    return Type("interface_label", f"{where}SUFFIX, at most 15 bytes in all (IFNAMSIZ - 1), letters, digits, '_' or '-' "
+                "after the ':' (e.g. eth0:1)", parse)
+
+
+INTERFACE_LABEL = interface_label()
+
+
+def _router_id(value: t.Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)  # a templated default such as "{{ inventory_hostname_short }}" may come back as an int
+    s = _str(value)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", s):
+        raise _Bad()
+    return s
+
+
+ROUTER_ID = Type("router_id", "1..64 letters, digits, '_', '.' or '-', beginning with a letter or digit", _router_id)
+
+
+def _email(value: t.Any) -> str:
+    s = _str(value)
+    if len(s) > 254 or s.count("@") != 1:
+        raise _Bad()
+    local, domain = s.split("@")
+    if not re.fullmatch(r"[A-Za-z0-9._%+-]{1,64}", local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        raise _Bad()
+    # underscores allowed in the domain: it is often an inventory host name (keepalived@lb_1)
+    if not re.fullmatch(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*",
+                        domain):
+        raise _Bad()
+    return s
+
+
+EMAIL = Type("email", "LOCAL@DOMAIN: local part of letters, digits and . _ % + -; domain a host name", _email)
+
+# --------------------------------------------------------------------------
+# Ports, URLs, paths
+
+PORT = integer(1, 65535, "port")
+
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?&=+,%\[\]-]+")
+
+
+def _url(value: t.Any) -> str:
+    s = _str(value)
+    if not _URL_CHARS.fullmatch(s):
+        raise _Bad("only letters, digits and . _ ~ : / ? & = + , % [ ] - are allowed (no whitespace, quotes, braces, ';', '#', '!', '@')")
+    m = re.fullmatch(r"(https?)://(\[[^\]/]+\]|[^:/?\[\]]+)(?::(\d{1,5}))?(/[^?]*)?(\?.*)?", s)
+    if not m:
+        raise _Bad("not http(s)://HOST[:PORT][/PATH][?QUERY]")
+    _host(m.group(2))
+    if m.group(3) is not None and not 1 <= int(m.group(3)) <= 65535:
+        raise _Bad("port out of 1..65535")
+    if re.search(r"%(?![0-9A-Fa-f]{2})", s):
+        raise _Bad("a '%' not followed by two hex digits")
+    return s
+
+
+URL = Type("url", "http:// or https:// URL: HOST[:PORT][/PATH][?QUERY] of letters, digits and . _ ~ : / ? & = + , % [ ] -", _url)
+
+URI_PATH = pattern(r"/[A-Za-z0-9._~/-]*", "uri_path", "a path beginning with '/', of letters, digits and . _ ~ / -")
+ABS_PATH = pattern(r"/[A-Za-z0-9._+@=,/-]*", "abs_path",
+                   "an absolute path of letters, digits and . _ + @ = , / - (no whitespace, quotes, ';', '{', '}', '#', '!', '$')",
+                   max_bytes=4095)
+NGINX_ERROR_LOG = either(choice("stderr"), ABS_PATH, name="nginx_error_log")
+NGINX_ACCESS_LOG = either(choice("off"), ABS_PATH, name="nginx_access_log")
+NGINX_WORKER_PROCESSES = either(choice("auto"), integer(1, 1024), name="nginx_worker_processes")
+
+# --------------------------------------------------------------------------
+# nginx durations and sizes
+
+_UNITS_MS = {"y": 31_536_000_000, "M": 2_592_000_000, "w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000,
+             "s": 1000, "ms": 1}
+_DURATION_RX = re.compile(r"(?:(\d+)y)?(?:(\d+)M)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
+MAX_MS = 2**31 - 1
+
+
+def duration(seconds_only: bool = False) -> Type:
+    """An nginx time: ``5s``, ``100ms``, ``1m``, ``1h30m``; a bare number counts seconds.
+    ``seconds_only``: the directive counts whole seconds (``fail_timeout``), no ``ms``."""
+    def parse(value: t.Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            s = f"{value}s"
+        else:
+            s = _str(value)
+            if s.isascii() and s.isdigit():
+                s += "s"
+        m = _DURATION_RX.fullmatch(s) if s.isascii() else None
+        if not s or not m or not any(m.groups()):
+            raise _Bad()
+        if seconds_only and m.group(8) is not None:
+            raise _Bad("this directive counts whole seconds: no 'ms'")
+        total = sum(int(n) * _UNITS_MS[u] for n, u in zip(m.groups(), _UNITS_MS, strict=True) if n is not None)
+        if not 0 < total <= MAX_MS:
+            raise _Bad(f"must be above 0 and at most {MAX_MS} ms (24d20h31m23s)")
+        return s
+    units = "y M w d h m s" if seconds_only else "y M w d h m s ms"
+    return Type("duration_s" if seconds_only else "duration",
+                f"an nginx time such as 5s, 1m or 1h30m (units in that order from {units}; a bare number is seconds), "
+                f"above 0", parse)
+
+
+DURATION = duration()
+DURATION_S = duration(seconds_only=True)
+
+
+def _size(value: t.Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    s = _str(value)
+    if not re.fullmatch(r"[0-9]{1,12}[kKmMgG]?", s):
+        raise _Bad()
+    return s
+
+
+SIZE = Type("size", "an nginx size: a number of bytes, optionally followed by k, m or g (e.g. 512k, 1m)", _size)
+
+# --------------------------------------------------------------------------
+# nginx: listen, hash keys, proxy_next_upstream
+
+_LISTEN_FLAGS = {"http": ("default_server", "reuseport", "proxy_protocol", "bind"),
+                 "stream": ("udp", "reuseport", "proxy_protocol", "bind")}
+_REFUSED_FLAGS = {"ssl": "the role configures no certificates", "http2": "the role configures no TLS",
+                  "quic": "the role configures no TLS", "default": "write default_server"}
+
+
+def listen(context: str = "http") -> Type:
+    flags = _LISTEN_FLAGS[context]
+
+    def parse(value: t.Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # nginx_lb_health_listen: "{{ nginx_lb_health_port }}" comes back as an int
+        s = _str(value)
+        if not re.fullmatch(r"[^\s]+(?: [^\s]+)*", s):
+            raise _Bad("words are separated by single spaces, nothing else")
+        where, *opts = s.split(" ")
+        m = re.fullmatch(r"(?:(\[[0-9A-Fa-f:.]+\]|\*|[0-9.]+):)?([0-9]{1,5})", where)
+        if not m:
+            raise _Bad(f"the address part {where!r} is not PORT, IPV4:PORT, *:PORT or [IPV6]:PORT")
+        addr, port = m.group(1), int(m.group(2))
+        if not 1 <= port <= 65535:
+            raise _Bad(f"port {port} out of 1..65535")
+        if addr and addr.startswith("["):
+            addr = f"[{_ip(addr[1:-1], 6)}]"
+        elif addr and addr != "*":
+            addr = str(_ip(addr, 4))
+        seen: set[str] = set()
+        for o in opts:
+            name = o.split("=", 1)[0]
+            if name in _REFUSED_FLAGS:
+                raise _Bad(f"{o!r} is refused: {_REFUSED_FLAGS[name]}")
+            if name == "backlog":
+                if not re.fullmatch(r"backlog=[0-9]{1,6}", o) or not 1 <= int(o[8:]) <= 65535:
+                    raise _Bad(f"{o!r}: backlog=N with N in 1..65535")
+            elif o not in flags:
+                raise _Bad(f"{o!r} is not an allowed parameter")
+            if name in seen:
+                raise _Bad(f"{name} given twice")
+            seen.add(name)
+        clash = sorted(seen & {"proxy_protocol", "backlog"}) if "udp" in seen else []
+        if clash:  # nginx: "... parameter is incompatible with "udp"" (found by tests/property)
+            raise _Bad(f"{clash[0]} cannot be used with udp")
+        return " ".join([f"{addr}:{port}" if addr else str(port), *opts])
+    return Type(f"listen_{context}", "PORT, IPV4:PORT, *:PORT or [IPV6]:PORT with PORT in 1..65535, then only the parameters "
+                + ", ".join([*flags, "backlog=N"]) + ("; udp not with proxy_protocol or backlog" if context == "stream" else ""),
+                parse)
+
+
+LISTEN_HTTP = listen("http")
+LISTEN_STREAM = listen("stream")
+
+_HASH_VARS = {
+    "http": ("remote_addr", "binary_remote_addr", "remote_port", "request_uri", "uri", "host", "scheme", "args",
+             "server_name", "server_addr", "server_port", "request_method"),
+    "stream": ("remote_addr", "binary_remote_addr", "remote_port", "server_addr", "server_port", "protocol"),
+}
+_HASH_PREFIXES = {"http": ("cookie_", "arg_", "http_"), "stream": ()}
+
+
+def hash_key(context: str = "http") -> Type:
+    names = _HASH_VARS[context]
+    prefixes = _HASH_PREFIXES[context]
+    var = "|".join([*names, *(p + "[a-z0-9_]+" for p in prefixes)])
+    rx = re.compile(rf"\$(?:{var})(?::?\$(?:{var})){{0,3}}")
+
+    def parse(value: t.Any) -> str:
+        s = _str(value)
+        if not rx.fullmatch(s):
+            raise _Bad()
+        return s
+    extra = (", $cookie_NAME, $arg_NAME, $http_NAME (NAME: [a-z0-9_]+)" if prefixes else "")
+    return Type(f"hash_key_{context}", "1..4 nginx variables, concatenated or separated by ':', among "
+                + ", ".join("$" + n for n in names) + extra, parse)
+
+
+HASH_KEY_HTTP = hash_key("http")
+HASH_KEY_STREAM = hash_key("stream")
+
+NEXT_UPSTREAM_WORDS = ("error", "timeout", "invalid_header", "http_500", "http_502", "http_503", "http_504", "http_403",
+                       "http_404", "http_429", "non_idempotent")
+
+
+def _next_upstream(value: t.Any) -> str:
+    s = _str(value)
+    if s == "off":
+        return s
+    words = s.split(" ")
+    if not words or any(w not in NEXT_UPSTREAM_WORDS for w in words) or len(set(words)) != len(words):
+        raise _Bad()
+    return s
+
+
+NEXT_UPSTREAM = Type("proxy_next_upstream", "'off', or distinct words separated by single spaces among "
+                     + ", ".join(NEXT_UPSTREAM_WORDS), _next_upstream)
+
+# --------------------------------------------------------------------------
+# keepalived specifics
+
+AUTH_MAX_BYTES = 8
+_AUTH_REFUSED = set("#!\"'{}\\$")
+
+
+def _auth_pass(value: t.Any) -> str:
+    s = _str(value)
+    raw = s.encode("utf-8")
+    if not 1 <= len(raw) <= AUTH_MAX_BYTES:
+        raise _Bad(f"{len(raw)} bytes; keepalived uses the first {AUTH_MAX_BYTES} bytes only" if raw else "empty")
+    if any(not 0x21 <= b <= 0x7E for b in raw):
+        raise _Bad("holds whitespace, a control character or a non-ASCII character")
+    if _AUTH_REFUSED & set(s):
+        raise _Bad("holds one of # ! \" ' { } \\ $, which keepalived reads as a comment, quote, block or substitution")
+    return s
+
+
+AUTH_PASS = Type("auth_pass", "1..8 bytes of printable ASCII without whitespace, #, !, quotes, braces, \\ or $",
+                 _auth_pass, secret=True)
+
+
+def advert_int(version: int) -> Type:
+    """keepalived's advert_int: VRRPv2 whole seconds 1..255, VRRPv3 0.01..40.95 in steps of 0.01."""
+    def parse(value: t.Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Bad(f"a {_kind(value)}, not a number" + ("; with -e pass JSON" if isinstance(value, str) else ""))
+        if version == 2:
+            if value != int(value):
+                raise _Bad("VRRPv2 counts whole seconds: fractional adverts need keepalived_vrrp_version: 3")
+            if not 1 <= value <= 255:
+                raise _Bad("out of range")
+            return int(value)
+        centis = round(value * 100)
+        if abs(centis - value * 100) > 1e-6:
+            raise _Bad("VRRPv3 counts hundredths of a second")
+        if not 1 <= centis <= 4095:
+            raise _Bad("out of range")
+        return int(value) if centis % 100 == 0 else centis / 100
+    if version == 2:
+        return Type("advert_int_v2", "whole seconds 1..255 (VRRPv2)", parse)
+    return Type("advert_int_v3", "0.01..40.95 seconds in steps of 0.01 (VRRPv3)", parse)
+
+
+ADVERT_INT_V2 = advert_int(2)
+ADVERT_INT_V3 = advert_int(3)
+TRACK_WEIGHT = integer(-253, 253, "track_weight")
+PRIORITY = integer(1, 254, "priority")
+VRID = integer(1, 255, "vrid")
+
+
+def _bool(value: t.Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"a {_kind(value)}" + (", not a boolean; with -e pass JSON" if isinstance(value, str) else ""))
+    return value
+
+
+BOOL = Type("bool", "true or false (a YAML boolean, not a string)", _bool)
+STATE = choice("MASTER", "BACKUP", name="vrrp_state")
+ANY_STR = Type("str", "a string", _str)
+
+# --------------------------------------------------------------------------
+# Structures: lists and records of the types above
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Spec
+    min_len: int = 0
+    scalar_ok: bool = False  # a single value stands for a list of one (listen: "80")
+
+
+@dataclass(frozen=True)
+class Record:
+    fields: dict[str, Spec]
+    required: tuple[str, ...] = ()
+    label: str = "name"  # the key shown beside the index in messages
+
+
+@dataclass(frozen=True)
+class MapOf:
+    key: Type
+    value: Spec
+
+
+@dataclass(frozen=True)
+class Vip:
+    """keepalived_vips entry: "ADDRESS/PREFIX" or {address, dev, label}; a label begins
+    with its dev (``default_dev`` when the entry names none: keepalived_interface)."""
+
+    default_dev: str | None = None
+
+
+Spec = t.Union[Type, ListOf, Record, MapOf, Vip]  # noqa: UP007 (a runtime alias of forward references)
+
+_VIP_RECORD = Record({"address": IP_PREFIX, "dev": INTERFACE, "label": optional(INTERFACE_LABEL)}, required=("address",), label="")
+
+
+def _check(spec: Spec, value: t.Any, path: str, host: str | None, out: list[str], secret: bool = False) -> None:
+    if isinstance(spec, Type):
+        try:
+            spec(value, path, host)
+        except TypeCheckError as exc:
+            out.append(str(exc.at(path, host, secret or spec.secret)))
+        return
+    if isinstance(spec, ListOf):
+        if spec.scalar_ok and not isinstance(value, list | tuple):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            out.append(f"{path}{_on(host)}: found {_show(value)}; allowed: a list")
+            return
+        if len(value) < spec.min_len:
+            out.append(f"{path}{_on(host)}: found {len(value)} entries; allowed: at least {spec.min_len}")
+        for i, item in enumerate(value):
+            _check(spec.item, item, f"{path}[{i}]", host, out, secret)
+        return
+    if isinstance(spec, MapOf):
+        if not isinstance(value, t.Mapping):
+            out.append(f"{path}{_on(host)}: found {_show(value)}; allowed: a mapping")
+            return
+        for k, v in value.items():
+            _check(spec.key, k, f"{path} key", host, out)
+            _check(spec.value, v, f"{path}.{k}", host, out, secret)
+        return
+    if isinstance(spec, Vip):
+        if isinstance(value, str):
+            _check(IP_PREFIX, value, path, host, out)
+            return
+        dev = (value.get("dev") or spec.default_dev) if isinstance(value, t.Mapping) else None
+        if isinstance(dev, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", dev):
+            # the label must begin with its own device's name
+            spec = Record({**_VIP_RECORD.fields, "label": optional(interface_label(dev))}, _VIP_RECORD.required, label="")
+        else:
+            spec = _VIP_RECORD
+        _check(spec, value, path, host, out)
+        return
+    # Record
+    if not isinstance(value, t.Mapping):
+        out.append(f"{path}{_on(host)}: found {_show(value)}; allowed: a mapping with the keys {', '.join(spec.fields)}")
+        return
+    name = value.get(spec.label) if spec.label else None
+    shown = f"{path} ({name})" if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) else path
+    for k in value:
+        if k not in spec.fields:
+            out.append(f"{shown}{_on(host)}: unknown key {_show(k)}; allowed keys: {', '.join(spec.fields)}")
+    for k in spec.required:
+        if k not in value:
+            out.append(f"{shown}{_on(host)}: the key {k!r} is missing; it is required")
+    for k, sub in spec.fields.items():
+        if k in value:
+            _check(sub, value[k], f"{shown}.{k}", host, out, secret)
+
+
+def _on(host: str | None) -> str:
+    return f" on {host}" if host else ""
+
+
+# --------------------------------------------------------------------------
+# The roles' variables that reach a template
+
+_UPSTREAM_SERVER = Record({
+    "address": HOST, "port": PORT, "weight": integer(1, 1000), "max_fails": integer(0, 1000),
+    "fail_timeout": DURATION_S, "backup": BOOL, "down": BOOL,
+}, required=("address",), label="address")
+
+KEEPALIVED_VARS: dict[str, Spec] = {
+    "keepalived_topology": choice("single", "dual_master", "custom", name="topology"),
+    "keepalived_vips": ListOf(Vip()),
+    "keepalived_instances": ListOf(Record({
+        "name": INSTANCE_NAME, "vrid": VRID, "master": ANY_STR, "vips": ListOf(Vip(), min_len=1), "nodes": ListOf(ANY_STR),
+    }, required=("master", "vips"))),
+    "keepalived_vrid_base": VRID,
+    "keepalived_master_priority": PRIORITY,
+    "keepalived_backup_priority": PRIORITY,
+    "keepalived_priority_step": integer(1, 100),
+    # keepalived_advert_int: ADVERT_INT_V2 or ADVERT_INT_V3, by the version (check_role_vars)
+    "keepalived_vrrp_version": choice(2, 3, name="vrrp_version"),
+    "keepalived_auth_pass": optional(AUTH_PASS),
+    "keepalived_unicast": BOOL,
+    "keepalived_nopreempt": BOOL,
+    "keepalived_preempt_delay": integer(0, 1000),
+    "keepalived_check_weight": TRACK_WEIGHT,
+    "keepalived_interface": INTERFACE,
+    "keepalived_instance_overrides": MapOf(INSTANCE_NAME, Record({"priority": PRIORITY, "state": STATE}, label="")),
+    "keepalived_unicast_src_ip": optional(IP_ADDRESS),
+    "keepalived_router_id": ROUTER_ID,
+    "keepalived_check_url": URL,
+    "keepalived_check_interval": integer(1, 3600),
+    "keepalived_check_timeout": integer(1, 300),
+    "keepalived_check_fall": integer(1, 100),
+    "keepalived_check_rise": integer(1, 100),
+    "keepalived_notification_email": ListOf(EMAIL),
+    "keepalived_notification_email_from": EMAIL,
+    "keepalived_smtp_server": optional(HOST),
+    "keepalived_smtp_connect_timeout": integer(1, 3600),
+    "keepalived_script_user": USER_NAME,
+    "keepalived_max_auto_priority": optional(integer(-1, 99)),
+    "keepalived_garp_master_delay": integer(0, 60),
+    "keepalived_garp_master_repeat": integer(1, 100),
+    "keepalived_garp_master_refresh": integer(0, 3600),
+    "keepalived_libexec_dir": ABS_PATH,
+    "keepalived_drain_file": ABS_PATH,
+    "keepalived_state_dir": ABS_PATH,
+}
+
+NGINX_VARS: dict[str, Spec] = {
+    "nginx_lb_conf_dir": ABS_PATH,
+    "nginx_lb_libexec_dir": ABS_PATH,
+    "nginx_lb_pid_file": ABS_PATH,
+    "nginx_lb_error_log": NGINX_ERROR_LOG,
+    "nginx_lb_access_log": NGINX_ACCESS_LOG,
+    "nginx_lb_worker_processes": NGINX_WORKER_PROCESSES,
+    "nginx_lb_worker_connections": integer(1, 1048576),
+    "nginx_lb_upstreams": ListOf(Record({
+        "name": NGINX_NAME, "method": choice("round_robin", "least_conn", "ip_hash", "hash", name="http_method"),
+        "hash_key": HASH_KEY_HTTP, "hash_consistent": BOOL, "keepalive": integer(1, 10000),
+        "servers": ListOf(_UPSTREAM_SERVER, min_len=1),
+    }, required=("name", "servers"))),
+    "nginx_lb_servers": ListOf(Record({
+        "upstream": NGINX_NAME, "listen": ListOf(LISTEN_HTTP, min_len=1, scalar_ok=True), "server_name": SERVER_NAMES,
+        "proxy_next_upstream": NEXT_UPSTREAM, "proxy_connect_timeout": DURATION, "proxy_read_timeout": DURATION,
+        "proxy_send_timeout": DURATION,
+    }, required=("upstream",), label="upstream")),
+    "nginx_lb_streams": ListOf(Record({
+        "name": NGINX_NAME, "listen": ListOf(LISTEN_STREAM, min_len=1, scalar_ok=True),
+        "method": choice("round_robin", "least_conn", "hash", name="stream_method"), "hash_key": HASH_KEY_STREAM,
+        "hash_consistent": BOOL, "proxy_connect_timeout": DURATION, "proxy_timeout": DURATION,
+        "servers": ListOf(_UPSTREAM_SERVER, min_len=1),
+    }, required=("name", "listen", "servers"))),
+    "nginx_lb_proxy_next_upstream": NEXT_UPSTREAM,
+    "nginx_lb_proxy_connect_timeout": DURATION,
+    "nginx_lb_proxy_read_timeout": DURATION,
+    "nginx_lb_proxy_send_timeout": DURATION,
+    "nginx_lb_health_port": PORT,
+    "nginx_lb_health_listen": LISTEN_HTTP,
+    "nginx_lb_health_path": URI_PATH,
+}
+
+ROLE_VARS: dict[str, dict[str, Spec]] = {"keepalived": KEEPALIVED_VARS, "nginx": NGINX_VARS}
+
+#: Role variables that never reach a configuration file's text (why they need no type here).
+NOT_RENDERED: dict[str, str] = {
+    "keepalived_group": "an inventory group name, read by the controller only",
+    "keepalived_conf_path": "the destination path, not content",
+    "keepalived_package_state": "a package task's state (argument spec choices)",
+    "keepalived_manage_service": "decides tasks (read with the bool filter)",
+    "keepalived_restart_on_failure": "decides whether a static file is written",
+    "keepalived_nonlocal_bind": "decides whether a static file is written",
+    "nginx_lb_package": "a package name for the package task",
+    "nginx_lb_manage_service": "decides tasks (read with the bool filter)",
+    "nginx_lb_nonlocal_bind": "decides whether a static file is written",
+}
+
+
+def _spec_name(spec: Spec) -> str:
+    if isinstance(spec, Type):
+        return spec.name
+    if isinstance(spec, Vip):
+        return "ip_prefix, or {address: ip_prefix, dev: interface, label: interface_label}"
+    if isinstance(spec, MapOf):
+        return f"mapping {spec.key.name} -> record"
+    if isinstance(spec, ListOf):
+        return f"list of {_spec_name(spec.item)}" if not isinstance(spec.item, Record) else "list of records"
+    return "record"
+
+
+def table(role: str) -> list[tuple[str, str]]:
+    """``(variable path, type)`` for every value of ``role`` that reaches a template."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(spec: Spec, path: str) -> None:
+        rows.append((path, _spec_name(spec)))
+        inner = spec.item if isinstance(spec, ListOf) else spec.value if isinstance(spec, MapOf) else spec
+        sub = path + ("[]" if isinstance(spec, ListOf) else ".NAME" if isinstance(spec, MapOf) else "")
+        if isinstance(inner, Record):
+            for k, s in inner.fields.items():
+                walk(s, f"{sub}.{k}")
+        elif isinstance(inner, Vip):
+            for k, s in _VIP_RECORD.fields.items():
+                rows.append((f"{sub}.{k}", _spec_name(s)))
+
+    for name, spec in ROLE_VARS[role].items():
+        walk(spec, name)
+    if role == "keepalived":
+        rows.append(("keepalived_advert_int", "advert_int_v2 or advert_int_v3 (by keepalived_vrrp_version; v3 with IPv6 VIPs)"))
+    return sorted(rows)
+
+
+def _is_v6(vip: t.Any) -> bool:
+    addr = vip.get("address") if isinstance(vip, t.Mapping) else vip
+    return isinstance(addr, str) and ":" in addr
+
+
+def check_role_vars(role: str, host: str, hostvars: t.Mapping[str, t.Any]) -> list[str]:
+    """Every value of ``role`` in one host's variables that is not of its type (empty: all typed).
+
+    Variables absent from ``hostvars`` are skipped: the role's defaults are typed too
+    (a unit test checks them). Secrets are never quoted.
+    """
+    if role not in ROLE_VARS:
+        raise KeyError(f"unknown role {role!r}; known: {', '.join(ROLE_VARS)}")
+    out: list[str] = []
+    iface = hostvars.get("keepalived_interface", "eth0")
+    iface = iface if isinstance(iface, str) else None
+    for name, spec in ROLE_VARS[role].items():
+        if name in hostvars:
+            if name == "keepalived_vips":
+                spec = ListOf(Vip(iface))  # a label without a dev begins with the node's interface
+            _check(spec, hostvars[name], name, host, out, secret=name in SECRET_VARS)
+    if role == "keepalived" and "keepalived_advert_int" in hostvars:
+        version = hostvars.get("keepalived_vrrp_version", 2)
+        vips = hostvars.get("keepalived_vips") or []
+        for inst in hostvars.get("keepalived_instances") or []:
+            if isinstance(inst, t.Mapping) and isinstance(inst.get("vips"), list):
+                vips = [*vips, *inst["vips"]]
+        if version == 3 or (isinstance(vips, list) and any(_is_v6(v) for v in vips)):
+            version = 3
+        ty = ADVERT_INT_V3 if version == 3 else ADVERT_INT_V2
+        _check(ty, hostvars["keepalived_advert_int"], "keepalived_advert_int", host, out)
+    return out
+
+
+def check_derived(instances: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
+    """The values the topology derives (``_topology.as_dicts``), typed before rendering:
+    instance names (unique), VIPs, devices and generated labels (<= 15 bytes), node
+    interfaces, states, priorities and unicast addresses."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, inst in enumerate(instances):
+        name = inst.get("name")
+        where = f"instance {name}" if isinstance(name, str) else f"instance {i + 1}"
+        _check(INSTANCE_NAME, name, f"{where}: name", None, out)
+        if name in seen:
+            out.append(f"{where}: name {name!r} is used by more than one instance; instance names must be unique")
+        seen.add(name)
+        _check(VRID, inst.get("vrid"), f"{where}: virtual_router_id", None, out)
+        version = inst.get("version")
+        _check(ADVERT_INT_V3 if version == 3 else ADVERT_INT_V2, inst.get("advert_int"), f"{where}: advert_int", None, out)
+        for j, vip in enumerate(inst.get("vips") or []):
+            vw = f"{where}: VIP {j + 1}"
+            _check(IP_PREFIX, vip.get("cidr"), f"{vw} address", None, out)
+            _check(INTERFACE, vip.get("dev"), f"{vw} dev", None, out)
+            if vip.get("label") is not None:
+                dev = vip.get("dev") if isinstance(vip.get("dev"), str) else None
+                _check(interface_label(dev), vip.get("label"), f"{vw} label", None, out)
+        for node in inst.get("nodes") or []:
+            host = node.get("host")
+            _check(INTERFACE, node.get("interface"), f"{where}: interface", host, out)
+            _check(STATE, node.get("state"), f"{where}: state", host, out)
+            _check(PRIORITY, node.get("priority"), f"{where}: priority", host, out)
+            if inst.get("unicast"):
+                _check(IP_ADDRESS, node.get("unicast_src_ip"), f"{where}: unicast_src_ip", host, out)
+                for k, peer in enumerate(node.get("unicast_peers") or []):
+                    _check(IP_ADDRESS, peer, f"{where}: unicast_peer {k + 1}", host, out)
+    return out
+
+
+def check_hosts(role: str, hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[str]:
+    """``check_role_vars`` for every host of a group, in order: the preflight's one line."""
+    return [p for h in hosts for p in check_role_vars(role, h, hostvars.get(h, {}))]
