@@ -63,7 +63,9 @@ def _plain(hostvars: t.Any, hosts: t.Iterable[str]) -> dict[str, dict[str, t.Any
 def keepalived_pairs_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]]) -> list[str]:
     play_hosts = list(play_hosts)
     members = {h for hosts in _preflight.pairs(play_hosts, _plain(hostvars, play_hosts), groups).values() for h in hosts}
-    return _preflight.check_pairs(play_hosts, _plain(hostvars, set(play_hosts) | members), groups)
+    plain = _plain(hostvars, set(play_hosts) | members)
+    options = role_options("keepalived")
+    return _preflight.check_pairs(play_hosts, {h: _preflight.converted(h, v, options) for h, v in plain.items()}, groups)
 
 
 class FilterModule:

@@ -17,6 +17,7 @@ import typing as t
 
 from ._argspec import ValueCheck
 from ._argspec import check as check_types
+from ._types import check_role_vars
 
 DEFAULT_METHOD = "round_robin"
 DEFAULT_PORT = 80
@@ -29,6 +30,8 @@ _HEALTH_PATH = re.compile(r"/[^\s;{}]*")  # no whitespace at all: a newline is a
 
 #: Stricter checks per value (see ``_argspec``); empty until values are typed further.
 VALUE_CHECKS: dict[str, ValueCheck] = {}
+#: The variable a message is about (its first word: ``nginx_lb_servers[0].listen[0] on lb1: ...``).
+_VAR = re.compile(r"^[a-z][a-z0-9_]*")
 
 
 def _entries(values: t.Mapping[str, t.Any], name: str) -> list[t.Mapping[str, t.Any]]:
@@ -50,10 +53,7 @@ def listen_port(listen: t.Any) -> str:
 def _something_to_balance(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     if values.get("nginx_lb_servers") or values.get("nginx_lb_streams"):
         return []
-    return [
-        f"nginx_lb_servers and nginx_lb_streams are both empty on {host}: "
-        "define at least one HTTP server or one TCP stream."
-    ]
+    return [f"nginx_lb_servers and nginx_lb_streams are both empty on {host}: define at least one HTTP server or one TCP stream."]
 
 
 def _unique_names(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
@@ -146,8 +146,7 @@ def _health_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     if isinstance(path, str) and _HEALTH_PATH.fullmatch(path):
         return []
     return [
-        f"nginx_lb_health_path on {host} is '{path}'. "
-        "Allowed: a path starting with / without spaces, ';', '{' or '}' (keepalived requests it)."
+        f"nginx_lb_health_path on {host} is '{path}'. Allowed: a path starting with / without spaces, ';', '{{' or '}}' (keepalived requests it)."
     ]
 
 
@@ -183,4 +182,10 @@ def check(
     (a rule over a wrong type would only repeat the type's message less clearly).
     """
     converted, problems = check_types(options, values, host, value_checks=VALUE_CHECKS if value_checks is None else value_checks)
-    return problems or check_rules(host, converted)
+    if problems:
+        return problems
+    # The rules first (their messages say what is meant); then the strict type of every
+    # value that reaches an nginx file (``_types``), for the variables no rule spoke of.
+    errors = check_rules(host, converted)
+    spoken = {_VAR.match(e).group(0) for e in errors if _VAR.match(e)}
+    return errors + [e for e in check_role_vars("nginx", host, converted) if not (_VAR.match(e) and _VAR.match(e).group(0) in spoken)]

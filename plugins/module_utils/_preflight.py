@@ -18,11 +18,13 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
     SHARED_SETTINGS,
     Instance,
     TopologyError,
+    as_dicts,
     derive,
     settings_of,
     show,
     with_unicast,
 )
+from ansible_collections.halb.pair.plugins.module_utils._types import check_derived, check_hosts
 
 AUTH_MAX = 8  # keepalived uses only the first 8 characters of auth_pass
 
@@ -42,6 +44,18 @@ def check_host(
         options, values, host, secrets=SECRET_SETTINGS, value_checks=VALUE_CHECKS if value_checks is None else value_checks
     )
     return problems
+
+
+def converted(
+    host: str,
+    values: t.Mapping[str, t.Any],
+    options: t.Mapping[str, t.Mapping[str, t.Any]],
+) -> dict[str, t.Any]:
+    """The host's variables with the role's options converted as Ansible converts them
+    (``-e keepalived_check_timeout=3`` is the int 3); what does not convert stays as found
+    (check_host reports it)."""
+    conv, _problems = check_types(options, values, host, secrets=SECRET_SETTINGS)
+    return {**values, **conv}
 
 
 def _facts(hostvars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
@@ -117,14 +131,10 @@ def _check_instance(inst: Instance, s: dict[str, t.Any]) -> list[str]:
         for n in masters:
             what = "keepalived_nopreempt" if not inst.preempt else f"keepalived_preempt_delay={inst.preempt_delay}"
             errors.append(
-                f"{name} on {n.host}: {what} works only when every node starts as BACKUP, "
-                "found initial state MASTER (drop the state override)"
+                f"{name} on {n.host}: {what} works only when every node starts as BACKUP, found initial state MASTER (drop the state override)"
             )
     elif len(masters) != 1:
-        errors.append(
-            f"{name}: exactly one node must be the preferred master (state MASTER), found {len(masters)}: "
-            f"{[n.host for n in masters]!r}"
-        )
+        errors.append(f"{name}: exactly one node must be the preferred master (state MASTER), found {len(masters)}: {[n.host for n in masters]!r}")
     if len(inst.nodes) >= 2:
         top = max(inst.nodes, key=lambda n: n.priority)
         if masters and len(masters) == 1 and masters[0].host != top.host:
@@ -176,20 +186,25 @@ def check(
     hosts: t.Sequence[str],
     hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
 ) -> list[str]:
-    """Every problem found in the group's keepalived settings (empty: all fine)."""
+    """Every problem found in the group's keepalived settings (empty: all fine).
+
+    Every value that reaches keepalived.conf is checked against its strict type
+    (``_types``) too: no newline, brace or comment character can add a directive."""
     hosts = list(hosts)
     settings = {h: settings_of(hostvars.get(h, {})) for h in hosts}
-    errors = _consistency(hosts, settings) if len(hosts) >= 2 else []
+    errors = check_hosts("keepalived", hosts, hostvars)
+    errors += _consistency(hosts, settings) if len(hosts) >= 2 else []
     try:
         instances = derive(hosts, hostvars)
     except TopologyError as exc:
         return errors + exc.errors
     s = settings[hosts[0]]
     addresses = {
-        h: settings[h]["keepalived_unicast_src_ip"] or interface_address(hostvars.get(h, {}), settings[h]["keepalived_interface"])
-        for h in hosts
+        h: settings[h]["keepalived_unicast_src_ip"] or interface_address(hostvars.get(h, {}), settings[h]["keepalived_interface"]) for h in hosts
     }
     with_unicast(instances, addresses)
+    # What the topology generates (labels, names) is typed too before it is rendered.
+    errors.extend(check_derived(as_dicts(instances)))
 
     seen_vrid: dict[int, str] = {}
     seen_vip: dict[str, str] = {}
@@ -198,8 +213,7 @@ def check(
         errors.extend(_check_instance(inst, s))
         if inst.vrid in seen_vrid:
             errors.append(
-                f"{inst.name}: virtual_router_id {inst.vrid} is already used by {seen_vrid[inst.vrid]}; "
-                "VRIDs must be unique on the segment"
+                f"{inst.name}: virtual_router_id {inst.vrid} is already used by {seen_vrid[inst.vrid]}; VRIDs must be unique on the segment"
             )
         seen_vrid.setdefault(inst.vrid, inst.name)
         for vip in inst.vips:
@@ -208,10 +222,7 @@ def check(
             seen_vip.setdefault(vip.address, inst.name)
             for h, addrs in node_addrs.items():
                 if vip.address in addrs:
-                    errors.append(
-                        f"keepalived_vips: VIP {vip.cidr} of {inst.name} is the own address of {h}; "
-                        "a VIP must be an address no node has"
-                    )
+                    errors.append(f"keepalived_vips: VIP {vip.cidr} of {inst.name} is the own address of {h}; a VIP must be an address no node has")
         for node in inst.nodes:
             ifaces = _facts(hostvars.get(node.host, {})).get("interfaces")
             if isinstance(ifaces, list):
