@@ -5,8 +5,8 @@
 Pure code: no Ansible imports. The filter plugin ``halb.pair.keepalived_instances``
 and ``halb.pair.keepalived_preflight`` wrap it; the role's template reads its result.
 
-A *setting* is read from each node's host variables, with the defaults below (the
-same as ``roles/keepalived/defaults/main.yml``; a unit test keeps them equal).
+A *setting* is read from each node's host variables, with the role's defaults
+(``roles/keepalived/defaults/main.yml``, read through ``_defaults``) under them.
 """
 
 from __future__ import annotations
@@ -15,26 +15,35 @@ import ipaddress
 import typing as t
 from dataclasses import asdict, dataclass, field
 
-#: Role defaults the derivation needs (mirrors roles/keepalived/defaults/main.yml).
-DEFAULTS: dict[str, t.Any] = {
-    "keepalived_topology": "single",
-    "keepalived_vips": [],
-    "keepalived_instances": [],
-    "keepalived_instance_overrides": {},
-    "keepalived_vrid_base": 55,
-    "keepalived_master_priority": 150,
-    "keepalived_backup_priority": 100,
-    "keepalived_priority_step": 10,
-    "keepalived_advert_int": 1,
-    "keepalived_vrrp_version": 2,
-    "keepalived_auth_pass": None,
-    "keepalived_interface": "eth0",
-    "keepalived_unicast": False,
-    "keepalived_unicast_src_ip": None,
-    "keepalived_nopreempt": False,
-    "keepalived_preempt_delay": 0,
-    "keepalived_check_weight": -60,
-}
+from ._defaults import pick, role_defaults
+
+#: The settings the derivation reads. Their defaults are the role's own
+#: ``roles/keepalived/defaults/main.yml`` (read by ``_defaults``: no copy here).
+SETTINGS = (
+    "keepalived_topology",
+    "keepalived_vips",
+    "keepalived_instances",
+    "keepalived_instance_overrides",
+    "keepalived_vrid_base",
+    "keepalived_master_priority",
+    "keepalived_backup_priority",
+    "keepalived_priority_step",
+    "keepalived_advert_int",
+    "keepalived_vrrp_version",
+    "keepalived_auth_pass",
+    "keepalived_interface",
+    "keepalived_unicast",
+    "keepalived_unicast_src_ip",
+    "keepalived_nopreempt",
+    "keepalived_preempt_delay",
+    "keepalived_check_weight",
+)
+
+
+def defaults() -> dict[str, t.Any]:
+    """The role defaults of :data:`SETTINGS`, from the role's defaults file."""
+    return pick(role_defaults(), SETTINGS)
+
 
 #: Settings that describe an instance and so must be equal on all of its nodes.
 SHARED_SETTINGS = (
@@ -106,10 +115,10 @@ class Instance:
         return next((n for n in self.nodes if n.host == host), None)
 
 
-def settings_of(hostvars: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """One node's settings: its host variables over the role defaults."""
-    out = dict(DEFAULTS)
-    for key in DEFAULTS:
+def settings_of(hostvars: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """One node's settings: its host variables over ``base`` (default: the role defaults)."""
+    out = dict(defaults() if base is None else pick(base, SETTINGS))
+    for key in SETTINGS:
         if key in hostvars and hostvars[key] is not None:
             out[key] = hostvars[key]
     return out
@@ -236,7 +245,11 @@ def _instance_plans(hosts: list[str], s: dict[str, t.Any], errors: list[str]) ->
     return plans
 
 
-def derive(hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[Instance]:
+def derive(
+    hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    base: t.Mapping[str, t.Any] | None = None,
+) -> list[Instance]:
     """All instances of the group, each with its nodes' states and priorities.
 
     Raises TopologyError listing every problem that prevents a derivation.
@@ -247,7 +260,7 @@ def derive(hosts: t.Sequence[str], hostvars: t.Mapping[str, t.Mapping[str, t.Any
     errors: list[str] = []
     if len(hosts) < 2:
         raise TopologyError([f"load-balancer group: a pair needs at least two nodes, found {len(hosts)}: {hosts!r}"])
-    settings = {h: settings_of(hostvars.get(h, {})) for h in hosts}
+    settings = {h: settings_of(hostvars.get(h, {}), base) for h in hosts}
     s = settings[hosts[0]]
     plans = _instance_plans(hosts, s, errors)
 

@@ -72,12 +72,19 @@ def safe_libexec(tmp: Path) -> Path:
 
 
 def run_playbook(tmp: Path, playbook: Path, hosts: list[str], group_vars: dict,
-                 host_vars: dict | None = None, extra: list[str] | None = None) -> Run:
+                 host_vars: dict | None = None, extra: list[str] | None = None,
+                 inventory: Path | None = None) -> Run:
+    """``inventory``: an existing inventory instead of the fake ``lb`` group (its hosts
+    are then reached locally through extra vars, ``hosts`` names them for the output dirs)."""
     tmp.mkdir(parents=True, exist_ok=True)
     outdir = tmp / "out"
     for h in hosts:
         (outdir / h).mkdir(parents=True, exist_ok=True)
-    inv = write_inventory(tmp, hosts, group_vars, host_vars)
+    if inventory is None:
+        inv = write_inventory(tmp, hosts, group_vars, host_vars)
+    else:
+        inv = inventory
+        extra = ["-e", "ansible_connection=local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}", *(extra or [])]
     env = dict(os.environ)
     env.update({
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),

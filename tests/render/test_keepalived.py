@@ -8,6 +8,7 @@ VI_1 / VRID 55 / 150-100 / eth0:1, and VI_2 / VRID 56 / roles reversed / eth0:2.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -25,7 +26,7 @@ pytestmark = [
 
 PLAYBOOK = REPO / "tests" / "render" / "render_keepalived.yml"
 IFACE = default_interface()
-SECRET = "s3cr3t%"  # "!" would start a keepalived comment (issue 9): the typed preflight refuses it
+SECRET = "s3cr3t!"
 # An existing non-root script user: exercises keepalived 2.2.7's "Terminated" path.
 BASE = {"keepalived_interface": IFACE, "keepalived_script_user": "nobody"}
 
@@ -145,19 +146,21 @@ def test_refused_config_is_not_written_and_secret_is_masked(tmp_path):
     assert not (run.outdir / "lb1" / "keepalived.conf").exists()
 
 
-def test_check_timeout_from_extra_vars(tmp_path):
-    """`-e keepalived_check_timeout=3` is a string: typed by the argument spec, it renders."""
-    run = run_playbook(tmp_path, PLAYBOOK, ["lb1", "lb2"], {**BASE, "keepalived_vips": ["198.51.100.100/24"]},
-                       extra=["-e", "keepalived_check_timeout=3"])
-    assert run.rc == 0, run.output
-    conf = run.conf("lb1")
-    assert "--max-time 3 " in conf
-    assert "    timeout 4\n" in conf
+def _check_url(conf: str) -> str:
+    return re.search(r'script "/usr/bin/curl -fsS -o /dev/null --max-time \d+ (\S+)"', conf).group(1)
 
 
-def test_check_timeout_that_is_no_integer_is_refused_in_preflight(tmp_path):
-    run = run_playbook(tmp_path, PLAYBOOK, ["lb1", "lb2"], {**BASE, "keepalived_vips": ["198.51.100.100/24"]},
-                       extra=["-e", "keepalived_check_timeout=3s"])
-    assert run.rc != 0
-    assert "keepalived_check_timeout on lb1: found '3s' (str); allowed: an integer" in run.output
-    assert not (run.outdir / "lb1" / "keepalived.conf").exists()
+@pytest.mark.parametrize(
+    ("group_vars", "url"),
+    [
+        ({}, "http://127.0.0.1:8081/healthz"),
+        # the bug: with nginx on 9000, keepalived's check asked 8081 and always failed
+        ({"nginx_lb_health_port": 9000}, "http://127.0.0.1:9000/healthz"),
+        ({"nginx_lb_health_port": 9000, "nginx_lb_health_path": "/hc"}, "http://127.0.0.1:9000/hc"),
+        ({"nginx_lb_health_port": 9000, "keepalived_check_url": "http://127.0.0.1:7000/up"}, "http://127.0.0.1:7000/up"),
+    ],
+    ids=["default", "port", "port-and-path", "explicit-url-wins"],
+)
+def test_check_url_follows_the_nginx_health_endpoint(tmp_path, group_vars, url):
+    run = render(tmp_path, ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], **group_vars})
+    assert _check_url(run.conf("lb1")) == _check_url(run.conf("lb2")) == url

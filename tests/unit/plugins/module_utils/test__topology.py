@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError, pick, read_defaults
 from ansible_collections.halb.pair.plugins.module_utils._topology import (
-    DEFAULTS,
+    SETTINGS,
     TopologyError,
+    defaults,
     derive,
     master_down_interval,
     parse_vip,
@@ -151,5 +153,32 @@ def test_master_down_interval(advert, prio, expected):
 
 
 def test_python_defaults_match_role_defaults():
+    """The derivation's defaults are the role's file itself (no copy): every setting it
+    reads has a literal default there."""
     role = yaml.safe_load(ROLE_DEFAULTS.read_text())
-    assert {k: role[k] for k in DEFAULTS} == DEFAULTS
+    assert defaults() == {k: role[k] for k in SETTINGS}
+
+
+def test_derivation_follows_the_role_defaults_file(tmp_path):
+    """Change the role's defaults file and the derivation changes with it: one source."""
+    roles = tmp_path / "roles"
+    for role in ("keepalived", "nginx"):
+        (roles / role / "defaults").mkdir(parents=True)
+        src = ROLE_DEFAULTS.parents[2] / role / "defaults" / "main.yml"
+        (roles / role / "defaults" / "main.yml").write_text(src.read_text())
+    f = roles / "keepalived" / "defaults" / "main.yml"
+    f.write_text(f.read_text().replace("keepalived_vrid_base: 55", "keepalived_vrid_base: 77")
+                 .replace("keepalived_master_priority: 150", "keepalived_master_priority: 200"))
+    base = read_defaults(roles)
+    [inst] = derive(["lb1", "lb2"], group(["lb1", "lb2"], keepalived_vips=["198.51.100.100/24"]), base)
+    assert (inst.vrid, inst.nodes[0].priority, inst.nodes[1].priority) == (77, 200, 100)
+
+
+def test_a_templated_default_is_not_a_default(tmp_path):
+    d = tmp_path / "roles" / "keepalived" / "defaults"
+    d.mkdir(parents=True)
+    (d / "main.yml").write_text("keepalived_vrid_base: '{{ 50 + 5 }}'\nkeepalived_interface: eth0\n")
+    base = read_defaults(tmp_path / "roles", roles=("keepalived",))
+    assert base == {"keepalived_interface": "eth0"}
+    with pytest.raises(DefaultsError, match="keepalived_vrid_base"):
+        pick(base, ["keepalived_vrid_base"])

@@ -1,0 +1,174 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the pair model: thin wrappers around module_utils/_pair.py.
+
+Documented one by one next to this file (pair_model.yml, pairs.yml, pair_status.yml,
+pair_drain.yml, pair_conflicts.yml): ``ansible-doc -t filter halb.pair.NAME``.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.halb.pair.plugins.module_utils import _pair
+from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError
+from ansible_collections.halb.pair.plugins.module_utils._topology import TopologyError
+
+
+class _HostView(t.Mapping[str, t.Any]):
+    """One host's variables, templated only when the model reads them."""
+
+    def __init__(self, hv: t.Any) -> None:
+        self._hv = hv
+
+    def __getitem__(self, key: str) -> t.Any:
+        if key not in self._hv:
+            raise KeyError(key)
+        return self._hv[key]
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(list(self._hv.keys()))
+
+    def __len__(self) -> int:
+        return len(list(self._hv.keys()))
+
+
+class _HostVars(t.Mapping[str, t.Any]):
+    def __init__(self, hostvars: t.Any) -> None:
+        self._hostvars = hostvars
+
+    def __getitem__(self, host: str) -> _HostView:
+        try:
+            return _HostView(self._hostvars[host])
+        except KeyError as exc:
+            raise KeyError(host) from exc
+
+    def get(self, host: str, default: t.Any = None) -> t.Any:  # type: ignore[override]
+        try:
+            return self[host]
+        except KeyError:
+            return {} if default is None else default
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(list(self._hostvars.keys()))
+
+    def __len__(self) -> int:
+        return len(list(self._hostvars.keys()))
+
+
+def _addresses(hosts: t.Iterable[str], hv: _HostVars) -> dict[str, str | None]:
+    """Each node's unicast source: keepalived_unicast_src_ip, else its interface's address (facts)."""
+    out: dict[str, str | None] = {}
+    for h in hosts:
+        v = hv.get(h)
+        src = v.get("keepalived_unicast_src_ip")
+        if not src:
+            iface = str(v.get("keepalived_interface") or _pair.role_defaults()["keepalived_interface"])
+            facts = v.get("ansible_facts") or {}
+            info = facts.get(iface.replace("-", "_").replace(".", "_")) if isinstance(facts, t.Mapping) else None
+            src = ((info or {}).get("ipv4") or {}).get("address") if isinstance(info, t.Mapping) else None
+        out[h] = str(src) if src else None
+    return out
+
+
+def _fail(name: str, exc: Exception) -> AnsibleFilterError:
+    errors = getattr(exc, "errors", None) or [str(exc)]
+    return AnsibleFilterError(f"{name}: " + "; ".join(errors))
+
+
+def _guard(name: str) -> t.Callable[[t.Callable[..., t.Any]], t.Callable[..., t.Any]]:
+    def deco(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            try:
+                return func(*args, **kwargs)
+            except (TopologyError, DefaultsError, _pair._placement.PlacementError) as exc:
+                raise _fail(name, exc) from exc
+
+        wrapper.__name__ = func.__name__
+        wrapper.__doc__ = func.__doc__
+        return wrapper
+
+    return deco
+
+
+@_guard("pair_model")
+def pair_model(hosts: t.Sequence[str], hostvars: t.Any, group: str | None = None) -> dict[str, t.Any]:
+    hv = _HostVars(hostvars)
+    hosts = [str(h) for h in hosts]
+    return _pair.model(hosts, hv, group, addresses=_addresses(hosts, hv)).as_dict()
+
+
+@_guard("pairs")
+def pairs(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]]) -> list[dict[str, t.Any]]:
+    hv = _HostVars(hostvars)
+    found = _pair.pair_groups([str(h) for h in play_hosts], hv, groups)
+    members = [h for hs in found.values() for h in hs]
+    return [p.as_dict() for p in _pair.pairs(list(play_hosts), hv, groups, addresses=_addresses(members, hv))]
+
+
+@_guard("pair_status")
+def pair_status(
+    pairs: t.Any,
+    hostvars: t.Any,
+    fail_on: t.Iterable[str] = _pair.FAILING,
+    reader: str | None = None,
+) -> dict[str, t.Any]:
+    models = [pairs] if isinstance(pairs, t.Mapping) else list(pairs)
+    hv = _HostVars(hostvars)
+    reports = [_pair.reports_of(m, hv, reader) for m in models]
+    return _pair.status_all(models, reports, list(fail_on))
+
+
+@_guard("pair_drain")
+def pair_drain(pair: t.Mapping[str, t.Any], reports: t.Mapping[str, t.Any], node: str, restore: bool = False) -> dict[str, t.Any]:
+    return _pair.drain_plan(pair, dict(reports or {}), str(node), bool(restore))
+
+
+@_guard("pair_conflicts")
+def pair_conflicts(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]]) -> list[str]:
+    hv = _HostVars(hostvars)
+    found = _pair.pair_groups([str(h) for h in play_hosts], hv, groups)
+    # Every other pair the inventory names counts too: a --limit does not move a segment.
+    for h in groups.get("all", []):
+        named = hv.get(h).get("keepalived_group")
+        if named and named not in found and h in (groups.get(named) or []):
+            found.update(_pair.pair_groups([h], hv, groups))
+    models = [_pair.model(members, hv, name) for name, members in found.items()]
+    return _pair.conflicts(models)
+
+
+def pair_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]]) -> list[str]:
+    """Every rule broken by the pairs among ``play_hosts``: the keepalived preflight of each
+    pair, values typed (``halb.pair.keepalived_pairs_preflight``), then the VRIDs and VIPs
+    two pairs share; empty list: all fine. The keepalived role's preflight calls this."""
+    from ansible_collections.halb.pair.plugins.filter.preflight import keepalived_pairs_preflight
+
+    errors = keepalived_pairs_preflight(play_hosts, hostvars, groups)
+    if errors:
+        return errors
+    try:
+        return pair_conflicts(play_hosts, hostvars, groups)
+    except AnsibleFilterError as exc:
+        return [str(exc)]
+
+
+def _plain(hostvars: t.Any, hosts: t.Sequence[str]) -> dict[str, dict[str, t.Any]]:
+    """The variables the keepalived preflight reads, as plain dicts."""
+    out = {}
+    for h in hosts:
+        v = hostvars[h]
+        out[h] = {k: v[k] for k in list(v.keys()) if k.startswith(("keepalived_", "ansible_host", "ansible_facts"))}
+    return out
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "pair_model": pair_model,
+            "pairs": pairs,
+            "pair_status": pair_status,
+            "pair_drain": pair_drain,
+            "pair_conflicts": pair_conflicts,
+            "pair_preflight": pair_preflight,
+        }

@@ -1,0 +1,527 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One model of a load-balancer pair, computed once and read by everyone.
+
+A *pair* is the set of hosts of the inventory group named by their
+``keepalived_group`` (default ``lb``). From the group's hosts and their host
+variables (over the roles' own defaults, see ``_defaults``) this module builds:
+
+- the VRRP instances (``_topology.derive``: states, priorities, VIPs);
+- each node's *contract*: interface, segment, priorities per instance, the VIPs of
+  its instances and of those it is preferred master of, drain file, state
+  directory, and the nginx health endpoint. The endpoint's port and path are the
+  nginx role's ``nginx_lb_health_port`` / ``nginx_lb_health_path``, so keepalived's
+  check, ``status.yml`` and ``upgrade.yml`` all request the URL nginx serves;
+  ``keepalived_check_url`` set to a URL overrides it (for an nginx not managed here).
+
+Several pairs in one inventory (``pairs``) are each their own model; ``conflicts``
+refuses a VRID or a VIP that two pairs use on one segment.
+
+Views for day-2 operations over the model: ``reports_of`` (one ``vip_info`` result
+per node), ``status`` (placement verdicts, the table, what fails) and ``drain_plan``.
+
+Pure code: no Ansible imports. Filters in ``plugins/filter`` wrap it;
+``scripts/lib/lab_report.py`` imports it directly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import typing as t
+from dataclasses import asdict, dataclass, field
+
+from . import _placement
+from ._defaults import pick, role_defaults
+from ._topology import SETTINGS, Instance, TopologyError, derive, settings_of, with_unicast
+
+#: Per-node settings of the contract (defaults: the keepalived and nginx roles').
+CONTRACT_SETTINGS = (
+    "keepalived_group",
+    "keepalived_interface",
+    "keepalived_drain_file",
+    "keepalived_state_dir",
+    "keepalived_check_url",
+    "keepalived_check_interval",
+    "keepalived_check_timeout",
+    "keepalived_check_fall",
+    "keepalived_check_rise",
+    "nginx_lb_health_port",
+    "nginx_lb_health_path",
+)
+#: Optional per-node settings (no role default).
+OPTIONAL_SETTINGS = ("keepalived_segment",)
+#: The verdicts that fail ``status.yml`` unless told otherwise.
+FAILING = _placement.FAILING
+#: The name the internal role registers each node's ``vip_info`` result under.
+READ_VAR = "halb_pair_read"
+
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,=:@%/-]*$")
+_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(:[0-9]{1,5})?/[A-Za-z0-9._~!$&'()*+,=:@%/-]*$")
+
+
+class PairError(TopologyError):
+    """The group cannot be modelled; one message per problem."""
+
+
+@dataclass
+class Health:
+    port: int
+    path: str
+    url: str
+
+
+@dataclass
+class Check:
+    """keepalived's vrrp_script of nginx on this node."""
+
+    url: str
+    interval: float
+    timeout: float
+    fall: int
+    rise: int
+
+
+@dataclass
+class NodeContract:
+    host: str
+    group: str
+    interface: str
+    #: What decides whether two pairs share a VRRP segment (see ``segment_of``).
+    segment: str
+    #: Instance name -> this node's priority / initial state.
+    priorities: dict[str, int]
+    states: dict[str, str]
+    #: The instances the node is in, and those it is the preferred master of.
+    instances: list[str]
+    preferred: list[str]
+    #: VIP addresses of those instances (what it releases on drain / takes on restore).
+    vips: list[str]
+    preferred_vips: list[str]
+    drain_file: str
+    state_dir: str
+    health: Health
+    check: Check
+
+
+@dataclass
+class VipView:
+    address: str
+    cidr: str
+    instance: str
+    vrid: int
+    master: str
+    backups: list[str]
+
+
+@dataclass
+class Pair:
+    group: str
+    hosts: list[str]
+    instances: list[Instance]
+    nodes: dict[str, NodeContract]
+    vips: list[VipView] = field(default_factory=list)
+
+    @property
+    def addresses(self) -> list[str]:
+        out: list[str] = []
+        for v in self.vips:
+            if v.address not in out:
+                out.append(v.address)
+        return out
+
+    def as_dict(self) -> dict[str, t.Any]:
+        d = asdict(self)
+        d["addresses"] = self.addresses
+        return d
+
+
+def _facts(hv: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    facts = hv.get("ansible_facts")
+    return facts if isinstance(facts, t.Mapping) else {}
+
+
+def interface_network(hv: t.Mapping[str, t.Any], interface: str) -> str | None:
+    """The IPv4 network of ``interface`` from gathered facts (``198.51.100.0/24``), if known."""
+    info = _facts(hv).get(interface.replace("-", "_").replace(".", "_"))
+    if not isinstance(info, t.Mapping):
+        return None
+    v4 = info.get("ipv4") or {}
+    addr, mask = v4.get("address"), v4.get("netmask")
+    if not addr or not mask:
+        return None
+    try:
+        return str(ipaddress.ip_interface(f"{addr}/{mask}").network)
+    except ValueError:
+        return None
+
+
+def segment_of(hv: t.Mapping[str, t.Any], interface: str) -> str:
+    """The VRRP segment a node speaks on, as far as the inventory tells.
+
+    ``keepalived_segment`` when set (a name for the L2 segment, e.g. ``dc1-vlan20``);
+    else the IPv4 network of the interface from facts (``net:198.51.100.0/24``);
+    else, without facts, the interface name (``if:eth0``): pairs that use the same
+    interface name are then assumed to share the segment (the safe side).
+    """
+    seg = hv.get("keepalived_segment")
+    if seg not in (None, ""):
+        return f"name:{seg}"
+    net = interface_network(hv, interface)
+    return f"net:{net}" if net else f"if:{interface}"
+
+
+def _int(value: t.Any, what: str, errors: list[str], low: int, high: int) -> int:
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", str(value).strip()):
+        errors.append(f"{what}: expected an integer within {low}..{high}, found {value!r}")
+        return 0
+    n = int(str(value).strip())
+    if not low <= n <= high:
+        errors.append(f"{what}: expected an integer within {low}..{high}, found {n}")
+    return n
+
+
+def _num(value: t.Any, what: str, errors: list[str]) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        n = float(value)
+    except (TypeError, ValueError):
+        errors.append(f"{what}: expected a number of seconds, found {value!r}")
+        return 0.0
+    return int(n) if n == int(n) else n
+
+
+def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str]) -> tuple[Health, str]:
+    """The node's nginx health endpoint, and the URL keepalived's check requests."""
+    port = _int(s["nginx_lb_health_port"], f"nginx_lb_health_port on {host}", errors, 1, 65535)
+    path = s["nginx_lb_health_path"]
+    if not isinstance(path, str) or not _PATH.match(path):
+        errors.append(f"nginx_lb_health_path on {host}: expected an absolute URI path such as '/healthz', found {path!r}")
+        path = "/"
+    url = f"http://127.0.0.1:{port}{path}"
+    check_url = s.get("keepalived_check_url")
+    if check_url in (None, ""):
+        return Health(port=port, path=path, url=url), url
+    if not isinstance(check_url, str) or not _URL.match(check_url):
+        errors.append(
+            f"keepalived_check_url on {host}: expected an http(s) URL such as 'http://127.0.0.1:8081/healthz' "
+            f"(or null: derived from nginx_lb_health_port/path), found {check_url!r}"
+        )
+        return Health(port=port, path=path, url=url), url
+    return Health(port=port, path=path, url=check_url), check_url
+
+
+def _node_settings(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    out = pick(base, CONTRACT_SETTINGS)
+    for key in (*CONTRACT_SETTINGS, *OPTIONAL_SETTINGS):
+        if key in hv and hv[key] is not None:
+            out[key] = hv[key]
+    return out
+
+
+def group_of(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = None) -> str:
+    """The pair a host belongs to: its ``keepalived_group`` (role default ``lb``)."""
+    value = hv.get("keepalived_group")
+    if value in (None, ""):
+        value = (role_defaults() if base is None else base)["keepalived_group"]
+    return str(value)
+
+
+def model(
+    hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    group: str | None = None,
+    base: t.Mapping[str, t.Any] | None = None,
+    addresses: t.Mapping[str, str | None] | None = None,
+) -> Pair:
+    """The pair made of ``hosts`` (in inventory order). ``base``: the defaults
+    (the roles' own when None); ``addresses``: unicast source per host when known."""
+    base = role_defaults() if base is None else base
+    hosts = [str(h) for h in hosts]
+    instances = derive(hosts, hostvars, base)
+    if addresses:
+        with_unicast(instances, addresses)
+    errors: list[str] = []
+    nodes: dict[str, NodeContract] = {}
+    for h in hosts:
+        hv = hostvars.get(h, {})
+        s = _node_settings(hv, base)
+        health, check_url = health_of(h, s, errors)
+        mine = [i for i in instances if i.node(h)]
+        preferred = [i for i in mine if i.master == h]
+        interface = str(settings_of(hv, base)["keepalived_interface"])
+        nodes[h] = NodeContract(
+            host=h,
+            group=group or group_of(hv, base),
+            interface=interface,
+            segment=segment_of(hv, interface),
+            priorities={i.name: i.node(h).priority for i in mine},  # type: ignore[union-attr]
+            states={i.name: i.node(h).state for i in mine},  # type: ignore[union-attr]
+            instances=[i.name for i in mine],
+            preferred=[i.name for i in preferred],
+            vips=_unique(v.address for i in mine for v in i.vips),
+            preferred_vips=_unique(v.address for i in preferred for v in i.vips),
+            drain_file=str(s["keepalived_drain_file"]),
+            state_dir=str(s["keepalived_state_dir"]),
+            health=health,
+            check=Check(
+                url=check_url,
+                interval=_num(s["keepalived_check_interval"], f"keepalived_check_interval on {h}", errors),
+                timeout=_num(s["keepalived_check_timeout"], f"keepalived_check_timeout on {h}", errors),
+                fall=_int(s["keepalived_check_fall"], f"keepalived_check_fall on {h}", errors, 1, 1000000),
+                rise=_int(s["keepalived_check_rise"], f"keepalived_check_rise on {h}", errors, 1, 1000000),
+            ),
+        )
+    if errors:
+        raise PairError(errors)
+    vips = [
+        VipView(
+            address=v.address,
+            cidr=v.cidr,
+            instance=i.name,
+            vrid=i.vrid,
+            master=i.master,
+            backups=[n.host for n in sorted(i.nodes, key=lambda n: -n.priority) if n.host != i.master],
+        )
+        for i in instances
+        for v in i.vips
+    ]
+    return Pair(group=group or group_of(hostvars.get(hosts[0], {}), base), hosts=hosts, instances=instances, nodes=nodes, vips=vips)
+
+
+def _unique(items: t.Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for x in items:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+def pair_groups(
+    play_hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    groups: t.Mapping[str, t.Sequence[str]],
+    base: t.Mapping[str, t.Any] | None = None,
+) -> dict[str, list[str]]:
+    """Pair name -> all its hosts (the whole group, in inventory order), for every
+    pair at least one of ``play_hosts`` belongs to, in the order the play meets them."""
+    out: dict[str, list[str]] = {}
+    errors: list[str] = []
+    for h in play_hosts:
+        name = group_of(hostvars.get(h, {}), base)
+        if name in out and h in out[name]:
+            continue
+        members = groups.get(name)
+        if not members:
+            errors.append(f"keepalived_group on {h}: names the group {name!r}, which has no hosts in the inventory")
+            continue
+        if h not in members:
+            errors.append(f"keepalived_group on {h}: names the group {name!r}, but {h} is not one of its hosts {list(members)!r}")
+            continue
+        out[name] = [str(m) for m in members]
+    for name, members in out.items():
+        for m in members:
+            other = group_of(hostvars.get(m, {}), base)
+            if other != name:
+                errors.append(
+                    f"keepalived_group on {m}: found {other!r}, but {m} is a host of pair {name!r}; "
+                    "every host of a pair must name the same group (set keepalived_group in the pair's group_vars)"
+                )
+    if errors:
+        raise PairError(errors)
+    return out
+
+
+def pairs(
+    play_hosts: t.Sequence[str],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    groups: t.Mapping[str, t.Sequence[str]],
+    base: t.Mapping[str, t.Any] | None = None,
+    addresses: t.Mapping[str, str | None] | None = None,
+) -> list[Pair]:
+    """One model per pair among ``play_hosts``; all problems of all pairs at once."""
+    out: list[Pair] = []
+    errors: list[str] = []
+    for name, members in pair_groups(play_hosts, hostvars, groups, base).items():
+        try:
+            out.append(model(members, hostvars, name, base, addresses))
+        except TopologyError as exc:
+            errors.extend(f"pair {name}: {e}" for e in exc.errors)
+    if errors:
+        raise PairError(errors)
+    return out
+
+
+def conflicts(models: t.Sequence[Pair]) -> list[str]:
+    """VRIDs and VIPs that two pairs use on one segment (empty list: none).
+
+    A VRRP router is known on its segment by (address family, VRID): two pairs whose
+    instances share a VRID and a segment (``segment_of``) would take each other's
+    adverts as their own. A VIP in two pairs is refused whatever the segments.
+    """
+    errors: list[str] = []
+    seen: dict[tuple[int, int, str], tuple[str, str]] = {}
+    vips: dict[str, tuple[str, str]] = {}
+    for p in models:
+        for inst in p.instances:
+            segs = sorted({p.nodes[n.host].segment for n in inst.nodes})
+            for seg in segs:
+                key = (inst.family, inst.vrid, seg)
+                if key in seen and seen[key][0] != p.group:
+                    other, oname = seen[key]
+                    errors.append(
+                        f"pair {p.group}: {inst.name} uses virtual_router_id {inst.vrid}, which pair {other} already "
+                        f"uses for {oname} on the same segment ({seg.split(':', 1)[1]}); VRIDs must be unique per "
+                        "segment: set another keepalived_vrid_base for one pair, or keepalived_segment if they are "
+                        "on different L2 segments"
+                    )
+                seen.setdefault(key, (p.group, inst.name))
+            for v in inst.vips:
+                if v.address in vips and vips[v.address][0] != p.group:
+                    errors.append(f"pair {p.group}: VIP {v.cidr} of {inst.name} is already a VIP of pair {vips[v.address][0]} ({vips[v.address][1]})")
+                vips.setdefault(v.address, (p.group, inst.name))
+    return errors
+
+
+# --- day-2 views ------------------------------------------------------------
+
+
+def _no_answer(msg: str = "no answer") -> dict[str, t.Any]:
+    return {"failed": True, "msg": msg}
+
+
+def reports_of(
+    pair: Pair | t.Mapping[str, t.Any],
+    hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    reader: str | None = None,
+    var: str = READ_VAR,
+) -> dict[str, t.Any]:
+    """One ``vip_info`` result per node of the pair.
+
+    ``var`` is the registered result of a looped ``vip_info`` (items are host names):
+    the reader's own reads first (it may have read every node, as upgrade.yml does),
+    else each node's read of itself; a node with neither counts as silent.
+    """
+    hosts = pair.hosts if isinstance(pair, Pair) else list(pair["hosts"])
+
+    def reads(of: str | None) -> dict[str, t.Any]:
+        reg = (hostvars.get(of) or {}).get(var) if of else None
+        if not isinstance(reg, t.Mapping):
+            return {}
+        results = reg.get("results")
+        if isinstance(results, list):
+            return {str(r.get("item")): r for r in results if isinstance(r, t.Mapping) and "item" in r}
+        return {str(of): reg}
+
+    mine = reads(reader)
+    out = {}
+    for h in hosts:
+        out[h] = mine.get(h) or reads(h).get(h) or _no_answer()
+    return out
+
+
+def _instances_of(pair: Pair | t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    if isinstance(pair, Pair):
+        return [asdict(i) for i in pair.instances]
+    return [dict(i) for i in pair["instances"]]
+
+
+def status(
+    pair: Pair | t.Mapping[str, t.Any],
+    reports: t.Mapping[str, t.Any],
+    fail_on: t.Iterable[str] = FAILING,
+) -> dict[str, t.Any]:
+    """Placement verdicts of every VIP of the pair, the table a person reads, the
+    entries that are not ok, those that fail (``fail_on``) and one-line summaries."""
+    group = pair.group if isinstance(pair, Pair) else pair["group"]
+    placements = _placement.judge(_instances_of(pair), dict(reports))
+    problems = [p for p in placements if p["verdict"] != "ok"]
+    failing = _placement.failing(placements, list(fail_on))
+    return {
+        "group": group,
+        "reports": dict(reports),
+        "placements": [dict(p) for p in placements],
+        "problems": [dict(p) for p in problems],
+        "failing": [dict(p) for p in failing],
+        "table": _placement.render(placements, dict(reports)),
+        "summary": _placement.summary(problems),
+        "failing_summary": _placement.summary(failing),
+    }
+
+
+def status_all(
+    models: t.Sequence[Pair | t.Mapping[str, t.Any]],
+    reports: t.Sequence[t.Mapping[str, t.Any]],
+    fail_on: t.Iterable[str] = FAILING,
+) -> dict[str, t.Any]:
+    """``status`` of every pair (``reports[i]`` for ``models[i]``), and the whole:
+    one table (a heading per pair when there are several), every entry not ok and
+    every failing one (each naming its pair), and the summaries."""
+    fail_on = list(fail_on)
+    each = [status(m, r, fail_on) for m, r in zip(models, reports, strict=True)]
+    many = len(each) > 1
+    table: list[str] = []
+    problems: list[dict[str, t.Any]] = []
+    failing: list[dict[str, t.Any]] = []
+    summaries, failing_summaries, all_reports = [], [], {}
+    for s in each:
+        if many:
+            table += ([""] if table else []) + [f"== pair {s['group']}"]
+        table += s["table"]
+        problems += [dict(p, pair=s["group"]) for p in s["problems"]]
+        failing += [dict(p, pair=s["group"]) for p in s["failing"]]
+        prefix = f"pair {s['group']}: " if many else ""
+        summaries.append(prefix + s["summary"])
+        if s["failing"]:
+            failing_summaries.append(prefix + s["failing_summary"])
+        all_reports.update(s["reports"])
+    return {
+        "pairs": each,
+        "reports": all_reports,
+        "problems": problems,
+        "failing": failing,
+        "table": table,
+        "summary": "; ".join(summaries) if summaries else _placement.summary([]),
+        "failing_summary": "; ".join(failing_summaries) if failing_summaries else _placement.summary([]),
+    }
+
+
+def drain_plan(
+    pair: Pair | t.Mapping[str, t.Any],
+    reports: t.Mapping[str, t.Any],
+    node: str,
+    restore: bool = False,
+) -> dict[str, t.Any]:
+    """What a planned failover of ``node`` does: the drain-file state, the VIPs to
+    watch (every VIP of its instances on drain; those it prefers on restore), and why
+    draining would leave a VIP without a healthy holder (empty: safe)."""
+    nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
+    if node not in nodes:
+        hosts = list(nodes)
+        raise PairError([f"node: expected one of the pair's hosts {hosts!r}, found {node!r}"])
+    c = nodes[node]
+    get = (lambda k: getattr(c, k)) if isinstance(c, NodeContract) else (lambda k: c[k])
+    if restore:
+        return {"node": node, "state": "active", "vips": list(get("preferred_vips")), "blockers": [],
+                "drain_file": get("drain_file")}
+    blockers = _placement.drain_blockers(_instances_of(pair), dict(reports), node)
+    return {"node": node, "state": "drained", "vips": list(get("vips")), "blockers": blockers,
+            "drain_file": get("drain_file")}
+
+
+__all__ = [
+    "CONTRACT_SETTINGS",
+    "SETTINGS",
+    "Pair",
+    "PairError",
+    "conflicts",
+    "drain_plan",
+    "model",
+    "pair_groups",
+    "pairs",
+    "reports_of",
+    "segment_of",
+    "status",
+    "status_all",
+]

@@ -1,0 +1,93 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pair filters: thin wrappers over _pair, errors as AnsibleFilterError, and every
+filter's documentation rendered by ansible-doc."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.halb.pair.plugins.filter.pair import FilterModule
+
+REPO = Path(__file__).resolve().parents[4]
+F = FilterModule().filters()
+SINGLE = {"keepalived_vips": ["198.51.100.100/24"], "nginx_lb_health_port": 9000}
+GROUPS = {"all": ["lb1", "lb2", "web1"], "lb": ["lb1", "lb2"], "web": ["web1"]}
+
+
+def hostvars(**per_host):
+    out = {h: dict(SINGLE) for h in ("lb1", "lb2")}
+    out["web1"] = {}
+    for h, v in per_host.items():
+        out[h].update(v)
+    return out
+
+
+def test_pair_model_through_the_filter():
+    pair = F["pair_model"](["lb1", "lb2"], hostvars())
+    assert pair["nodes"]["lb2"]["check"]["url"] == "http://127.0.0.1:9000/healthz"
+    assert pair["addresses"] == ["198.51.100.100"]
+
+
+def test_unicast_source_from_facts():
+    facts = {h: {"keepalived_unicast": True, "ansible_facts": {"eth0": {"ipv4": {"address": ip}}}}
+             for h, ip in (("lb1", "198.51.100.11"), ("lb2", "198.51.100.12"))}
+    pair = F["pair_model"](["lb1", "lb2"], hostvars(**facts))
+    nodes = pair["instances"][0]["nodes"]
+    assert [(n["unicast_src_ip"], n["unicast_peers"]) for n in nodes] == [("198.51.100.11", ["198.51.100.12"]),
+                                                                         ("198.51.100.12", ["198.51.100.11"])]
+
+
+def test_errors_are_filter_errors():
+    with pytest.raises(AnsibleFilterError, match="pair_model: nginx_lb_health_port on lb1"):
+        F["pair_model"](["lb1", "lb2"], hostvars(lb1={"nginx_lb_health_port": "x"}))
+    with pytest.raises(AnsibleFilterError, match="pairs: keepalived_group on web1"):
+        F["pairs"](["web1"], hostvars(), GROUPS)
+
+
+def test_status_reads_halb_pair_read():
+    hv = hostvars(lb1={"halb_pair_read": {"results": [{"item": "lb1", "held_vips": ["198.51.100.100"]}]}},
+                  lb2={"halb_pair_read": {"results": [{"item": "lb2", "held_vips": ["198.51.100.100"]}]}})
+    status = F["pair_status"](F["pairs"](["lb1", "lb2"], hv, GROUPS), hv)
+    assert [p["verdict"] for p in status["failing"]] == ["split_brain"]
+    plan = F["pair_drain"](F["pair_model"](["lb1", "lb2"], hv), status["reports"], "lb1")
+    assert (plan["state"], plan["vips"], plan["blockers"]) == ("drained", ["198.51.100.100"], [])
+
+
+def test_preflight_of_every_pair():
+    groups = {"all": ["a1", "a2", "b1", "b2"], "lb": ["a1", "a2", "b1", "b2"], "lb_a": ["a1", "a2"], "lb_b": ["b1", "b2"]}
+    hv = {h: {"keepalived_group": f"lb_{h[0]}", "keepalived_vips": [f"198.51.100.{10 + i}/24"]}
+          for i, h in enumerate(groups["lb"])}
+    hv["b1"]["keepalived_vips"] = hv["b2"]["keepalived_vips"] = ["198.51.100.20/24"]
+    found = F["pair_preflight"](groups["lb"], hv, groups)
+    # lb_a disagrees on its VIPs (a per-host value), and once fixed the VRID is shared
+    assert any(m.startswith("pair lb_a: keepalived_vips on a2") for m in found), found
+    hv["a2"]["keepalived_vips"] = hv["a1"]["keepalived_vips"]
+    assert F["pair_preflight"](groups["lb"], hv, groups) == [
+        "pair lb_b: VI_1 uses virtual_router_id 55, which pair lb_a already uses for VI_1 on the same segment (eth0); "
+        "VRIDs must be unique per segment: set another keepalived_vrid_base for one pair, or keepalived_segment if "
+        "they are on different L2 segments"
+    ]
+
+
+FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_conflicts", "pair_preflight"]
+
+
+def test_every_pair_filter_is_documented():
+    assert sorted(F) == sorted(FILTERS)
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_ansible_doc_renders(name):
+    out = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-doc"), "-t", "filter", "--json", f"halb.pair.{name}"],
+                         capture_output=True, text=True, check=True, cwd=REPO,
+                         env={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "PATH": "/usr/bin:/bin"}).stdout
+    doc = json.loads(out)[f"halb.pair.{name}"]
+    assert doc["doc"]["name"] == name
+    assert doc["doc"]["options"]["_input"]["required"] is True
+    assert doc["examples"].strip()
+    assert doc["return"]["_value"]["description"]

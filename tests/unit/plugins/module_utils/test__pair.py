@@ -1,0 +1,261 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pair model: contracts, the health endpoint, several pairs, conflicts, day-2 views.
+
+Expected values are written by hand from the role defaults as documented (8081,
+/healthz, /var/lib/halb-pair/...) and the guide's topologies, not from output.
+"""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.halb.pair.plugins.module_utils import _pair
+from ansible_collections.halb.pair.plugins.module_utils._pair import PairError
+
+SINGLE = {"keepalived_vips": ["198.51.100.100/24"]}
+DUAL = {"keepalived_topology": "dual_master", "keepalived_vips": ["198.51.100.100/24", "198.51.100.101/24"]}
+
+
+def hv(hosts, **vars_):
+    return {h: dict(vars_) for h in hosts}
+
+
+def facts(address, netmask="255.255.255.0", iface="eth0"):
+    return {"ansible_facts": {"interfaces": [iface], iface: {"ipv4": {"address": address, "netmask": netmask}}}}
+
+
+# (case, group vars, host, expected contract fields)
+CONTRACT_CASES = [
+    ("defaults", SINGLE, "lb1", {
+        "interface": "eth0", "priorities": {"VI_1": 150}, "states": {"VI_1": "MASTER"}, "instances": ["VI_1"],
+        "preferred": ["VI_1"], "vips": ["198.51.100.100"], "preferred_vips": ["198.51.100.100"],
+        "drain_file": "/var/lib/halb-pair/drain", "state_dir": "/var/lib/halb-pair/state",
+        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz"}}),
+    ("the backup prefers nothing", SINGLE, "lb2", {
+        "priorities": {"VI_1": 100}, "states": {"VI_1": "BACKUP"}, "preferred": [], "vips": ["198.51.100.100"],
+        "preferred_vips": []}),
+    ("dual master", DUAL, "lb2", {
+        "priorities": {"VI_1": 100, "VI_2": 150}, "preferred": ["VI_2"],
+        "vips": ["198.51.100.100", "198.51.100.101"], "preferred_vips": ["198.51.100.101"]}),
+    ("health follows nginx_lb_health_port", {**SINGLE, "nginx_lb_health_port": 9000}, "lb1", {
+        "health": {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz"}}),
+    ("and nginx_lb_health_path", {**SINGLE, "nginx_lb_health_port": "9000", "nginx_lb_health_path": "/hc"}, "lb1", {
+        "health": {"port": 9000, "path": "/hc", "url": "http://127.0.0.1:9000/hc"}}),
+    ("keepalived_check_url overrides", {**SINGLE, "keepalived_check_url": "http://127.0.0.1:7000/up"}, "lb1", {
+        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:7000/up"}}),
+    ("paths and interface per node", {**SINGLE, "keepalived_drain_file": "/run/d", "keepalived_state_dir": "/run/s",
+                                      "keepalived_interface": "ens3"}, "lb2", {
+        "interface": "ens3", "drain_file": "/run/d", "state_dir": "/run/s", "segment": "if:ens3"}),
+]
+
+
+@pytest.mark.parametrize(("vars_", "host", "expected"), [c[1:] for c in CONTRACT_CASES], ids=[c[0] for c in CONTRACT_CASES])
+def test_contract(vars_, host, expected):
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **vars_)).as_dict()
+    node = pair["nodes"][host]
+    assert {k: node[k] for k in expected} == expected
+
+
+def test_check_url_follows_the_health_port_everywhere():
+    """The bug this fixes: with nginx_lb_health_port 9000, keepalived's check (check.url),
+    status.yml and upgrade.yml (health.url) all request port 9000."""
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE, nginx_lb_health_port=9000))
+    for node in pair.nodes.values():
+        assert node.check.url == node.health.url == "http://127.0.0.1:9000/healthz"
+        assert (node.check.interval, node.check.timeout, node.check.fall, node.check.rise) == (1, 2, 2, 2)
+
+
+def test_vip_views_and_addresses():
+    pair = _pair.model(["lb1", "lb2", "lb3"], hv(["lb1", "lb2", "lb3"], **DUAL))
+    assert [(v.address, v.instance, v.vrid, v.master, v.backups) for v in pair.vips] == [
+        ("198.51.100.100", "VI_1", 55, "lb1", ["lb2", "lb3"]),
+        ("198.51.100.101", "VI_2", 56, "lb2", ["lb1", "lb3"]),
+    ]
+    assert pair.addresses == ["198.51.100.100", "198.51.100.101"]
+    assert pair.group == "lb"
+
+
+BAD_CASES = [
+    ("port not a number", {"nginx_lb_health_port": "90x"}, "nginx_lb_health_port on lb1: expected an integer within 1..65535, found '90x'"),
+    ("port out of range", {"nginx_lb_health_port": 70000}, "nginx_lb_health_port on lb1: expected an integer within 1..65535, found 70000"),
+    ("path not absolute", {"nginx_lb_health_path": "healthz"}, "nginx_lb_health_path on lb1: expected an absolute URI path"),
+    ("path with a space", {"nginx_lb_health_path": "/a b"}, "nginx_lb_health_path on lb1: expected an absolute URI path"),
+    ("check url with a quote", {"keepalived_check_url": 'http://127.0.0.1/"; x'}, "keepalived_check_url on lb1: expected an http(s) URL"),
+    ("no VIPs", {"keepalived_vips": []}, "keepalived_vips: topology 'single' needs a non-empty list of VIPs"),
+]
+
+
+@pytest.mark.parametrize(("vars_", "fragment"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES])
+def test_model_refuses(vars_, fragment):
+    with pytest.raises(PairError if "keepalived_vips" not in vars_ else _pair.TopologyError) as exc:
+        _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **{**SINGLE, **vars_}))
+    assert any(fragment in e for e in exc.value.errors), exc.value.errors
+
+
+# --- several pairs ----------------------------------------------------------
+
+GROUPS = {"all": ["eu1", "eu2", "us1", "us2", "web1"], "lb": ["eu1", "eu2", "us1", "us2"],
+          "lb_eu": ["eu1", "eu2"], "lb_us": ["us1", "us2"], "web": ["web1"]}
+
+
+def two_pairs(eu=None, us=None, per_host=None):
+    out = {h: {"keepalived_group": "lb_eu", **SINGLE, **(eu or {})} for h in ("eu1", "eu2")}
+    out |= {h: {"keepalived_group": "lb_us", "keepalived_vips": ["198.51.100.170/24"], "keepalived_vrid_base": 65, **(us or {})}
+            for h in ("us1", "us2")}
+    out["web1"] = {}
+    for h, v in (per_host or {}).items():
+        out[h].update(v)
+    return out
+
+
+def test_pairs_each_its_own_model():
+    models = _pair.pairs(GROUPS["lb"], two_pairs(), GROUPS)
+    assert [(p.group, p.hosts, [(i.name, i.vrid, i.master) for i in p.instances]) for p in models] == [
+        ("lb_eu", ["eu1", "eu2"], [("VI_1", 55, "eu1")]),
+        ("lb_us", ["us1", "us2"], [("VI_1", 65, "us1")]),
+    ]
+
+
+def test_a_limit_still_models_the_whole_pair():
+    [p] = _pair.pairs(["us2"], two_pairs(), GROUPS)
+    assert (p.group, p.hosts) == ("lb_us", ["us1", "us2"])
+
+
+GROUP_ERRORS = [
+    ("group without hosts", {"us1": {"keepalived_group": "lb_xx"}}, "keepalived_group on us1: names the group 'lb_xx', which has no hosts"),
+    ("host outside the group it names", {"us1": {"keepalived_group": "lb_eu"}}, "names the group 'lb_eu', but us1 is not one of its hosts"),
+    ("hosts of a pair disagree", {"us2": {"keepalived_group": "lb_eu"}}, "keepalived_group on us2: found 'lb_eu', but us2 is a host of pair 'lb_us'"),
+]
+
+
+@pytest.mark.parametrize(("per_host", "fragment"), [c[1:] for c in GROUP_ERRORS], ids=[c[0] for c in GROUP_ERRORS])
+def test_pair_groups_refuse(per_host, fragment):
+    with pytest.raises(PairError) as exc:
+        _pair.pair_groups(GROUPS["lb"], two_pairs(per_host=per_host), GROUPS)
+    assert any(fragment in e for e in exc.value.errors), exc.value.errors
+
+
+# (case, eu vars, us vars, per-host vars, expected messages' fragments; [] = no conflict)
+CONFLICT_CASES = [
+    ("distinct VRIDs", {}, {}, None, []),
+    ("same VRID, same interface, no facts", {}, {"keepalived_vrid_base": 55}, None,
+     ["pair lb_us: VI_1 uses virtual_router_id 55, which pair lb_eu already uses for VI_1 on the same segment (eth0)"]),
+    ("same VRID, other interface name", {}, {"keepalived_vrid_base": 55, "keepalived_interface": "eth1"}, None, []),
+    ("same VRID, segments named apart", {"keepalived_segment": "vlan10"}, {"keepalived_vrid_base": 55, "keepalived_segment": "vlan20"}, None, []),
+    ("same VRID, same named segment", {"keepalived_segment": "vlan10"}, {"keepalived_vrid_base": 55, "keepalived_segment": "vlan10"}, None,
+     ["on the same segment (vlan10)"]),
+    ("same VRID, facts: other networks", {}, {"keepalived_vrid_base": 55},
+     {"eu1": facts("198.51.100.61"), "eu2": facts("198.51.100.62"), "us1": facts("192.0.2.71"), "us2": facts("192.0.2.72")}, []),
+    ("same VRID, facts: one network", {}, {"keepalived_vrid_base": 55},
+     {"eu1": facts("198.51.100.61"), "eu2": facts("198.51.100.62"), "us1": facts("198.51.100.71"), "us2": facts("198.51.100.72")},
+     ["on the same segment (198.51.100.0/24)"]),
+    ("dual master overlaps the next VRID", {**{"keepalived_topology": "dual_master"},
+                                            "keepalived_vips": ["198.51.100.100/24", "198.51.100.101/24"]},
+     {"keepalived_vrid_base": 56}, None, ["pair lb_us: VI_1 uses virtual_router_id 56, which pair lb_eu already uses for VI_2"]),
+    ("one VIP in two pairs", {}, {"keepalived_vips": ["198.51.100.100/24"]}, None,
+     ["pair lb_us: VIP 198.51.100.100/24 of VI_1 is already a VIP of pair lb_eu (VI_1)"]),
+]
+
+
+@pytest.mark.parametrize(("eu", "us", "per_host", "expected"), [c[1:] for c in CONFLICT_CASES], ids=[c[0] for c in CONFLICT_CASES])
+def test_conflicts(eu, us, per_host, expected):
+    models = _pair.pairs(GROUPS["lb"], two_pairs(eu, us, per_host), GROUPS)
+    found = _pair.conflicts(models)
+    assert len(found) == len(expected), found
+    for fragment, message in zip(expected, found, strict=True):
+        assert fragment in message
+
+
+def test_a_vrid_within_one_pair_is_not_a_cross_pair_conflict():
+    """Within one pair the preflight's own VRID rule applies; conflicts() is across pairs."""
+    [p] = _pair.pairs(["eu1"], two_pairs(), GROUPS)
+    assert _pair.conflicts([p]) == []
+
+
+# --- day-2 views --------------------------------------------------------------
+
+
+def report(held=(), drained=False, nginx=True, running=True):
+    return {"held_vips": list(held), "drain": {"drained": drained, "value": -253 if drained else 0, "status": "active"},
+            "nginx": {"healthy": nginx, "status": 200 if nginx else 502, "latency_ms": 1.0, "node": "x"},
+            "keepalived": {"running": running, "version": "2.2.7"}, "instances": [], "source": "json"}
+
+
+def reads(*hosts_reports):
+    return {"results": [dict(r, item=h) for h, r in hosts_reports]}
+
+
+def test_reports_of_prefers_the_readers_own_reads():
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    stale, fresh = report(["198.51.100.100"]), report()
+    hostvars = {
+        "lb1": {"halb_pair_read": reads(("lb1", report(["198.51.100.100"])), ("lb2", fresh))},
+        "lb2": {"halb_pair_read": reads(("lb2", stale))},
+    }
+    assert _pair.reports_of(pair, hostvars, reader="lb1")["lb2"]["held_vips"] == []
+    # without a reader: each node's read of itself
+    assert _pair.reports_of(pair, hostvars)["lb2"]["held_vips"] == ["198.51.100.100"]
+
+
+def test_reports_of_a_silent_node():
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    got = _pair.reports_of(pair, {"lb1": {"halb_pair_read": reads(("lb1", report()))}, "lb2": {}})
+    assert got["lb2"] == {"failed": True, "msg": "no answer"}
+
+
+STATUS_CASES = [
+    ("ok", {"lb1": report(["198.51.100.100"]), "lb2": report()}, [], [], "all VIPs ok"),
+    ("split brain fails", {"lb1": report(["198.51.100.100"]), "lb2": report(["198.51.100.100"])},
+     ["split_brain"], ["split_brain"], "split_brain: VIP 198.51.100.100 (VI_1) held by lb1, lb2"),
+    ("misplaced is a problem, not a failure", {"lb1": report(), "lb2": report(["198.51.100.100"])},
+     ["misplaced"], [], "misplaced: VIP 198.51.100.100 (VI_1) held by lb2"),
+    ("silent node: unknown", {"lb1": report()}, ["unknown"], [], "unknown: VIP 198.51.100.100"),
+]
+
+
+@pytest.mark.parametrize(("reports", "problems", "failing", "summary"), [c[1:] for c in STATUS_CASES], ids=[c[0] for c in STATUS_CASES])
+def test_status(reports, problems, failing, summary):
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    s = _pair.status_all([pair], [reports])
+    assert [p["verdict"] for p in s["problems"]] == problems
+    assert [p["verdict"] for p in s["failing"]] == failing
+    assert s["summary"].startswith(summary)
+    assert s["table"][0].split() == ["VIP", "INSTANCE", "VRID", "PREFERRED", "HOLDERS", "VERDICT", "WHY"]
+    assert "==" not in s["table"][0]
+
+
+def test_status_of_two_pairs_names_each():
+    models = _pair.pairs(GROUPS["lb"], two_pairs(), GROUPS)
+    reports = [{"eu1": report(["198.51.100.100"]), "eu2": report(["198.51.100.100"])},
+               {"us1": report(["198.51.100.170"]), "us2": report()}]
+    s = _pair.status_all(models, reports)
+    assert s["table"][0] == "== pair lb_eu"
+    assert "== pair lb_us" in s["table"]
+    assert [(p["pair"], p["verdict"]) for p in s["failing"]] == [("lb_eu", "split_brain")]
+    assert s["failing_summary"].startswith("pair lb_eu: split_brain: VIP 198.51.100.100")
+    assert sorted(s["reports"]) == ["eu1", "eu2", "us1", "us2"]
+
+
+DRAIN_CASES = [
+    ("drain the master: every VIP of its instances", "lb1", False, {"lb1": report(["198.51.100.100"]), "lb2": report()},
+     ("drained", ["198.51.100.100", "198.51.100.101"], [])),
+    ("restore: the VIPs it prefers", "lb2", True, {}, ("active", ["198.51.100.101"], [])),
+    ("no healthy peer", "lb1", False, {"lb1": report(["198.51.100.100"]), "lb2": report(nginx=False)},
+     ("drained", ["198.51.100.100", "198.51.100.101"],
+      ["VI_1 (198.51.100.100): no healthy peer of lb1 to take over (peers: lb2)",
+       "VI_2 (198.51.100.101): no healthy peer of lb1 to take over (peers: lb2)"])),
+]
+
+
+@pytest.mark.parametrize(("node", "restore", "reports", "expected"), [c[1:] for c in DRAIN_CASES], ids=[c[0] for c in DRAIN_CASES])
+def test_drain_plan(node, restore, reports, expected):
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **DUAL, keepalived_drain_file="/run/halb/drain"))
+    plan = _pair.drain_plan(pair.as_dict(), reports, node, restore)
+    assert (plan["state"], plan["vips"], plan["blockers"]) == expected
+    assert plan["drain_file"] == "/run/halb/drain"
+
+
+def test_drain_plan_of_a_stranger():
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    with pytest.raises(PairError, match="node: expected one of the pair's hosts"):
+        _pair.drain_plan(pair, {}, "web1")
