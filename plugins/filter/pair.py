@@ -162,6 +162,11 @@ def _plain(hostvars: t.Any, hosts: t.Sequence[str]) -> dict[str, dict[str, t.Any
     return out
 
 
+@_guard("pair_handover")
+def pair_handover(pair: t.Mapping[str, t.Any], host: str, handover_file: str, fault_file: str) -> dict[str, t.Any]:
+    return _pair.handover(pair, str(host), str(handover_file), str(fault_file))
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -171,4 +176,5 @@ class FilterModule:
             "pair_drain": pair_drain,
             "pair_conflicts": pair_conflicts,
             "pair_preflight": pair_preflight,
+            "pair_handover": pair_handover,
         }

@@ -7,8 +7,6 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.module_utils._preflight import interface_address
-from ansible_collections.halb.pair.plugins.module_utils._topology import settings_of
 from ansible_collections.halb.pair.plugins.module_utils._vrrp_guard import GuardError, render, spec_for
 
 DOCUMENTATION = """
@@ -16,23 +14,18 @@ DOCUMENTATION = """
   short_description: The nftables table that lets VRRP in only from the pair's own nodes
   version_added: 0.2.0
   description:
-    - From the pair's VRRP instances (C(halb.pair.keepalived_instances)) and each node's VRRP
-      source address, builds the nft file of the table C(inet halb_pair_vrrp) - adverts for the
+    - From the pair's model (C(halb.pair.pair_model)) - its VRRP instances and each node's VRRP
+      source address - builds the nft file of the table C(inet halb_pair_vrrp) - adverts for the
       pair's VRIDs are accepted only from the pair's nodes; others are dropped and counted.
     - With O(mode=auto) the guard is off (with the reason) when an address is unknown or an
       instance is IPv6; with O(mode=on) that is an error.
-  positional: hostvars, mode
+  positional: mode, header
   options:
     _input:
-      description: The pair's instances, as C(halb.pair.keepalived_instances) returns them.
-      type: list
-      elements: dict
-      required: true
-    hostvars:
       description:
-        - The C(hostvars) magic variable. Each node's VRRP source address is its
-          C(keepalived_unicast_src_ip), else the primary IPv4 address of its C(keepalived_interface)
-          from facts (the C(network) subset).
+        - The pair, as C(halb.pair.pair_model) returns it. Each node's VRRP source address is its
+          C(address) there - C(keepalived_unicast_src_ip), else the primary IPv4 address of its
+          C(keepalived_interface) from facts (the C(network) subset).
       type: dict
       required: true
     mode:
@@ -49,7 +42,7 @@ EXAMPLES = """
 - name: The guard's file
   ansible.builtin.copy:
     dest: /etc/halb-pair/vrrp-guard.nft
-    content: "{{ (instances | halb.pair.vrrp_guard(hostvars)).ruleset }}"
+    content: "{{ (groups[keepalived_group] | halb.pair.pair_model(hostvars) | halb.pair.vrrp_guard('auto')).ruleset }}"
     validate: nft -c -f %s
 """
 
@@ -73,25 +66,15 @@ _ON = {True, "on", "true", "yes", "always"}
 _OFF = {False, "off", "false", "no", "never"}
 
 
-def _address(hostvars: t.Any, host: str) -> str | None:
-    try:
-        hv = hostvars[host]
-    except KeyError as exc:
-        raise AnsibleFilterError(f"host {host!r} is not in the inventory") from exc
-    plain = {k: hv[k] for k in list(hv.keys()) if k.startswith(("keepalived_", "ansible_facts"))}
-    s = settings_of(plain)
-    return s["keepalived_unicast_src_ip"] or interface_address(plain, s["keepalived_interface"])
-
-
-def vrrp_guard(instances: list[dict[str, t.Any]], hostvars: t.Any, mode: t.Any = "auto", header: str = "") -> dict[str, t.Any]:
+def vrrp_guard(pair: t.Mapping[str, t.Any], mode: t.Any = "auto", header: str = "") -> dict[str, t.Any]:
     m = mode.lower() if isinstance(mode, str) else mode
     if m in _OFF:
         return {"enabled": False, "why": "switched off (keepalived_vrrp_guard: false)", "ruleset": ""}
     if m not in _ON and m != "auto":
         raise AnsibleFilterError(f"keepalived_vrrp_guard: found {mode!r}, expected auto, true or false")
     try:
-        hosts = {n["host"] for inst in instances for n in inst["nodes"]}
-        spec = spec_for(instances, {h: _address(hostvars, h) for h in hosts})
+        nodes = pair["nodes"]
+        spec = spec_for(pair["instances"], {h: n.get("address") for h, n in nodes.items()})
     except (GuardError, ValueError) as exc:
         if m in _ON:
             raise AnsibleFilterError(f"keepalived_vrrp_guard is on, but the guard cannot be built: {exc}") from exc

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import _placement
 from ._defaults import pick, role_defaults
-from ._topology import SETTINGS, Instance, TopologyError, derive, settings_of, with_unicast
+from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, with_unicast
 
 #: Per-node settings of the contract (defaults: the keepalived and nginx roles').
 CONTRACT_SETTINGS = (
@@ -102,6 +102,9 @@ class NodeContract:
     state_dir: str
     health: Health
     check: Check
+    #: The address its VRRP adverts come from and its peers reach it at: the unicast
+    #: source, else its interface's primary IPv4 address from facts (None: unknown).
+    address: str | None = None
 
 
 @dataclass
@@ -228,6 +231,54 @@ def group_of(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = Non
     return str(value)
 
 
+def address_of(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any], interface: str, known: str | None = None) -> str | None:
+    """The node's VRRP source address: given, else keepalived_unicast_src_ip, else the
+    primary IPv4 address of its interface from facts."""
+    src = known or settings_of(hv, base).get("keepalived_unicast_src_ip")
+    if src:
+        return str(src)
+    info = _facts(hv).get(interface.replace("-", "_").replace(".", "_"))
+    ipv4 = info.get("ipv4") if isinstance(info, t.Mapping) else None
+    addr = ipv4.get("address") if isinstance(ipv4, t.Mapping) else None
+    return str(addr) if addr else None
+
+
+def handover_timeout(pair: t.Mapping[str, t.Any]) -> float:
+    """How long a stop may wait for the peers to take a node's VIPs: twice the longest
+    master-down interval of the pair's instances, plus its preempt delay, plus 1 s."""
+    longest = 0.0
+    for inst in pair["instances"]:
+        backups = [n["priority"] for n in inst["nodes"] if n["state"] != "MASTER"] or [n["priority"] for n in inst["nodes"]]
+        mdi = master_down_interval(float(inst["advert_int"]), min(backups))
+        longest = max(longest, 2 * mdi + float(inst.get("preempt_delay") or 0))
+    return round(longest + 1, 2)
+
+
+def handover(pair: Pair | t.Mapping[str, t.Any], host: str, handover_file: str, fault_file: str) -> dict[str, t.Any]:
+    """The configuration of a node's hand-over script (roles/keepalived/files/libexec/handover):
+    the VIPs it may hold, and each peer with the health URL of its nginx, reached at the
+    peer's address (a peer whose address is unknown is left out: it cannot be asked)."""
+    p = pair.as_dict() if isinstance(pair, Pair) else pair
+    timeout = handover_timeout(p)
+    nodes = p["nodes"]
+    me = nodes[host]
+    peers = []
+    for h, n in nodes.items():
+        if h == host or not n.get("address"):
+            continue
+        addr = str(n["address"])
+        hostpart = f"[{addr}]" if ":" in addr else addr
+        peers.append({"host": h, "health_url": f"http://{hostpart}:{n['health']['port']}{n['health']['path']}"})
+    return {
+        "vips": list(me["vips"]),
+        "peers": peers,
+        "peer_timeout": 0.3,
+        "handover_file": handover_file,
+        "fault_file": fault_file,
+        "timeout": float(timeout),
+    }
+
+
 def model(
     hosts: t.Sequence[str],
     hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
@@ -265,6 +316,7 @@ def model(
             drain_file=str(s["keepalived_drain_file"]),
             state_dir=str(s["keepalived_state_dir"]),
             health=health,
+            address=address_of(hv, base, interface, (addresses or {}).get(h)),
             check=Check(
                 url=check_url,
                 interval=_num(s["keepalived_check_interval"], f"keepalived_check_interval on {h}", errors),

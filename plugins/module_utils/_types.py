@@ -291,6 +291,7 @@ INSTANCE_NAME = pattern(r"[A-Za-z][A-Za-z0-9_-]{0,31}", "instance_name",
 NGINX_NAME = pattern(r"[A-Za-z][A-Za-z0-9_-]{0,63}", "nginx_name",
                      "a letter, then up to 63 letters, digits, '_' or '-'")
 USER_NAME = pattern(r"[a-z_][a-z0-9_-]{0,31}", "user_name", "a POSIX user name: [a-z_] then up to 31 of [a-z0-9_-]")
+UNIT_NAME = pattern(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}", "unit_name", "a systemd unit name without its .service suffix: letters, digits, _ . @ -")
 
 
 def _ifname(value: t.Any) -> str:
@@ -740,6 +741,9 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_libexec_dir": ABS_PATH,
     "keepalived_drain_file": ABS_PATH,
     "keepalived_state_dir": ABS_PATH,
+    "keepalived_handover_file": ABS_PATH,
+    "keepalived_nginx_fault_file": ABS_PATH,
+    "keepalived_nginx_service": UNIT_NAME,
 }
 
 NGINX_VARS: dict[str, Spec] = {
@@ -785,6 +789,8 @@ NOT_RENDERED: dict[str, str] = {
     "keepalived_manage_service": "decides tasks (read with the bool filter)",
     "keepalived_restart_on_failure": "decides whether a static file is written",
     "keepalived_nonlocal_bind": "decides whether a static file is written",
+    "keepalived_handover": "decides whether the hand-over units are written",
+    "keepalived_vrrp_guard": "decides whether the guard's table is written (its content comes from the pair model)",
     "nginx_lb_package": "a package name for the package task",
     "nginx_lb_manage_service": "decides tasks (read with the bool filter)",
     "nginx_lb_nonlocal_bind": "decides whether a static file is written",
