@@ -554,12 +554,15 @@ def drain_plan(
         raise PairError([f"node: expected one of the pair's hosts {hosts!r}, found {node!r}"])
     c = nodes[node]
     get = (lambda k: getattr(c, k)) if isinstance(c, NodeContract) else (lambda k: c[k])
+    # How long the move may take: the peers wait out their master-down interval and
+    # any preempt delay (keepalived_preempt_delay) before they take over; never below 20 s.
+    timeout = max(20.0, handover_timeout(pair.as_dict() if isinstance(pair, Pair) else pair))
     if restore:
         return {"node": node, "state": "active", "vips": list(get("preferred_vips")), "blockers": [],
-                "drain_file": get("drain_file")}
+                "drain_file": get("drain_file"), "timeout": timeout}
     blockers = _placement.drain_blockers(_instances_of(pair), dict(reports), node)
     return {"node": node, "state": "drained", "vips": list(get("vips")), "blockers": blockers,
-            "drain_file": get("drain_file")}
+            "drain_file": get("drain_file"), "timeout": timeout}
 
 
 __all__ = [
@@ -569,6 +572,8 @@ __all__ = [
     "PairError",
     "conflicts",
     "drain_plan",
+    "handover",
+    "handover_timeout",
     "model",
     "pair_groups",
     "pairs",

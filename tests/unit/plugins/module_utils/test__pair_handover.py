@@ -1,0 +1,67 @@
+"""The hand-over's configuration and the drain's timeout, from the pair model.
+
+Expected values by hand: MDI = 3 A + (256 - p) A / 256 (KEEPALIVED.md); the health
+endpoint at the peer's address and the nginx role's port and path."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.halb.pair.plugins.module_utils import _pair
+
+SINGLE = {"keepalived_vips": ["198.51.100.100/24"]}
+
+
+def facts(address, iface="eth0"):
+    return {"ansible_facts": {"interfaces": [iface], iface: {"ipv4": {"address": address, "netmask": "255.255.255.0"}}}}
+
+
+def hostvars(**group):
+    return {"lb1": {**group, **facts("198.51.100.11")}, "lb2": {**group, **facts("198.51.100.12")}}
+
+
+def test_node_address_from_facts_or_unicast_source():
+    hv = hostvars(**SINGLE)
+    hv["lb2"]["keepalived_unicast_src_ip"] = "198.51.100.62"
+    p = _pair.model(["lb1", "lb2"], hv).as_dict()
+    assert p["nodes"]["lb1"]["address"] == "198.51.100.11"
+    assert p["nodes"]["lb2"]["address"] == "198.51.100.62"
+    assert _pair.model(["lb1", "lb2"], {"lb1": dict(SINGLE), "lb2": dict(SINGLE)}).as_dict()["nodes"]["lb1"]["address"] is None
+
+
+def test_handover_names_each_peer_at_its_address_with_its_health_endpoint():
+    hv = hostvars(**SINGLE)
+    hv["lb2"]["nginx_lb_health_port"] = 9000
+    p = _pair.model(["lb1", "lb2"], hv)
+    cfg = _pair.handover(p, "lb1", "/var/lib/halb-pair/handover", "/var/lib/halb-pair/nginx-down")
+    assert cfg["vips"] == ["198.51.100.100"]
+    assert cfg["peers"] == [{"host": "lb2", "health_url": "http://198.51.100.12:9000/healthz"}]
+    assert (cfg["handover_file"], cfg["fault_file"]) == ("/var/lib/halb-pair/handover", "/var/lib/halb-pair/nginx-down")
+
+
+def test_a_peer_without_a_known_address_is_left_out():
+    hv = {"lb1": {**SINGLE, **facts("198.51.100.11")}, "lb2": dict(SINGLE)}
+    assert _pair.handover(_pair.model(["lb1", "lb2"], hv), "lb1", "/h", "/f")["peers"] == []
+
+
+@pytest.mark.parametrize(
+    ("group", "timeout"),
+    [
+        # advert 1 s, backup 100: MDI 3.609375; 2 MDI + 1
+        ({}, round(2 * (3 + 156 / 256) + 1, 2)),
+        # VRRPv3, 0.1 s
+        ({"keepalived_vrrp_version": 3, "keepalived_advert_int": 0.1}, round(2 * (0.3 + 156 * 0.1 / 256) + 1, 2)),
+        # a preempt delay of 30 s is waited out too
+        ({"keepalived_preempt_delay": 30}, round(2 * (3 + 156 / 256) + 30 + 1, 2)),
+    ],
+    ids=["advert-1", "fast", "preempt-delay"],
+)
+def test_handover_timeout(group, timeout):
+    p = _pair.model(["lb1", "lb2"], hostvars(**SINGLE, **group))
+    assert _pair.handover(p, "lb1", "/h", "/f")["timeout"] == timeout
+
+
+def test_drain_timeout_waits_out_a_preempt_delay_and_is_never_below_20_s():
+    plain = _pair.model(["lb1", "lb2"], hostvars(**SINGLE))
+    assert _pair.drain_plan(plain, {}, "lb1", restore=True)["timeout"] == 20.0
+    delayed = _pair.model(["lb1", "lb2"], hostvars(**SINGLE, keepalived_preempt_delay=60))
+    assert _pair.drain_plan(delayed, {}, "lb1", restore=True)["timeout"] == round(2 * (3 + 156 / 256) + 60 + 1, 2)
