@@ -284,49 +284,5 @@ def check_pairs(
         else:
             problems = check(members, hostvars)
         errors.extend(f"pair {group}: {p}" if len(found) > 1 else p for p in problems)
-    if len(found) > 1:
-        errors.extend(_vrids_across_pairs(found, hostvars))
-    return errors
-
-
-def segments(hosts: t.Sequence[str], instances: t.Sequence[Instance], hostvars: t.Mapping[str, t.Mapping[str, t.Any]]) -> set[str]:
-    """The networks a pair sends VRRP on: its nodes' interface networks (from facts) and its VIPs' networks."""
-    nets: set[str] = set()
-    for inst in instances:
-        for vip in inst.vips:
-            nets.add(str(ipaddress.ip_network(f"{vip.address}/{vip.prefix}", strict=False)))
-        for node in inst.nodes:
-            info = _facts(hostvars.get(node.host, {})).get(node.interface.replace("-", "_").replace(".", "_"))
-            ipv4 = info.get("ipv4") if isinstance(info, t.Mapping) else None
-            if isinstance(ipv4, t.Mapping) and ipv4.get("address") and ipv4.get("netmask"):
-                try:
-                    nets.add(str(ipaddress.ip_network(f"{ipv4['address']}/{ipv4['netmask']}", strict=False)))
-                except ValueError:
-                    pass
-    return nets
-
-
-def _vrids_across_pairs(found: t.Mapping[str, list[str]], hostvars: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[str]:
-    """A VRID (of one address family) used by two pairs that share a network: their adverts mix."""
-    seen: list[tuple[str, list[Instance], set[str]]] = []
-    errors = []
-    for group, members in found.items():
-        try:
-            instances = derive(members, hostvars) if members else []
-        except TopologyError:
-            continue  # reported by the pair's own check
-        nets = segments(members, instances, hostvars)
-        for other, other_instances, other_nets in seen:
-            shared = sorted(nets & other_nets)
-            if not shared:
-                continue
-            for inst in instances:
-                for prev in other_instances:
-                    if (inst.vrid, inst.family) == (prev.vrid, prev.family):
-                        errors.append(
-                            f"pair {group}: {inst.name}: virtual_router_id {inst.vrid} is already used by {prev.name} of pair "
-                            f"{other} on the same segment ({', '.join(shared)}); VRIDs must be unique per segment: "
-                            "set keepalived_vrid_base (or the instances' vrid) of one pair apart"
-                        )
-        seen.append((group, instances, nets))
+    # VRIDs and VIPs two pairs share on one segment: _pair.conflicts (halb.pair.pair_preflight).
     return errors

@@ -52,7 +52,7 @@ def test_two_pairs_pass_each_on_its_own(tmp_path):
 def test_a_vrid_two_pairs_share_on_one_segment_is_refused(tmp_path):
     rc, out = run_site(tmp_path, {})
     assert rc != 0
-    assert "pair lb_us: VI_1: virtual_router_id 55 is already used by VI_1 of pair lb_eu on the same segment" in out
+    assert "pair lb_us: VI_1 uses virtual_router_id 55, which pair lb_eu already uses for VI_1 on the same segment" in out
     assert "PLAY [Load balancers]" not in out
     assert "s3cret" not in out
 

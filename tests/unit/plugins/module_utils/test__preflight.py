@@ -124,8 +124,7 @@ def test_without_facts_host_checks_are_skipped_not_failed():
 
 # --- several pairs in one play: each pair is its own group, checked on its own ---
 
-from ansible_collections.halb.pair.plugins.module_utils._preflight import check_pairs, pairs, segments  # noqa: E402
-from ansible_collections.halb.pair.plugins.module_utils._topology import derive  # noqa: E402
+from ansible_collections.halb.pair.plugins.module_utils._preflight import check_pairs, pairs  # noqa: E402
 
 
 def two_pairs(eu=None, us=None):
@@ -179,24 +178,8 @@ def test_a_group_that_does_not_exist_is_refused():
     ]
 
 
-def test_a_vrid_reused_by_two_pairs_on_one_segment_is_refused():
-    hv, groups = two_pairs(us={"keepalived_vrid_base": 55})
-    errors = check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups)
-    assert errors == [
-        "pair lb_us: VI_1: virtual_router_id 55 is already used by VI_1 of pair lb_eu on the same segment (198.51.100.0/24); "
-        "VRIDs must be unique per segment: set keepalived_vrid_base (or the instances' vrid) of one pair apart"
-    ]
-
-
-def test_a_vrid_reused_on_other_segments_is_fine():
-    # two /25 halves of the documentation network: two segments
-    hv, groups = two_pairs(eu={"keepalived_vips": ["198.51.100.100/25"]}, us={"keepalived_vrid_base": 55, "keepalived_vips": ["198.51.100.200/25"]})
-    for h, address in (("lb1", "198.51.100.11"), ("lb2", "198.51.100.12"), ("lb3", "198.51.100.141"), ("lb4", "198.51.100.142")):
-        hv[h]["ansible_facts"]["eth0"]["ipv4"] = {"address": address, "netmask": "255.255.255.128"}
-        hv[h]["ansible_facts"]["all_ipv4_addresses"] = [address]
-    assert segments(groups["lb_eu"], derive(groups["lb_eu"], hv), hv) == {"198.51.100.0/25"}
-    assert segments(groups["lb_us"], derive(groups["lb_us"], hv), hv) == {"198.51.100.128/25"}
-    assert check_pairs(["lb1", "lb2", "lb3", "lb4"], hv, groups) == []
+# VRIDs and VIPs two pairs share on one segment: one implementation, _pair.conflicts
+# (tests/unit/plugins/module_utils/test__pair.py::test_conflicts), run by pair_preflight.
 
 
 # --- one host's variables against the role's argument spec ---
