@@ -31,7 +31,7 @@ import re
 import typing as t
 from dataclasses import asdict, dataclass, field
 
-from . import _placement
+from . import _placement, _vrrp_guard
 from ._defaults import pick, role_defaults
 from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, with_unicast
 
@@ -490,16 +490,31 @@ def status(
     placements = _placement.judge(_instances_of(pair), dict(reports))
     problems = [p for p in placements if p["verdict"] != "ok"]
     failing = _placement.failing(placements, list(fail_on))
+    guard = guard_verdict(reports)
     return {
         "group": group,
         "reports": dict(reports),
         "placements": [dict(p) for p in placements],
         "problems": [dict(p) for p in problems],
         "failing": [dict(p) for p in failing],
-        "table": _placement.render(placements, dict(reports)),
+        "table": [*_placement.render(placements, dict(reports)), "", guard_line(guard)],
         "summary": _placement.summary(problems),
         "failing_summary": _placement.summary(failing),
+        "vrrp_guard": guard,
     }
+
+
+def guard_line(guard: t.Mapping[str, t.Any]) -> str:
+    """The status table's line for the VRRP guard (FOREIGN_VRRP in capitals, as SPLIT_BRAIN)."""
+    verdict = guard["verdict"].upper() if guard["verdict"] == "foreign_vrrp" else guard["verdict"]
+    return f"VRRP GUARD  {verdict}  {guard['why']}"
+
+
+def guard_verdict(reports: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """VRRP seen from outside the pair, from the guard's counters each answering node
+    reported (``vip_info``'s ``vrrp_guard``): ok, foreign_vrrp or unguarded."""
+    per_node = {h: (r.get("vrrp_guard") or None) for h, r in reports.items() if isinstance(r, t.Mapping) and not r.get("failed")}
+    return _vrrp_guard.verdict(per_node)
 
 
 def status_all(
@@ -516,7 +531,7 @@ def status_all(
     table: list[str] = []
     problems: list[dict[str, t.Any]] = []
     failing: list[dict[str, t.Any]] = []
-    summaries, failing_summaries, all_reports = [], [], {}
+    summaries, failing_summaries, all_reports, guards = [], [], {}, {}
     for s in each:
         if many:
             table += ([""] if table else []) + [f"== pair {s['group']}"]
@@ -528,8 +543,11 @@ def status_all(
         if s["failing"]:
             failing_summaries.append(prefix + s["failing_summary"])
         all_reports.update(s["reports"])
+        guards[s["group"]] = s["vrrp_guard"]
     return {
         "pairs": each,
+        "vrrp_guard": guards,
+        "foreign_vrrp": sorted(g for g, v in guards.items() if v["verdict"] == "foreign_vrrp"),
         "reports": all_reports,
         "problems": problems,
         "failing": failing,
@@ -558,11 +576,16 @@ def drain_plan(
     # any preempt delay (keepalived_preempt_delay) before they take over; never below 20 s.
     timeout = max(20.0, handover_timeout(pair.as_dict() if isinstance(pair, Pair) else pair))
     if restore:
-        return {"node": node, "state": "active", "vips": list(get("preferred_vips")), "blockers": [],
-                "drain_file": get("drain_file"), "timeout": timeout}
+        return {
+            "node": node,
+            "state": "active",
+            "vips": list(get("preferred_vips")),
+            "blockers": [],
+            "drain_file": get("drain_file"),
+            "timeout": timeout,
+        }
     blockers = _placement.drain_blockers(_instances_of(pair), dict(reports), node)
-    return {"node": node, "state": "drained", "vips": list(get("vips")), "blockers": blockers,
-            "drain_file": get("drain_file"), "timeout": timeout}
+    return {"node": node, "state": "drained", "vips": list(get("vips")), "blockers": blockers, "drain_file": get("drain_file"), "timeout": timeout}
 
 
 __all__ = [

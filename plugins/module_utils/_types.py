@@ -724,7 +724,7 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_instance_overrides": MapOf(INSTANCE_NAME, Record({"priority": PRIORITY, "state": STATE}, label="")),
     "keepalived_unicast_src_ip": optional(IP_ADDRESS),
     "keepalived_router_id": ROUTER_ID,
-    "keepalived_check_url": URL,
+    "keepalived_check_url": optional(URL),
     "keepalived_check_interval": integer(1, 3600),
     "keepalived_check_timeout": integer(1, 300),
     "keepalived_check_fall": integer(1, 100),
@@ -784,6 +784,7 @@ ROLE_VARS: dict[str, dict[str, Spec]] = {"keepalived": KEEPALIVED_VARS, "nginx":
 #: Role variables that never reach a configuration file's text (why they need no type here).
 NOT_RENDERED: dict[str, str] = {
     "keepalived_group": "an inventory group name, read by the controller only",
+    "keepalived_segment": "a name the controller compares across pairs, never rendered",
     "keepalived_conf_path": "the destination path, not content",
     "keepalived_package_state": "a package task's state (argument spec choices)",
     "keepalived_manage_service": "decides tasks (read with the bool filter)",

@@ -200,6 +200,15 @@ drain:
       type: bool
       returned: always
       sample: false
+vrrp_guard:
+  description:
+    - The counters of the VRRP guard (nftables table C(inet halb_pair_vrrp), see the keepalived role's
+      C(keepalived_vrrp_guard)) - C(vrrp_peer) accepted from the pair's nodes, C(vrrp_spoofed) for the pair's
+      VRIDs from an address outside the pair (dropped), C(vrrp_other) for other VRIDs (dropped).
+    - Empty when the node has no guard table (or no nft).
+  returned: always
+  type: dict
+  sample: {vrrp_peer: {packets: 120, bytes: 4800}, vrrp_spoofed: {packets: 24, bytes: 960}, vrrp_other: {packets: 0, bytes: 0}}
 nginx:
   description:
     - The answer of nginx's health endpoint; C(healthy) is true for a 200, null when O(health_url) is empty.
@@ -215,6 +224,7 @@ from ansible_collections.halb.pair.plugins.module_utils import (  # noqa: E402
     _ipaddr,
     _keepalived_state,
     _node_io,
+    _vrrp_guard,
 )
 
 ARGUMENT_SPEC = {
@@ -248,7 +258,17 @@ def read(module, run, p):
     if not order:
         errors.append("auto: keepalived is not running and there is no state feed")
     nginx = _node_io.http_health(p["health_url"], timeout=p["health_timeout"]) if p["health_url"] else None
+    guard = {}
+    nft = module.get_bin_path("nft")
+    if nft:
+        rc, out, _err = run([nft, "-j", "list", "counters", "table", _vrrp_guard.FAMILY, _vrrp_guard.TABLE])
+        if rc == 0:
+            try:
+                guard = _vrrp_guard.counters(out)
+            except ValueError:
+                guard = {}
     return {
+        "vrrp_guard": guard,
         "addresses": addresses, "pid": pid, "version": version, "json_supported": json_supported, "drain": drain_value,
         "source": source, "instances": instances, "errors": errors, "nginx": nginx,
     }
@@ -276,6 +296,7 @@ def report(wanted, node, drain_file):
                        "json_supported": node["json_supported"]},
         "drain": {"path": drain_file, "value": node["drain"], "status": status, "drained": status == "drained"},
         "nginx": dict(node["nginx"]) if node["nginx"] else dict(NOT_CHECKED),
+        "vrrp_guard": dict(node.get("vrrp_guard") or {}),
     }
 
 

@@ -74,7 +74,7 @@ def test_preflight_of_every_pair():
     ]
 
 
-FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_conflicts", "pair_preflight"]
+FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_conflicts", "pair_preflight", "pair_handover"]
 
 
 def test_every_pair_filter_is_documented():

@@ -65,3 +65,22 @@ def test_drain_timeout_waits_out_a_preempt_delay_and_is_never_below_20_s():
     assert _pair.drain_plan(plain, {}, "lb1", restore=True)["timeout"] == 20.0
     delayed = _pair.model(["lb1", "lb2"], hostvars(**SINGLE, keepalived_preempt_delay=60))
     assert _pair.drain_plan(delayed, {}, "lb1", restore=True)["timeout"] == round(2 * (3 + 156 / 256) + 60 + 1, 2)
+
+
+def test_status_has_a_vrrp_guard_verdict_of_its_own():
+    p = _pair.model(["lb1", "lb2"], hostvars(**SINGLE))
+
+    def report(spoofed, guarded=True):
+        r = {"held_vips": [], "keepalived": {"running": True}, "instances": [], "drain": {"drained": False}, "nginx": {"healthy": True}}
+        if guarded:
+            r["vrrp_guard"] = {"vrrp_spoofed": {"packets": spoofed, "bytes": 40 * spoofed}}
+        return r
+
+    ok = _pair.status(p, {"lb1": report(0), "lb2": report(0)})
+    assert ok["vrrp_guard"]["verdict"] == "ok"
+    attacked = _pair.status(p, {"lb1": report(24), "lb2": report(0)})
+    assert attacked["vrrp_guard"]["verdict"] == "foreign_vrrp"
+    assert "VRRP GUARD  FOREIGN_VRRP" in attacked["table"][-1] and "lb1: 24" in attacked["table"][-1]
+    assert _pair.status_all([p], [{"lb1": report(24), "lb2": report(0)}])["foreign_vrrp"] == ["lb"]
+    bare = _pair.status(p, {"lb1": report(0, guarded=False), "lb2": report(0)})
+    assert bare["vrrp_guard"]["verdict"] == "unguarded"

@@ -38,6 +38,7 @@ MODULES = {
             "keepalived",
             "drain",
             "nginx",
+            "vrrp_guard",
         },
     },
     "halb.pair.vrrp_failover": {

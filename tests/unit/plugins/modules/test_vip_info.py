@@ -195,7 +195,7 @@ def test_check_mode_same_answer(run_module, node):
 
 def test_keepalived_not_installed(run_module, node):
     node["pid_file"].unlink()
-    kind, result = run_module(vip_info.main, node["args"], commands(), missing=("keepalived",))
+    kind, result = run_module(vip_info.main, node["args"], commands(), missing=("keepalived", "nft"))
     assert kind == "exit"
     assert result["keepalived"] == {"running": False, "pid": None, "version": None, "json_supported": False}
     assert result["source"] == "feed"
@@ -213,3 +213,27 @@ def test_a_malformed_dump_never_returns_the_password(run_module, node):
     assert "VI_1" in result["source_errors"][0]
     assert secret not in json.dumps(result)
     assert "auth_data" not in json.dumps(result)
+
+
+def test_the_vrrp_guard_counters_are_returned(run_module, node):
+    # `nft -j list counters table inet halb_pair_vrrp` as nftables 1.0.6 prints it
+    counters = json.dumps({"nftables": [
+        {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+        {"counter": {"family": "inet", "name": "vrrp_peer", "table": "halb_pair_vrrp", "handle": 1, "packets": 3, "bytes": 120}},
+        {"counter": {"family": "inet", "name": "vrrp_spoofed", "table": "halb_pair_vrrp", "handle": 2, "packets": 12, "bytes": 480}},
+        {"counter": {"family": "inet", "name": "vrrp_other", "table": "halb_pair_vrrp", "handle": 3, "packets": 0, "bytes": 0}},
+    ]})
+    base = commands()
+
+    def run(argv):
+        if argv[1:] == ["-j", "list", "counters", "table", "inet", "halb_pair_vrrp"]:
+            return 0, counters, ""
+        return base(argv)
+
+    kind, result = run_module(vip_info.main, node["args"], run, missing=())
+    assert kind == "exit"
+    assert result["vrrp_guard"]["vrrp_spoofed"] == {"packets": 12, "bytes": 480}
+    # no guard table: nft says so, the module says nothing is guarded
+    kind, result = run_module(vip_info.main, node["args"], lambda a: (1, "", "Error: No such file or directory") if a[0].endswith("nft") else base(a),
+                              missing=())
+    assert result["vrrp_guard"] == {}
