@@ -373,7 +373,8 @@ def plot(data: dict, path: pathlib.Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = data["rows"]
-    labels = [r["label"] for r in rows] + [f"failed: {c} ({len(data['fails'][c])}/{data['totals'][c]})" for c in CLIENTS]
+    names = {"conn": "new conn", "keepalive": "kept-alive"}
+    labels = [r["label"] for r in rows] + [f"failed, {names[c]} ({len(data['fails'][c])}/{data['totals'][c]})" for c in CLIENTS]
     fig, ax = plt.subplots(figsize=(11, 3.6))
     colours = {TARGET: "tab:blue", PEER: "tab:orange"}
     n = len(labels)
@@ -384,12 +385,12 @@ def plot(data: dict, path: pathlib.Path) -> None:
         y = n - 1 - len(rows) - j
         xs = data["fails"][c]
         ax.plot(xs, [y] * len(xs), "|", color="tab:red", markersize=12)
-    for x, what in data["marks"]:
+    for k, (x, what) in enumerate(data["marks"]):
         ax.axvline(x, color="black" if what == "event" else "grey", linestyle="-" if what == "event" else "--", linewidth=1)
-        ax.text(x, n - 0.4, what, fontsize=8, rotation=0, ha="left", va="bottom")
+        ax.text(x, n - 0.45 + 0.3 * (k % 2), f" {what}", fontsize=8, ha="left", va="bottom")
     ax.set_yticks(range(n))
     ax.set_yticklabels(list(reversed(labels)), fontsize=8)
-    ax.set_ylim(-0.7, n + 0.2)
+    ax.set_ylim(-0.7, n + 0.5)
     ax.set_xlim(*data["xlim"])
     ax.set_xlabel("seconds from the event")
     ax.set_title(data["title"], fontsize=10)
