@@ -710,15 +710,17 @@ def main(argv: list[str] | None = None) -> int:
                     run(["podman", "exec", cname(node), "systemctl", "restart", "keepalived"], check=False)
                 if not healthy(30):
                     raise RuntimeError(f"profile {prof}: VIPs not on their masters after the deploy: {holders(VIPS[0])} / {holders(VIPS[1])}")
-            meta["profiles"][prof] = {"how": how, "vars": pvars, "trials_done": 0}
-            p_start = time.time()
+            meta["profiles"][prof] = {"how": how, "vars": pvars, "trials_done": 0, "trials_run": 0}
+            p_start, p_stopped = time.time(), False
             p_budget = budget_left(started, max_s, p_start, len(profiles) - pi)
             for n in range(1, args.trials + 1):
-                if time.time() - p_start > p_budget:
-                    meta["stopped_early"] = True
-                    log(f"profile {prof}: time budget ({p_budget / 60:.1f} min) used after {n - 1} trial(s) per case; stopping it")
+                if p_stopped:
                     break
                 for case in cases:
+                    if time.time() - p_start > p_budget:
+                        p_stopped = meta["stopped_early"] = True
+                        log(f"profile {prof}: its time ({p_budget / 60:.1f} min) is used up in round {n}, before {case.name}; stopping it")
+                        break
                     if not healthy(30):
                         log("not healthy before the trial: repairing")
                         repair()
@@ -732,13 +734,15 @@ def main(argv: list[str] | None = None) -> int:
                         s["notes"] = trial["notes"]
                     summaries += ss
                     trials_by.setdefault((prof, case.name), []).append(trial)
+                    meta["profiles"][prof]["trials_run"] += 1
                     brief = "; ".join(
                         f"{s['phase']}/{s['client']} {s['failed']}/{s['requests']} win {_f(s['error_window_s'])}"
                         f" none {_f(s['no_holder_s'])} two {_f(s['multi_holder_s'])}"
                         for s in ss
                     )
                     log(f"{prof} {case.name} #{n}: {brief} {trial['notes']}")
-                meta["profiles"][prof]["trials_done"] = n
+                if not p_stopped:
+                    meta["profiles"][prof]["trials_done"] = n
     finally:
         teardown()
         aggs = aggregate(summaries)
@@ -747,7 +751,9 @@ def main(argv: list[str] | None = None) -> int:
         meta["finished"] = time.time()
         meta["minutes"] = round((meta["finished"] - started) / 60, 1)
         (out / "results.json").write_text(json.dumps({"meta": meta, "aggregates": aggs, "trials": summaries}, indent=1, default=str) + "\n")
-        head = "\n".join(f"- profile {p}: {m['how']} ({m['trials_done']} trial(s) per case)" for p, m in meta["profiles"].items())
+        head = "\n".join(
+            f"- profile {p}: {m['how']} ({m['trials_done']} full round(s), {m['trials_run']} trial(s) in all)" for p, m in meta["profiles"].items()
+        )
         (out / "table.md").write_text(head + "\n\n" + table)
         for (prof, case_name), trials in trials_by.items():
             pick = representative(trials, [s for s in summaries if s["profile"] == prof and s["case"] == case_name])
@@ -756,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # a picture must not lose the figures
                 log(f"picture {prof}-{case_name}: {exc}")
         print(head + "\n\n" + table)
-        log(f"{meta['minutes']} min; " + ", ".join(f"{p}: {m['trials_done']} trial(s)" for p, m in meta["profiles"].items()) + f"; written to {out}")
+        log(f"{meta['minutes']} min; " + ", ".join(f"{p}: {m['trials_run']} trial(s)" for p, m in meta["profiles"].items()) + f"; written to {out}")
         if meta["stopped_early"]:
             log("stopped early: the time bound (--max-minutes) was reached")
     return 0
