@@ -551,7 +551,10 @@ class Probes:
         self.downs: dict[str, list[float]] = {TARGET: [], PEER: []}
 
     def _unit(self, c: str, unit: str, argv: list[str], out: str, interval: float, max_count: int) -> str:
-        cmd = ["systemd-run", "--quiet", "--collect", f"--unit={unit}", "python3", PROBE_DST, *argv, "--out", out, "--stop-file", self.stop]
+        # DefaultDependencies=no: not stopped early in a shutdown, so a watcher sees keepalived
+        # let go of the VIP during a reboot (it dies in the final kill, with the container)
+        cmd = ["systemd-run", "--quiet", "--collect", f"--unit={unit}", "-p", "DefaultDependencies=no", "python3", PROBE_DST, *argv]
+        cmd += ["--out", out, "--stop-file", self.stop]
         cmd += ["--interval", str(interval), "--max-seconds", str(self.max_s), "--max-count", str(max_count)]
         return f"systemctl reset-failed {unit} 2>/dev/null; rm -f {out}; {shlex.join(cmd)} || exit 1; "
 
