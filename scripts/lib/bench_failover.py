@@ -755,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["minutes"] = round((meta["finished"] - started) / 60, 1)
         (out / "results.json").write_text(json.dumps({"meta": meta, "aggregates": aggs, "trials": summaries}, indent=1, default=str) + "\n")
         head = "\n".join(
-            f"- profile {p}: {m['how']} ({m['trials_done']} full round(s), {m['trials_run']} trial(s) in all)" for p, m in meta["profiles"].items()
+            f"- profile {m['how']} ({m['trials_done']} full round(s), {m['trials_run']} trial(s) in all)" for m in meta["profiles"].values()
         )
         (out / "table.md").write_text(head + "\n\n" + table)
         for (prof, case_name), trials in trials_by.items():
