@@ -58,8 +58,11 @@ RUN_DIR = "/var/tmp/halb-bench"  # not /run: the files of a killed node survive 
 # --------------------------------------------------------------------------- profiles (the one place)
 # Timers the harness waits with (generous: 3 x the master-down interval and the check's detection).
 PROFILES = {
-    "default": {"about": "the role's defaults (VRRPv2, advert 1 s)", "vars": {}, "freeze_s": 6.0, "timeout_s": 20.0},
-    "fast": {"about": "VRRPv3, advert 0.1 s", "vars": None, "freeze_s": 2.0, "timeout_s": 12.0},
+    # quiet_s: how long a self-restoring event (a restart, a SIGKILL the drop-in restarts) must
+    # leave the target alone with the VIP and its services active before it counts as over (a
+    # SIGKILLed keepalived leaves a stale VIP: "the target holds it" alone proves nothing).
+    "default": {"about": "the role's defaults (VRRPv2, advert 1 s)", "vars": {}, "freeze_s": 6.0, "timeout_s": 20.0, "quiet_s": 5.0},
+    "fast": {"about": "VRRPv3, advert 0.1 s", "vars": None, "freeze_s": 2.0, "timeout_s": 12.0, "quiet_s": 2.0},
 }
 FAST_EXPLICIT = {
     "keepalived_vrrp_version": 3,
@@ -360,6 +363,21 @@ def representative(trials: list[dict], summaries: list[dict]) -> dict:
     return ranked[(len(ranked) - 1) // 2]
 
 
+class Quiet:
+    """Has a condition held without a break for `quiet` seconds? Fed (time, holds) samples."""
+
+    def __init__(self, quiet: float):
+        self.quiet, self.since = quiet, None
+
+    def update(self, t: float, holds: bool) -> bool:
+        if not holds:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = t
+        return t - self.since >= self.quiet
+
+
 def budget_left(started: float, max_s: float, now: float, profiles_left: int) -> float:
     """Seconds the current profile may still use: an equal share of what is left."""
     return max(0.0, (max_s - (now - started)) / max(1, profiles_left))
@@ -513,6 +531,18 @@ def wait_holder(vip: str, node: str, timeout: float) -> tuple[bool, float]:
     return False, time.time() - t0
 
 
+def wait_quiet(vip: str, node: str, quiet: float, timeout: float) -> bool:
+    """Until `node` has held `vip` alone, with nginx and keepalived active, for `quiet` s."""
+    q = Quiet(quiet)
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        ok = holders(vip) == [node] and services_active(node)
+        if q.update(time.time(), ok):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def services_active(node: str) -> bool:
     res = run(["podman", "exec", cname(node), "systemctl", "is-active", "nginx", "keepalived"], timeout=10, check=False)
     return res.returncode == 0
@@ -640,10 +670,12 @@ def run_trial(case: Case, profile: str, n: int, settle: float = 1.0) -> dict:
         p.node_down(TARGET, trial["t_event_done"])
     if case.hold == "freeze":
         time.sleep(max(0.0, prof["freeze_s"] - (time.time() - trial["t_event"])))
-    else:
-        ok, _waited = wait_holder(VIPS[0], PEER if case.after == "peer" else TARGET, prof["timeout_s"])
+    elif case.after == "peer":
+        ok, _waited = wait_holder(VIPS[0], PEER, prof["timeout_s"])
         trial["notes"]["event_settled"] = ok
         time.sleep(settle)
+    else:
+        trial["notes"]["event_settled"] = wait_quiet(VIPS[0], TARGET, prof["quiet_s"], prof["timeout_s"] + prof["quiet_s"])
     if case.note_unit:
         res = run(["podman", "exec", c, "systemctl", "is-active", case.note_unit], check=False)
         trial["notes"][f"{case.note_unit}_before_recovery"] = res.stdout.strip()

@@ -50,7 +50,7 @@ def test_unknown_profile_is_refused():
 
 def test_every_profile_has_its_timers():
     for name, p in bf.PROFILES.items():
-        assert p["freeze_s"] > 0 and p["timeout_s"] > 0, name
+        assert p["freeze_s"] > 0 and p["timeout_s"] > 0 and p["quiet_s"] > 0, name
 
 
 def test_cases_cover_the_issue_and_are_well_formed():
@@ -289,3 +289,11 @@ def test_plot_writes_a_png(tmp_path):
 )
 def test_budget_shares_what_is_left(elapsed, left, want):
     assert bf.budget_left(100.0, 3600.0, 100.0 + elapsed, left) == want
+
+
+def test_quiet_needs_the_condition_without_a_break():
+    q = bf.Quiet(2.0)
+    # the stale VIP of a SIGKILLed keepalived: held at once, then lost, then held for good
+    got = [q.update(t, ok) for t, ok in [(0.0, True), (1.0, True), (1.5, False), (2.0, True), (3.5, True), (4.0, True)]]
+    assert got == [False, False, False, False, False, True]
+    assert bf.Quiet(0.0).update(5.0, True) is True
