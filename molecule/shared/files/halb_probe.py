@@ -8,6 +8,10 @@ In a container:
   client  --url URL --out FILE --stop-file F   HTTP GET every --interval (50 ms) with a
                                                --connect-timeout (200 ms); one JSON line
                                                per request: t, dt, ok, status, node, backend, err
+  client-keepalive --url URL --out FILE ...    --connections (8) kept-alive HTTP/1.1
+                                               connections, each a GET every --interval;
+                                               reconnects after an error; same lines plus
+                                               conn (index) and reused (sent on a kept one)
   watch   --addr A --out FILE --stop-file F    polls `ip -j addr` every --interval (20 ms);
                                                one JSON line at start, on every change, at end
   event   -- CMD ...                           runs CMD, prints {"t_event", "t_done", "rc", "out"}
@@ -233,6 +237,80 @@ def cmd_client(args) -> int:
     return 0
 
 
+class KeptConnection:
+    """One kept-alive HTTP/1.1 connection: a request on it when asked; after an error it
+    is closed, and the next request opens a new one (with the connect timeout).
+
+    `factory(host, port, timeout)` makes the connection (http.client.HTTPConnection;
+    a stand-in in the tests); `clock` gives the time."""
+
+    def __init__(self, url: str, index: int, connect_timeout: float, read_timeout: float, factory=None, clock=time.time):
+        u = urllib.parse.urlsplit(url)
+        self.host, self.port, self.path = u.hostname, u.port or 80, u.path or "/"
+        self.index, self.connect_timeout, self.read_timeout = index, connect_timeout, read_timeout
+        self.factory = factory or http.client.HTTPConnection
+        self.clock = clock
+        self.conn = None
+        self.connects = 0
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    def request(self) -> dict:
+        t = self.clock()
+        reused = self.conn is not None and self.conn.sock is not None
+        rec = {"t": t, "ok": False, "status": None, "node": None, "backend": None, "err": None, "conn": self.index, "reused": reused}
+        try:
+            if not reused:
+                self.close()
+                self.conn = self.factory(self.host, self.port, timeout=self.connect_timeout)
+                self.conn.connect()
+                self.connects += 1
+                self.conn.sock.settimeout(self.read_timeout)
+            self.conn.request("GET", self.path, headers={"User-Agent": "halb-probe-keepalive"})
+            resp = self.conn.getresponse()
+            resp.read()
+            rec.update(status=resp.status, ok=resp.status == 200, node=resp.getheader("X-HALB-Node"), backend=resp.getheader("X-HALB-Backend"))
+            if resp.will_close:
+                self.close()  # the server ends this connection (keepalive_requests, reload): a new one next time
+        except (OSError, http.client.HTTPException) as exc:
+            rec["err"] = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+            self.close()
+        rec["dt"] = round(self.clock() - t, 4)
+        return rec
+
+
+def cmd_client_keepalive(args) -> int:
+    import threading
+
+    start = time.time()
+    lock = threading.Lock()
+    with open(args.out, "w", encoding="utf-8") as out:
+
+        def run(index: int) -> None:
+            kc = KeptConnection(args.url, index, args.connect_timeout, args.read_timeout)
+            # the connections' requests spread evenly over one interval
+            offset = index * args.interval / args.connections
+            try:
+                for i in _bounded(args):
+                    _sleep_until(start + offset + i * args.interval)
+                    line = json.dumps(kc.request()) + "\n"
+                    with lock:
+                        out.write(line)
+                        out.flush()
+            finally:
+                kc.close()
+
+        threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(args.connections)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    return 0
+
+
 def _has_addr(dev: str, addr: str) -> bool:
     res = subprocess.run(["ip", "-j", "addr", "show", "dev", dev], capture_output=True, text=True, timeout=2)
     try:
@@ -427,6 +505,14 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--connect-timeout", type=float, default=0.2)
     sp.add_argument("--read-timeout", type=float, default=1.0)
     sp.set_defaults(func=cmd_client)
+
+    sp = sub.add_parser("client-keepalive")
+    bounds(sp, 0.05)
+    sp.add_argument("--url", required=True)
+    sp.add_argument("--connections", type=int, default=8)
+    sp.add_argument("--connect-timeout", type=float, default=0.2)
+    sp.add_argument("--read-timeout", type=float, default=1.0)
+    sp.set_defaults(func=cmd_client_keepalive)
 
     sp = sub.add_parser("watch")
     bounds(sp, 0.02)

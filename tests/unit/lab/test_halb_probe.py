@@ -150,3 +150,98 @@ def test_render_mentions_the_figures():
     s.update(scenario="default", case="stop_master", phase="stop", vip="198.51.100.110")
     line = probe.render(s)
     assert "0.70s" in line and "3/20 failed" in line and "lb1 -> lb2" in line
+
+
+# --------------------------------------------------------------------------- client-keepalive
+class FakeResp:
+    def __init__(self, status, node, will_close=False):
+        self.status, self._node, self.will_close = status, node, will_close
+
+    def read(self):
+        return b""
+
+    def getheader(self, name):
+        return {"X-HALB-Node": self._node, "X-HALB-Backend": "web1"}.get(name)
+
+
+class FakeSock:
+    def settimeout(self, t):
+        self.timeout = t
+
+
+class FakeServer:
+    """Scripted outcomes, one per request: ('ok', node) / ('ok-close', node) / ('reset',) /
+    ('refused',) (the connect fails). Counts the connections made."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.connections = []
+
+    def factory(self, host, port, timeout):
+        server = self
+
+        class Conn:
+            def __init__(self):
+                self.sock = None
+                self.host, self.port, self.timeout = host, port, timeout
+                server.connections.append(self)
+
+            def connect(self):
+                if server.script and server.script[0][0] == "refused":
+                    server.script.pop(0)
+                    raise ConnectionRefusedError(111, "Connection refused")
+                self.sock = FakeSock()
+
+            def request(self, method, path, headers):
+                self.path, self.headers = path, headers
+
+            def getresponse(self):
+                kind, *rest = server.script.pop(0)
+                if kind == "reset":
+                    raise ConnectionResetError(104, "Connection reset by peer")
+                return FakeResp(200, rest[0], will_close=kind == "ok-close")
+
+            def close(self):
+                self.sock = None
+
+        return Conn()
+
+
+def _run_kept(script):
+    server = FakeServer(script)
+    kc = probe.KeptConnection("http://198.51.100.238/x", 3, 0.2, 1.0, factory=server.factory, clock=iter(range(1000)).__next__)
+    recs = [kc.request() for _ in script]
+    return server, kc, recs
+
+
+def test_keepalive_reuses_one_connection_while_it_works():
+    server, _kc, recs = _run_kept([("ok", "lb1")] * 4)
+    assert len(server.connections) == 1
+    assert [r["reused"] for r in recs] == [False, True, True, True]
+    assert all(r["ok"] and r["node"] == "lb1" and r["conn"] == 3 for r in recs)
+    # HTTP/1.1 keep-alive: no "Connection: close" is sent, the path of the URL is asked
+    assert "Connection" not in server.connections[0].headers and server.connections[0].path == "/x"
+    assert server.connections[0].timeout == 0.2 and server.connections[0].sock.timeout == 1.0
+
+
+def test_keepalive_reconnects_after_an_error():
+    server, kc, recs = _run_kept([("ok", "lb1"), ("reset",), ("refused",), ("ok", "lb2"), ("ok", "lb2")])
+    assert [r["ok"] for r in recs] == [True, False, False, True, True]
+    assert recs[1]["err"].startswith("ConnectionResetError") and recs[1]["reused"] is True
+    assert recs[2]["err"].startswith("ConnectionRefusedError") and recs[2]["reused"] is False
+    assert [r["reused"] for r in recs[3:]] == [False, True]
+    assert len(server.connections) == 3 and kc.connects == 2
+    assert recs[3]["node"] == "lb2"
+
+
+def test_keepalive_server_close_is_not_an_error_and_opens_a_new_connection():
+    server, _kc, recs = _run_kept([("ok-close", "lb1"), ("ok", "lb1")])
+    assert [r["ok"] for r in recs] == [True, True]
+    assert [r["reused"] for r in recs] == [False, False]
+    assert len(server.connections) == 2
+
+
+def test_keepalive_records_have_the_client_fields():
+    _server, _kc, recs = _run_kept([("ok", "lb1")])
+    assert {"t", "dt", "ok", "status", "node", "backend", "err", "conn", "reused"} <= set(recs[0])
+    assert recs[0]["t"] == 0 and recs[0]["dt"] == 1
