@@ -20,6 +20,7 @@ from ._defaults import pick, role_defaults
 #: The settings the derivation reads. Their defaults are the role's own
 #: ``roles/keepalived/defaults/main.yml`` (read by ``_defaults``: no copy here).
 SETTINGS = (
+    "keepalived_profile",
     "keepalived_topology",
     "keepalived_vips",
     "keepalived_instances",
@@ -47,6 +48,7 @@ def defaults() -> dict[str, t.Any]:
 
 #: Settings that describe an instance and so must be equal on all of its nodes.
 SHARED_SETTINGS = (
+    "keepalived_profile",
     "keepalived_topology",
     "keepalived_vips",
     "keepalived_instances",
@@ -115,12 +117,25 @@ class Instance:
         return next((n for n in self.nodes if n.host == host), None)
 
 
+#: keepalived_profile: the timers a profile sets, unless the inventory sets them itself.
+#: fast - VRRPv3 with 0.1 s adverts: a master-down interval of 0.36 s instead of 3.61 s
+#: (VRRPv3 has no authentication: the VRRP guard limits VRRP to the pair instead).
+PROFILES: dict[str, dict[str, t.Any]] = {
+    "default": {},
+    "fast": {"keepalived_vrrp_version": 3, "keepalived_advert_int": 0.1},
+}
+
+
 def settings_of(hostvars: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
-    """One node's settings: its host variables over ``base`` (default: the role defaults)."""
+    """One node's settings: its host variables over its profile's (``keepalived_profile``)
+    over ``base`` (default: the role defaults)."""
     out = dict(defaults() if base is None else pick(base, SETTINGS))
     for key in SETTINGS:
         if key in hostvars and hostvars[key] is not None:
             out[key] = hostvars[key]
+    for key, value in PROFILES.get(str(out.get("keepalived_profile") or "default"), {}).items():
+        if hostvars.get(key) is None:
+            out[key] = value
     return out
 
 

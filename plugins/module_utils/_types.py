@@ -704,6 +704,7 @@ _UPSTREAM_SERVER = Record({
 }, required=("address",), label="address")
 
 KEEPALIVED_VARS: dict[str, Spec] = {
+    "keepalived_profile": choice("default", "fast", name="profile"),
     "keepalived_topology": choice("single", "dual_master", "custom", name="topology"),
     "keepalived_vips": ListOf(Vip()),
     "keepalived_instances": ListOf(Record({
@@ -854,7 +855,7 @@ def check_role_vars(role: str, host: str, hostvars: t.Mapping[str, t.Any]) -> li
                 spec = ListOf(Vip(iface))  # a label without a dev begins with the node's interface
             _check(spec, hostvars[name], name, host, out, secret=name in SECRET_VARS)
     if role == "keepalived" and "keepalived_advert_int" in hostvars:
-        version = hostvars.get("keepalived_vrrp_version", 2)
+        version = hostvars.get("keepalived_vrrp_version", 3 if hostvars.get("keepalived_profile") == "fast" else 2)
         vips = hostvars.get("keepalived_vips") or []
         for inst in hostvars.get("keepalived_instances") or []:
             if isinstance(inst, t.Mapping) and isinstance(inst.get("vips"), list):

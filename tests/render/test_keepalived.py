@@ -164,3 +164,15 @@ def _check_url(conf: str) -> str:
 def test_check_url_follows_the_nginx_health_endpoint(tmp_path, group_vars, url):
     run = render(tmp_path, ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], **group_vars})
     assert _check_url(run.conf("lb1")) == _check_url(run.conf("lb2")) == url
+
+
+def test_the_fast_profile_renders_vrrp3_at_a_tenth_of_a_second(tmp_path):
+    run = render(tmp_path, ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], "keepalived_profile": "fast"})
+    for host in ("lb1", "lb2"):
+        inst = instances(run.conf(host))["VI_1"]
+        assert (inst["version"], inst["advert_int"]) == ("3", "0.1"), inst
+        assert "authentication" not in run.conf(host)
+    # the inventory's own timers win over the profile's
+    run = render(tmp_path / "own", ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], "keepalived_profile": "fast",
+                                                     "keepalived_advert_int": 0.5})
+    assert instances(run.conf("lb1"))["VI_1"]["advert_int"] == "0.5"
