@@ -153,15 +153,6 @@ def pair_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mappi
         return [str(exc)]
 
 
-def _plain(hostvars: t.Any, hosts: t.Sequence[str]) -> dict[str, dict[str, t.Any]]:
-    """The variables the keepalived preflight reads, as plain dicts."""
-    out = {}
-    for h in hosts:
-        v = hostvars[h]
-        out[h] = {k: v[k] for k in list(v.keys()) if k.startswith(("keepalived_", "ansible_host", "ansible_facts"))}
-    return out
-
-
 @_guard("pair_handover")
 def pair_handover(pair: t.Mapping[str, t.Any], host: str, handover_file: str, fault_file: str) -> dict[str, t.Any]:
     return _pair.handover(pair, str(host), str(handover_file), str(fault_file))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible_collections.halb.pair.plugins.filter.topology import _plain
 from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight, _preflight
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
@@ -47,17 +48,6 @@ def nginx_preflight(values: t.Mapping[str, t.Any], host: str) -> list[str]:
 
 def keepalived_host_preflight(values: t.Mapping[str, t.Any], host: str) -> list[str]:
     return _preflight.check_host(str(host), _values(values, "keepalived_host_preflight"), role_options("keepalived"))
-
-
-def _plain(hostvars: t.Any, hosts: t.Iterable[str]) -> dict[str, dict[str, t.Any]]:
-    out = {}
-    for h in hosts:
-        try:
-            hv = hostvars[h]
-        except KeyError as exc:
-            raise AnsibleFilterError(f"host {h!r} is not in the inventory") from exc
-        out[h] = {k: hv[k] for k in list(hv.keys()) if k.startswith(("keepalived_", "ansible_host", "ansible_facts"))}
-    return out
 
 
 def keepalived_pairs_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]]) -> list[str]:
