@@ -9,6 +9,7 @@ import http.server
 import importlib.machinery
 import importlib.util
 import json
+import os
 import pathlib
 import threading
 
@@ -57,8 +58,11 @@ def node(tmp_path, monkeypatch):
     return hold
 
 
-def cfg(tmp_path, peers, timeout=0.5):
+def cfg(tmp_path, peers, timeout=0.5, alive=True):
+    pid = tmp_path / "keepalived.pid"
+    pid.write_text(f"{os.getpid() if alive else 2**22 + 7}\n")
     return {
+        "pid_file": str(pid),
         "vips": ["198.51.100.100", "198.51.100.101"],
         "peers": [{"host": "lb2", "health_url": u} for u in peers],
         "peer_timeout": 0.3,
@@ -124,3 +128,10 @@ def _write(tmp_path, c):
     f = tmp_path / "cfg.json"
     f.write_text(json.dumps(c))
     return str(f)
+
+
+def test_down_does_nothing_when_keepalived_is_dead(tmp_path, node, peer):
+    # a SIGKILLed keepalived restarted by systemd: its stale VIP cannot be handed over
+    node("198.51.100.100")
+    ho.down(cfg(tmp_path, [peer], alive=False))
+    assert not (tmp_path / "handover").exists()
