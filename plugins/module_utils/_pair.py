@@ -31,7 +31,7 @@ import re
 import typing as t
 from dataclasses import asdict, dataclass, field
 
-from . import _placement, _vrrp_guard
+from . import _placement, _types, _vrrp_guard
 from ._defaults import pick, role_defaults
 from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, with_unicast
 
@@ -56,8 +56,14 @@ FAILING = _placement.FAILING
 #: The name the internal role registers each node's ``vip_info`` result under.
 READ_VAR = "halb_pair_read"
 
-_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,=:@%/-]*$")
-_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(:[0-9]{1,5})?/[A-Za-z0-9._~!$&'()*+,=:@%/-]*$")
+
+def _valid(kind: t.Any, value: t.Any) -> bool:
+    """``value`` is of the strict type ``kind`` (``_types``: one definition of a URL, a path)."""
+    try:
+        kind(value)
+    except _types.TypeCheckError:
+        return False
+    return True
 
 
 class PairError(TopologyError):
@@ -199,14 +205,14 @@ def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str]) -> tuple[H
     """The node's nginx health endpoint, and the URL keepalived's check requests."""
     port = _int(s["nginx_lb_health_port"], f"nginx_lb_health_port on {host}", errors, 1, 65535)
     path = s["nginx_lb_health_path"]
-    if not isinstance(path, str) or not _PATH.match(path):
+    if not isinstance(path, str) or not _valid(_types.URI_PATH, path):
         errors.append(f"nginx_lb_health_path on {host}: expected an absolute URI path such as '/healthz', found {path!r}")
         path = "/"
     url = f"http://127.0.0.1:{port}{path}"
     check_url = s.get("keepalived_check_url")
     if check_url in (None, ""):
         return Health(port=port, path=path, url=url), url
-    if not isinstance(check_url, str) or not _URL.match(check_url):
+    if not isinstance(check_url, str) or not _valid(_types.URL, check_url):
         errors.append(
             f"keepalived_check_url on {host}: expected an http(s) URL such as 'http://127.0.0.1:8081/healthz' "
             f"(or null: derived from nginx_lb_health_port/path), found {check_url!r}"

@@ -66,6 +66,14 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
         addresses[h] = s["keepalived_unicast_src_ip"] or interface_address(hostvars[h], s["keepalived_interface"])
     v["__keepalived_instances"] = as_dicts(with_unicast(instances, addresses))
     v["__keepalived_mail"] = v["keepalived_smtp_server"] is not None and len(v["keepalived_notification_email"]) > 0
+    # as vars/main.yml derives them from the pair model (halb.pair.pair_model)
+    from ansible_collections.halb.pair.plugins.module_utils._pair import model
+
+    node = model(hosts, hostvars, addresses=addresses).as_dict()["nodes"][host]
+    v["__keepalived_check_url"] = v.get("keepalived_check_url") or node["check"]["url"]
+    # tests/render/render_keepalived.yml renders with keepalived_manage_service: false
+    # (no service on the test host): no hand-over units, no tracked hand-over files
+    v["__keepalived_handover_on"] = bool(v["keepalived_handover"]) and bool(hostvars[host].get("keepalived_manage_service", False))
     return v
 
 
