@@ -58,18 +58,8 @@ class _HostVars(t.Mapping[str, t.Any]):
 
 
 def _addresses(hosts: t.Iterable[str], hv: _HostVars) -> dict[str, str | None]:
-    """Each node's unicast source: keepalived_unicast_src_ip, else its interface's address (facts)."""
-    out: dict[str, str | None] = {}
-    for h in hosts:
-        v = hv.get(h)
-        src = v.get("keepalived_unicast_src_ip")
-        if not src:
-            iface = str(v.get("keepalived_interface") or _pair.role_defaults()["keepalived_interface"])
-            facts = v.get("ansible_facts") or {}
-            info = facts.get(iface.replace("-", "_").replace(".", "_")) if isinstance(facts, t.Mapping) else None
-            src = ((info or {}).get("ipv4") or {}).get("address") if isinstance(info, t.Mapping) else None
-        out[h] = str(src) if src else None
-    return out
+    """Each node's VRRP source address (``_pair.address_of``)."""
+    return {h: _pair.address_of(hv.get(h)) for h in hosts}
 
 
 def _fail(name: str, exc: Exception) -> AnsibleFilterError:

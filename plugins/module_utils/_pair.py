@@ -237,13 +237,17 @@ def group_of(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = Non
     return str(value)
 
 
-def address_of(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any], interface: str, known: str | None = None) -> str | None:
+def address_of(
+    hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = None, interface: str | None = None, known: str | None = None
+) -> str | None:
     """The node's VRRP source address: given, else keepalived_unicast_src_ip, else the
-    primary IPv4 address of its interface from facts."""
-    src = known or settings_of(hv, base).get("keepalived_unicast_src_ip")
+    primary IPv4 address of its interface (keepalived_interface by default) from facts."""
+    s = settings_of(hv, role_defaults() if base is None else base)
+    src = known or s.get("keepalived_unicast_src_ip")
     if src:
         return str(src)
-    info = _facts(hv).get(interface.replace("-", "_").replace(".", "_"))
+    iface = str(interface or s["keepalived_interface"])
+    info = _facts(hv).get(iface.replace("-", "_").replace(".", "_"))
     ipv4 = info.get("ipv4") if isinstance(info, t.Mapping) else None
     addr = ipv4.get("address") if isinstance(ipv4, t.Mapping) else None
     return str(addr) if addr else None
