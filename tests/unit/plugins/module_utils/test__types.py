@@ -150,7 +150,7 @@ BAD = [
     (T.HOSTNAME, "-web.example", ""),
     (T.HOSTNAME, "web_1.example", ""),
     (T.HOSTNAME, "a" * 64 + ".example", ""),
-    (T.HOSTNAME, "10.0.0.300", "all digits"),
+    (T.HOSTNAME, "198.51.100.300", "all digits"),
     (T.HOST, NGINX_UPSTREAM_ATTACK, ""),
     (T.HOST, "198.51.100.21:8080", ""),
     (T.HOST, "backend.example\n", ""),
