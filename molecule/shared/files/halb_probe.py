@@ -30,16 +30,18 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import json
 import os
 import shlex
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.parse
 
 PROBE_PATH = "/usr/local/bin/halb_probe.py"
-RUN_DIR = "/run/halb-probe"
+RUN_DIR = "/var/tmp/halb-probe"  # not /run: the files of a killed or stopped node survive it
 
 
 # --------------------------------------------------------------------------- pure logic
@@ -114,13 +116,24 @@ def _durations(timeline, t0: float, t_end: float) -> tuple[float, float]:
     return none, multi
 
 
-def summarise(requests: list[dict], watches: dict[str, list[dict]], t_event: float, expect: str) -> dict:
+def down_records(recs: list[dict], t_down: float, t_end: float) -> list[dict]:
+    """A node's watch records when its container went down (killed or stopped) at t_down:
+    what its watcher wrote until it died (any end record dropped: it ended with the node),
+    then no address from t_down (a container that is not running holds none) up to t_end.
+    A node whose watcher wrote nothing is taken as holding nothing at all."""
+    kept = [{k: v for k, v in r.items() if k != "end"} for r in sorted(recs, key=lambda r: r["t"]) if r["t"] < t_down]
+    return [*kept, {"t": t_down, "present": False}, {"t": max(t_end, t_down), "present": False, "end": True}]
+
+
+def summarise(requests: list[dict], watches: dict[str, list[dict]], t_event: float, expect: str, mark: float | None = None) -> dict:
     """Figures of one measured phase.
 
     requests: client records {"t", "dt", "ok", "node", "backend", ...} (t = send time)
     watches:  {node: [watch records]} for the VIP
     t_event:  when the disruptive command was started (epoch seconds)
     expect:   the node that should hold the VIP alone at the end
+    mark:     optional second moment of the phase (e.g. a frozen node thawed): the failed
+              requests sent from it and the no-holder / two-holder seconds from it on
     """
     reqs = sorted(requests, key=lambda r: r["t"])
     total = len(reqs)
@@ -155,7 +168,17 @@ def summarise(requests: list[dict], watches: dict[str, list[dict]], t_event: flo
     def rnd(x):
         return None if x is None else round(x, 3)
 
-    return {
+    since_mark = {}
+    if mark is not None:
+        m_none, m_multi = _durations(timeline, mark, t_end) if timeline else (0.0, 0.0)
+        since_mark = {
+            "mark_s": rnd(mark - t_event),
+            "failed_since_mark": sum(1 for r in reqs if not r.get("ok") and r["t"] >= mark),
+            "no_holder_since_mark_s": rnd(m_none),
+            "multi_holder_since_mark_s": rnd(m_multi),
+        }
+
+    return since_mark | {
         "requests": total,
         "failed": failed,
         "failed_after_event": len(fails_after),
@@ -189,6 +212,12 @@ def render(s: dict) -> str:
         f"two holders {f(s['multi_holder_s'])}); client: {s['failed']}/{s['requests']} failed, "
         f"error window {f(s['error_window_s'])}; served by {s['served_before'] or '-'} -> "
         f"{s['served_after'] or '-'} (backend {s['backend_after'] or '-'})"
+        + (
+            f"; from the mark (+{f(s['mark_s'])}): {s['failed_since_mark']} failed, no holder "
+            f"{f(s['no_holder_since_mark_s'])}, two holders {f(s['multi_holder_since_mark_s'])}"
+            if "mark_s" in s
+            else ""
+        )
     )
 
 
@@ -393,7 +422,9 @@ def cmd_start(args) -> int:
     jobs = []
     for role, container, unit, cmd in _probes(args):
         interval = args.client_interval if role == "client" else args.watch_interval
-        argv = ["systemd-run", "--quiet", "--collect", f"--unit={unit}", "python3", PROBE_PATH, *cmd]
+        # DefaultDependencies=no: not stopped early in a shutdown, so a watcher sees keepalived
+        # let go of the VIP while its node reboots (it dies in the final kill, with the container)
+        argv = ["systemd-run", "--quiet", "--collect", f"--unit={unit}", "-p", "DefaultDependencies=no", "python3", PROBE_PATH, *cmd]
         argv += ["--interval", str(interval), "--max-seconds", str(args.max_seconds), "--stop-file", f["stop"]]
         out = shlex.quote(f[role])
         # one exec per container: clean up, start the probe, wait (<= 10 s) for its first line
@@ -451,6 +482,22 @@ def _read_jsonl(text: str) -> list[dict]:
     return out
 
 
+def _node_of(watch: dict[str, str], container: str) -> str:
+    return next(n for n, c in watch.items() if c == container)
+
+
+def _copy_out(args, container: str, path: str) -> str:
+    """A file of a container that is not running (podman cp reads its storage): its text,
+    or "" when it is not there."""
+    res = subprocess.run([args.podman, "cp", f"{container}:{path}", "-"], capture_output=True, timeout=30)
+    if res.returncode != 0:
+        return ""
+    with tarfile.open(fileobj=io.BytesIO(res.stdout)) as tar:
+        member = next((m for m in tar.getmembers() if m.isfile()), None)
+        data = tar.extractfile(member).read() if member else b""
+    return data.decode("utf-8", "replace")
+
+
 def cmd_stop(args) -> int:
     f = _files(args.tag)
     watch = _watch_pairs(args.watch)
@@ -467,11 +514,23 @@ def cmd_stop(args) -> int:
                 ),
             )
         )
-    outs = _parallel(args, jobs)
-    requests = _read_jsonl(outs[0])
-    watches = {n: _read_jsonl(out) for n, out in zip(watch, outs[1:], strict=True)}
+    down = set(args.down)
+    unknown = down - set(watch)
+    if unknown:
+        raise SystemExit(f"--down {', '.join(sorted(unknown))}: not a watched node")
+    live = [j for j, (role, _c, _u, _cmd) in zip(jobs, _probes(args), strict=True) if role == "client" or _node_of(watch, _c) not in down]
+    outs = dict(zip([c for c, _s in live], _parallel(args, live), strict=True))
     event = json.loads(args.event) if args.event else {}
-    s = summarise(requests, watches, float(event.get("t_event", time.time())), args.expect)
+    t_end = time.time()
+    requests = _read_jsonl(outs[args.client])
+    watches = {}
+    for n, c in watch.items():
+        if n in down:
+            watches[n] = down_records(_read_jsonl(_copy_out(args, c, f["watch"])), float(event.get("t_done", t_end)), t_end)
+        else:
+            watches[n] = _read_jsonl(outs[c])
+    mark = json.loads(args.mark)["t_event"] if args.mark else None
+    s = summarise(requests, watches, float(event.get("t_event", time.time())), args.expect, mark)
     s.update(
         scenario=args.scenario,
         case=args.case,
@@ -552,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--case", default="")
             sp.add_argument("--phase", default="")
             sp.add_argument("--results", default="")
+            sp.add_argument("--down", action="append", default=[], help="a watched NODE whose container went down at the event")
+            sp.add_argument("--mark", default="", help="a second event (JSON as --event): figures from it on too")
     args = p.parse_args(argv)
     return args.func(args)
 

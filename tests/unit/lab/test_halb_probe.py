@@ -245,3 +245,64 @@ def test_keepalive_records_have_the_client_fields():
     _server, _kc, recs = _run_kept([("ok", "lb1")])
     assert {"t", "dt", "ok", "status", "node", "backend", "err", "conn", "reused"} <= set(recs[0])
     assert recs[0]["t"] == 0 and recs[0]["dt"] == 1
+
+
+# --------------------------------------------------------------------------- a node that went down
+DOWN_CASES = [
+    (
+        "killed: what the watcher wrote, then nothing from the kill on",
+        [{"t": T0 - 2, "present": True}],
+        T0 + 0.05,
+        [{"t": T0 - 2, "present": True}, {"t": T0 + 0.05, "present": False}, {"t": T0 + 5, "present": False, "end": True}],
+    ),
+    (
+        "stopped: the watcher saw the hand-over before the node went down; its end record is dropped",
+        [{"t": T0 - 2, "present": True}, {"t": T0 + 1, "present": False}, {"t": T0 + 3, "present": False, "end": True}],
+        T0 + 4,
+        [
+            {"t": T0 - 2, "present": True},
+            {"t": T0 + 1, "present": False},
+            {"t": T0 + 3, "present": False},
+            {"t": T0 + 4, "present": False},
+            {"t": T0 + 5, "present": False, "end": True},
+        ],
+    ),
+    (
+        "records after the container went down are not the node's (clock of a later boot)",
+        [{"t": T0 - 2, "present": True}, {"t": T0 + 9, "present": True}],
+        T0 + 1,
+        [{"t": T0 - 2, "present": True}, {"t": T0 + 1, "present": False}, {"t": T0 + 5, "present": False, "end": True}],
+    ),
+    ("nothing written: holds nothing", [], T0 + 1, [{"t": T0 + 1, "present": False}, {"t": T0 + 5, "present": False, "end": True}]),
+]
+
+
+@pytest.mark.parametrize(("name", "recs", "t_down", "want"), DOWN_CASES, ids=[c[0] for c in DOWN_CASES])
+def test_down_records(name, recs, t_down, want):
+    assert probe.down_records(recs, t_down, T0 + 5) == want
+
+
+def test_a_killed_master_counts_as_letting_go_at_the_kill():
+    # lb1 killed at T0+0.05 (its watcher died with it); lb2 takes the VIP at T0+3.5
+    watches = {
+        "lb1": probe.down_records([{"t": T0 - 2, "present": True}], T0 + 0.05, T0 + 5),
+        "lb2": w((T0 - 2, False), (T0 + 3.5, True)),
+    }
+    s = probe.summarise(reqs("." * 10 + "x" * 35 + "." * 15), watches, T0, "lb2")
+    assert s["holders_before"] == ["lb1"] and s["holders_after"] == ["lb2"]
+    assert s["no_holder_s"] == pytest.approx(3.45, abs=1e-3)
+    assert s["vip_single_s"] == pytest.approx(3.5, abs=1e-3)
+
+
+def test_figures_from_the_mark():
+    # a frozen lb1 keeps its address; lb2 holds from T0+3.5; lb1 thaws at T0+4 (the mark)
+    # and lets go at T0+4.2: two holders from the mark for 0.2 s, 1 failure after it
+    watches = {"lb1": w((T0 - 2, True), (T0 + 4.2, False)), "lb2": w((T0 - 2, False), (T0 + 3.5, True))}
+    requests = reqs("." * 10 + "x" * 35 + "." * 6 + "x" + "." * 8)
+    s = probe.summarise(requests, watches, T0, "lb2", mark=T0 + 4.0)
+    assert s["mark_s"] == pytest.approx(4.0)
+    assert s["failed_since_mark"] == 1
+    assert s["multi_holder_since_mark_s"] == pytest.approx(0.2, abs=1e-3)
+    assert s["no_holder_since_mark_s"] == 0.0
+    assert "from the mark (+4.00s): 1 failed" in probe.render(s | {"scenario": "s", "case": "c", "phase": "p", "vip": "v"})
+    assert "mark_s" not in probe.summarise(requests, watches, T0, "lb2")
