@@ -22,8 +22,10 @@ import argparse
 import dataclasses
 import gzip
 import importlib.util
+import itertools
 import json
 import math
+import os
 import pathlib
 import shlex
 import subprocess
@@ -574,8 +576,8 @@ class Probes:
     """The probes of one trial: two clients in the client container, a watcher per VIP on
     each LB (new segments after a node comes back)."""
 
-    def __init__(self, tag: str, max_seconds: float):
-        self.tag, self.max_s = tag, max_seconds
+    def __init__(self, tag: str, max_seconds: float, watch_interval: float = 0.02, max_count: int = 20000):
+        self.tag, self.max_s, self.watch_interval, self.max_count = tag, max_seconds, watch_interval, max_count
         self.stop = f"{RUN_DIR}/{tag}.stop"
         self.segments: dict[str, int] = {TARGET: 0, PEER: 0}
         self.downs: dict[str, list[float]] = {TARGET: [], PEER: []}
@@ -601,7 +603,8 @@ class Probes:
         for i, vip in enumerate(VIPS):
             out = self.watch_file(node, i, seg)
             # the first VIP closely (20 ms), the other one enough for the picture
-            script += self._unit(cname(node), f"halb-bf-watch{i}-{self.tag}-{seg}", ["watch", "--addr", vip], out, 0.02 if i == 0 else 0.1, 20000)
+            interval = self.watch_interval if i == 0 else max(0.1, self.watch_interval)
+            script += self._unit(cname(node), f"halb-bf-watch{i}-{self.tag}-{seg}", ["watch", "--addr", vip], out, interval, self.max_count)
             outs.append(out)
         script += self._wait_first(outs)
         for n in range(attempts):
@@ -615,8 +618,9 @@ class Probes:
         c = cname("client")
         f = {k: f"{RUN_DIR}/{self.tag}.{k}.jsonl" for k in CLIENTS}
         script = f"mkdir -p {RUN_DIR}; rm -f {self.stop}; "
-        script += self._unit(c, f"halb-bf-conn-{self.tag}", ["client", "--url", url], f["conn"], 0.05, 20000)
-        script += self._unit(c, f"halb-bf-ka-{self.tag}", ["client-keepalive", "--url", url, "--connections", "8"], f["keepalive"], 0.05, 20000)
+        script += self._unit(c, f"halb-bf-conn-{self.tag}", ["client", "--url", url], f["conn"], 0.05, self.max_count)
+        ka = ["client-keepalive", "--url", url, "--connections", "8"]
+        script += self._unit(c, f"halb-bf-ka-{self.tag}", ka, f["keepalive"], 0.05, self.max_count)
         script += self._wait_first([f["conn"], f["keepalive"]])
         jobs = [lambda: self.start_watchers(TARGET), lambda: self.start_watchers(PEER), lambda: run(["podman", "exec", c, "sh", "-c", script])]
         parallel(lambda j: j(), jobs)
@@ -697,6 +701,51 @@ def run_trial(case: Case, profile: str, n: int, settle: float = 1.0) -> dict:
     return trial
 
 
+# --------------------------------------------------------------------------- soak
+def transitions(journal: str) -> list[str]:
+    """keepalived's state changes in its journal ("(VI_1) Entering MASTER STATE", ...)."""
+    return [line.strip() for line in journal.splitlines() if "Entering " in line and " STATE" in line.upper()]
+
+
+def holder_changes(recs: list[dict]) -> int:
+    """How often a watcher saw its node take or let go of the VIP (the first record is the
+    state at the start, not a change)."""
+    recs = sorted(recs, key=lambda r: r["t"])
+    return sum(1 for a, b in itertools.pairwise(recs) if a["present"] != b["present"])
+
+
+def soak(profile: str, minutes: float, out: pathlib.Path) -> dict:
+    """Both LBs' CPUs saturated (one busy loop per CPU in each LB, bounded by RuntimeMaxSec)
+    for `minutes`, both clients through VI_1 all along: keepalived's transitions, VIP moves
+    and failed requests (the goal: none of each)."""
+    secs = minutes * 60
+    ncpu = os.cpu_count() or 2
+    tag = f"soak-{profile}"
+    t0 = time.time()
+    burn = "".join(
+        f"systemd-run --quiet --collect --unit=halb-bf-burn{i} -p RuntimeMaxSec={int(secs) + 5} sh -c 'while :; do :; done'; " for i in range(ncpu)
+    )
+    p = Probes(tag, max_seconds=secs + 60, watch_interval=0.05, max_count=int((secs + 60) / 0.05) + 100)
+    p.start()
+    parallel(lambda n: sh(cname(n), burn), [TARGET, PEER])
+    log(f"soak {profile}: {ncpu} busy loop(s) in each LB for {minutes:g} min")
+    time.sleep(secs)
+    parallel(lambda n: sh(cname(n), "systemctl stop 'halb-bf-burn*' 2>/dev/null; true", check=False), [TARGET, PEER])
+    requests, watches = p.collect()
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0))
+    journals = {n: sh(cname(n), f"journalctl -u keepalived --since '{since}' --no-pager -o cat; true", check=False) for n in (TARGET, PEER)}
+    res = {
+        "profile": profile,
+        "minutes": minutes,
+        "cpus_burnt_per_lb": ncpu,
+        "transitions": {n: transitions(j) for n, j in journals.items()},
+        "vip_changes": {vip: {n: holder_changes(r) for n, r in w.items()} for vip, w in watches.items()},
+        "clients": {k: {"failed": sum(1 for r in v if not r.get("ok")), "total": len(v)} for k, v in requests.items()},
+    }
+    (out / f"soak-{profile}.json").write_text(json.dumps(res, indent=1) + "\n")
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/bench failover", description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=10)
@@ -705,6 +754,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / ".cache" / "bench" / "failover"))
     ap.add_argument("--max-minutes", type=float, default=60.0)
     ap.add_argument("--list", action="store_true", help="list the cases and profiles, start nothing")
+    ap.add_argument("--soak", type=float, default=0.0, metavar="MINUTES", help="instead of the cases: a soak of MINUTES, both LBs' CPUs saturated")
     ap.add_argument("--teardown", action="store_true", help="remove the benchmark's containers (scripts/bench's trap)")
     args = ap.parse_args(argv)
     if args.teardown:
@@ -746,6 +796,16 @@ def main(argv: list[str] | None = None) -> int:
                 if not healthy(30):
                     raise RuntimeError(f"profile {prof}: VIPs not on their masters after the deploy: {holders(VIPS[0])} / {holders(VIPS[1])}")
             meta["profiles"][prof] = {"how": how, "vars": pvars, "trials_done": 0, "trials_run": 0}
+            if args.soak > 0:
+                r = soak(prof, args.soak, out)
+                n_tr = sum(len(v) for v in r["transitions"].values())
+                log(
+                    f"soak {prof} {args.soak:g} min, CPUs saturated: {n_tr} keepalived transition(s) {r['transitions']}; "
+                    f"VIP changes {r['vip_changes']}; clients "
+                    + ", ".join(f"{k} {c['failed']}/{c['total']} failed" for k, c in r["clients"].items())
+                )
+                meta["profiles"][prof]["soak"] = r
+                continue
             p_start, p_stopped = time.time(), False
             p_budget = budget_left(started, max_s, p_start, len(profiles) - pi)
             for n in range(1, args.trials + 1):

@@ -5,8 +5,9 @@
 
 HALB_IMAGE_PACKAGES=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,procps,sudo,curl,ca-certificates,nftables
 # Each entry is resolved on its own against the base image (nginx and nginx-light are
-# alternatives and must not be resolved together).  Extend with HALB_REPO_EXTRA="pkg ...".
-HALB_REPO_SETS=${HALB_REPO_SETS:-"keepalived nginx-light nginx"}
+# alternatives and must not be resolved together); python3-aiosmtpd is the lab's mail server
+# (the client's, for keepalived's alerts).  Extend with HALB_REPO_EXTRA="pkg ...".
+HALB_REPO_SETS=${HALB_REPO_SETS:-"keepalived nginx-light nginx python3-aiosmtpd"}
 HALB_ROOTFS_TAR="$HALB_CACHE/rootfs-$HALB_SUITE.tar.gz"
 
 # The mirror the host itself uses for the image's suite, or for the host's own suite when

@@ -297,3 +297,31 @@ def test_quiet_needs_the_condition_without_a_break():
     got = [q.update(t, ok) for t, ok in [(0.0, True), (1.0, True), (1.5, False), (2.0, True), (3.5, True), (4.0, True)]]
     assert got == [False, False, False, False, False, True]
     assert bf.Quiet(0.0).update(5.0, True) is True
+
+
+# --------------------------------------------------------------------------- soak
+def test_transitions_are_keepalived_state_changes_only():
+    journal = "\n".join(
+        [
+            "Starting VRRP child process, pid=12",
+            "(VI_1) Entering BACKUP STATE (init)",
+            "(VI_1) received lower priority (100) advert from 198.51.100.232 - discarding",
+            "(VI_1) Entering MASTER STATE",
+            "Script `halb_nginx` now returning 0",
+        ]
+    )
+    assert bf.transitions(journal) == ["(VI_1) Entering BACKUP STATE (init)", "(VI_1) Entering MASTER STATE"]
+    assert bf.transitions("") == []
+
+
+@pytest.mark.parametrize(
+    ("recs", "want"),
+    [
+        ([{"t": 1, "present": True}, {"t": 9, "present": True, "end": True}], 0),
+        ([{"t": 1, "present": True}, {"t": 2, "present": False}, {"t": 3, "present": True}, {"t": 9, "present": True, "end": True}], 2),
+        ([{"t": 3, "present": False}, {"t": 1, "present": True}], 1),
+        ([], 0),
+    ],
+)
+def test_holder_changes(recs, want):
+    assert bf.holder_changes(recs) == want
