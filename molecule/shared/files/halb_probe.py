@@ -199,6 +199,18 @@ def summarise(requests: list[dict], watches: dict[str, list[dict]], t_event: flo
     }
 
 
+HOLDER_FIGURES = ("vip_moved_s", "vip_single_s", "no_holder_s", "multi_holder_s", "no_holder_since_mark_s", "multi_holder_since_mark_s")
+
+
+def unwatched(s: dict, nodes: list[str]) -> dict:
+    """A summary of a phase in which some LBs had no watcher (a node booting: it has none
+    until it runs): the holder figures would count its time with the VIP as time without a
+    holder, so they are unknown (None); the client's figures stand."""
+    out = dict(s) | {k: None for k in HOLDER_FIGURES if k in s}
+    out["unwatched"] = sorted(nodes)
+    return out
+
+
 def render(s: dict) -> str:
     """One human line per phase."""
 
@@ -531,6 +543,8 @@ def cmd_stop(args) -> int:
             watches[n] = _read_jsonl(outs[c])
     mark = json.loads(args.mark)["t_event"] if args.mark else None
     s = summarise(requests, watches, float(event.get("t_event", time.time())), args.expect, mark)
+    if args.unwatched:
+        s = unwatched(s, args.unwatched)
     s.update(
         scenario=args.scenario,
         case=args.case,
@@ -613,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--results", default="")
             sp.add_argument("--down", action="append", default=[], help="a watched NODE whose container went down at the event")
             sp.add_argument("--mark", default="", help="a second event (JSON as --event): figures from it on too")
+            sp.add_argument("--unwatched", action="append", default=[], help="an LB without a watcher in this phase")
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -306,3 +306,14 @@ def test_figures_from_the_mark():
     assert s["no_holder_since_mark_s"] == 0.0
     assert "from the mark (+4.00s): 1 failed" in probe.render(s | {"scenario": "s", "case": "c", "phase": "p", "vip": "v"})
     assert "mark_s" not in probe.summarise(requests, watches, T0, "lb2")
+
+
+def test_a_phase_with_an_unwatched_node_has_no_holder_figures():
+    # lb1 boots (no watcher); lb2, watched, lets go of the VIP at T0+2: without lb1's records
+    # that would read as 3 s without a holder
+    s = probe.summarise(reqs("." * 60), {"lb2": w((T0 - 2, True), (T0 + 2, False))}, T0, "lb1")
+    assert s["no_holder_s"] == pytest.approx(3.0, abs=1e-3)
+    u = probe.unwatched(s, ["lb1"])
+    assert all(u[k] is None for k in ("vip_moved_s", "vip_single_s", "no_holder_s", "multi_holder_s"))
+    assert u["failed"] == 0 and u["requests"] == 60 and u["unwatched"] == ["lb1"]
+    assert "no holder -" in probe.render(u | {"scenario": "s", "case": "c", "phase": "p", "vip": "v"})
