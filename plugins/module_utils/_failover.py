@@ -40,13 +40,39 @@ class Interrupted(BaseException):  # a signal, like KeyboardInterrupt
         super().__init__(self.name)
 
 
-def _raise(signum: int, _frame: t.Any) -> None:
-    raise Interrupted(signum)
+class Deferred:
+    """The handler of ``SIGNALS`` while a drain is applied: it only records the signal,
+    which ``check`` raises as ``Interrupted`` at the next safe point, between two steps of
+    the wait (``guard``). Raising from the handler itself could land anywhere, e.g. inside
+    the logging lock Python holds around the fork of a command (the wait runs ``ip`` every
+    20 ms): the lock stays taken and the module hangs instead of restoring the drain."""
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+
+    def handler(self, signum: int, _frame: t.Any) -> None:
+        if self.pending is None:
+            self.pending = signum
+
+    def check(self) -> None:
+        if self.pending is not None:
+            raise Interrupted(self.pending)
+
+    def guard(self, fn: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """``fn``, with a check before and after it."""
+
+        def guarded(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            self.check()
+            out = fn(*args, **kwargs)
+            self.check()
+            return out
+
+        return guarded
 
 
 @contextlib.contextmanager
 def signals_handled(handler: t.Any, signums: t.Iterable[int] = SIGNALS) -> t.Iterator[None]:
-    """Inside the block ``signums`` go to ``handler`` (``_raise``, or ``signal.SIG_IGN``); restored after."""
+    """Inside the block ``signums`` go to ``handler`` (``Deferred.handler``, or ``signal.SIG_IGN``); restored after."""
     previous = {s: signal.signal(s, handler) for s in signums}
     try:
         yield
@@ -166,8 +192,11 @@ def apply(
     result: dict[str, t.Any] = {}
     warnings: list[str] = []
     start = clock()
+    deferred = Deferred()
+    restore_write = write  # the restore runs with the signals ignored, never interrupted
+    write, read_held, probe, sleep = (deferred.guard(f) for f in (write, read_held, probe, sleep))
     try:
-        with signals_handled(_raise, signums):
+        with signals_handled(deferred.handler, signums):
             if plan["changed"]:
                 write(_drain.render(after))
             if not wait:
@@ -183,15 +212,16 @@ def apply(
                 done, answering = wait_for_peers(released, peers_port, probe, timeout, interval, start, clock, sleep)
                 result["peers_answering"] = answering
             result["elapsed"] = round(clock() - start, 3)
+            deferred.check()  # a signal after the last step still counts
     except NodeError as exc:
         if restore:
-            return _restore(write, drain_file, before, str(exc), result)
+            return _restore(restore_write, drain_file, before, str(exc), result)
         return Outcome(failed=True, msg=str(exc), warnings=warnings, result=result)
     except Interrupted as exc:
         result["elapsed"] = round(clock() - start, 3)
         why = f"interrupted by {exc.name} while applying {drain_file}={after}"
         if restore:
-            return _restore(write, drain_file, before, why, result)
+            return _restore(restore_write, drain_file, before, why, result)
         return Outcome(failed=True, msg=f"{why}; the drain file was left at {after}", warnings=warnings, result=result)
 
     if done:
@@ -199,7 +229,7 @@ def apply(
     if state == "drained":
         why = drain_failure(drain_file, after, watched, held, answering, peers_port, timeout)
         if restore:
-            return _restore(write, drain_file, before, why, result)
+            return _restore(restore_write, drain_file, before, why, result)
         return Outcome(failed=True, msg=f"{why}; the drain file was left at {before} (unchanged)", warnings=warnings,
                        result=dict(result, restored=False))
     return Outcome(failed=True, msg=activate_failure(drain_file, after, watched, held, timeout), warnings=warnings, result=result)

@@ -181,10 +181,45 @@ def test_a_signal_while_activating_leaves_the_node_active():
     assert out["msg"] == "interrupted by SIGTERM while applying /var/lib/halb-pair/drain=0; the drain file was left at 0"
 
 
-def test_the_handler_raises_interrupted():
+def test_the_handler_only_records_and_the_next_step_raises():
+    d = _failover.Deferred()
+    calls = []
+    step = d.guard(lambda: calls.append("ran"))
+    step()
+    d.handler(signal.SIGHUP, None)  # returns: nothing raised inside the handler itself
+    d.handler(signal.SIGTERM, None)  # the first signal is the one reported
     with pytest.raises(_failover.Interrupted) as info:
-        _failover._raise(signal.SIGHUP, None)
+        step()
     assert info.value.name == "SIGHUP"
+    assert calls == ["ran"], "a step is not started once a signal is pending"
+
+
+def test_a_signal_during_a_step_is_raised_when_the_step_is_over():
+    d = _failover.Deferred()
+    done = []
+
+    def step():
+        d.handler(signal.SIGINT, None)  # arrives while the command runs (e.g. during its fork)
+        done.append(True)  # the step still finishes: no exception inside it
+
+    with pytest.raises(_failover.Interrupted) as info:
+        d.guard(step)()
+    assert done == [True] and info.value.name == "SIGINT"
+
+
+def test_a_signal_while_a_command_forks_restores_the_drain_instead_of_hanging():
+    """The signal really arrives (os.kill) while the read forks a command, the way the
+    module's run_command does: the drain is restored and nothing hangs."""
+    import subprocess
+
+    def read_held_forking(n):
+        if n == 2:
+            os.kill(os.getpid(), signal.SIGHUP)
+        subprocess.run(["true"], check=True)
+
+    node = Node(outputs={0: HOLDING, -253: HOLDING}, on_read=read_held_forking)
+    out = apply(node, timeout=60.0)
+    assert out["result"]["restored"] is True and node.writes == ["-253\n", "0\n"]
 
 
 def test_signals_are_ignored_while_restoring():
