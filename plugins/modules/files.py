@@ -31,6 +31,9 @@ description:
   - Contents are returned only as C(--diff) output, and never for a file marked
     O(files[].secret). Every string in O(secrets) is masked in everything the module
     returns, its own arguments included (they show with C(-vvv)).
+notes:
+  - Writing system files (C(/etc/keepalived), C(/etc/nginx)), setting their owner and running
+    their validators needs root on the node (the collection's playbooks set C(become)).
 author: halb.pair developers
 attributes:
   check_mode:

@@ -69,6 +69,8 @@ options:
       - Unset, the peers are not checked here (the failover playbook checks them with M(halb.pair.vip_info)).
     type: int
 notes:
+  - Needs root on the node (the collection's playbooks set C(become)); the drain file
+    belongs to root.
   - Switchover time is about one master-down interval of the peers; no request is lost on the way
     (measured with keepalived 2.2.7, see docs).
 seealso:
