@@ -41,25 +41,6 @@ PLAYBOOK = [{
 }]
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """A collections path holding halb.pair installed from the tarball built from this tree."""
-    galaxy = tool("ansible-galaxy")
-    if galaxy is None:
-        pytest.fail("no ansible-galaxy next to this Python or on PATH (run scripts/bootstrap)")
-    d = tmp_path_factory.mktemp("installed")
-    subprocess.run([galaxy, "collection", "build", "--force", "--output-path", str(d), str(REPO)],
-                   check=True, capture_output=True, text=True, timeout=300)
-    tarball = next(d.glob("halb-pair-*.tar.gz"))
-    # only this path: a halb.pair in ~/.ansible/collections must not count as installed
-    subprocess.run([galaxy, "collection", "install", "--force", "-p", str(d / "collections"), str(tarball)],
-                   check=True, capture_output=True, text=True, timeout=300,
-                   env=dict(os.environ, ANSIBLE_CONFIG=str(d / "none.cfg"), ANSIBLE_COLLECTIONS_PATH=str(d / "collections"),
-                            ANSIBLE_HOME=str(d / "ansible-home")))
-    assert (d / "collections" / "ansible_collections" / "halb" / "pair" / "MANIFEST.json").is_file()
-    return d / "collections"
-
-
 def run_outside(tmp_path: Path, collections: Path) -> subprocess.CompletedProcess:
     work = tmp_path / "elsewhere"
     work.mkdir()
