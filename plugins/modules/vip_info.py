@@ -21,7 +21,7 @@ description:
   - Never returns the VRRP password; it is removed from the dumps before they are parsed, so a
     malformed item quoted in RV(source_errors) cannot hold it either.
 author:
-  - halb.pair contributors
+  - halb.pair contributors (@halb-pair)
 attributes:
   check_mode:
     support: full

@@ -24,11 +24,11 @@ description:
   - Refusing a drain that would leave a VIP without holder is left to the caller, who runs
     C(playbooks/status.yml) (or M(halb.pair.vip_info) on every node) first.
 author:
-  - halb.pair contributors
+  - halb.pair contributors (@halb-pair)
 attributes:
   check_mode:
     support: full
-    description: Predicts RV(changed) from the drain file; writes nothing and does not wait.
+    description: Predicts C(changed) from the drain file; writes nothing and does not wait.
   diff_mode:
     support: full
     description: Shows the drain value before and after.
@@ -155,7 +155,7 @@ peers_answering:
 restored:
   description:
     - On a failed or interrupted drain, whether the drain file was put back to RV(before) (RV(after) then equals RV(before)).
-    - RV(changed) stays true, keepalived saw the drain value for the length of the wait.
+    - C(changed) stays true, keepalived saw the drain value for the length of the wait.
   returned: failure
   type: bool
   sample: true
