@@ -4,7 +4,7 @@
 
 Declared once for the modules in plugins/module_utils/_node_io.py (NODE_ARGUMENT_SPEC,
 which modules can import; doc fragments are read by ansible-doc only), documented
-once here; tests/unit/plugins/modules/test_docs.py keeps names, types and defaults equal.
+once here; tests/unit/docs/test_module_docs.py keeps names, types and defaults equal.
 """
 
 from __future__ import annotations

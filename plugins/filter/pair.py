@@ -44,9 +44,9 @@ class _HostVars(t.Mapping[str, t.Any]):
         except KeyError as exc:
             raise KeyError(host) from exc
 
-    def get(self, host: str, default: t.Any = None) -> t.Any:  # type: ignore[override]
+    def get(self, key: str, default: t.Any = None) -> t.Any:  # type: ignore[override]
         try:
-            return self[host]
+            return self[key]
         except KeyError:
             return {} if default is None else default
 

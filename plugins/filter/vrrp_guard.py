@@ -12,7 +12,7 @@ from ansible_collections.halb.pair.plugins.module_utils._vrrp_guard import Guard
 DOCUMENTATION = """
   name: vrrp_guard
   short_description: The nftables table that lets VRRP in only from the pair's own nodes
-  version_added: 0.2.0
+  version_added: 0.1.0
   description:
     - From the pair's model (C(halb.pair.pair_model)) - its VRRP instances and each node's VRRP
       source address - builds the nft file of the table C(inet halb_pair_vrrp) - adverts for the

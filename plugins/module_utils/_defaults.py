@@ -17,8 +17,6 @@ import functools
 import typing as t
 from pathlib import Path
 
-import yaml
-
 #: The collection's roles directory (…/ansible_collections/halb/pair/roles).
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 #: The roles whose defaults the model reads, in the order they are merged.
@@ -36,6 +34,10 @@ def _templated(value: t.Any) -> bool:
 def read_defaults(roles_dir: Path | str = ROLES_DIR, roles: t.Sequence[str] = ROLES) -> dict[str, t.Any]:
     """Every role's ``defaults/main.yml`` merged; templated values are left out
     (the model never needs them, and cannot evaluate them)."""
+    # PyYAML is on the controller (Ansible needs it), not necessarily on a node: import it
+    # here, where only the controller's filters call, not when a module imports this file
+    import yaml  # pylint: disable=import-outside-toplevel
+
     out: dict[str, t.Any] = {}
     for role in roles:
         path = Path(roles_dir) / role / "defaults" / "main.yml"

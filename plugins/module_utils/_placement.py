@@ -114,7 +114,7 @@ def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, 
         if not isinstance(instance, t.Mapping) or "name" not in instance:
             raise PlacementError(f"expected an instance with a name, found {instance!r}")
         nodes = _instance_nodes(instance)
-        hosts = [h for h, _ in nodes]
+        hosts = [h for h, _node in nodes]
         preferred = instance.get("master")
         preempt = bool(instance.get("preempt", True))
         unreachable = [h for h in hosts if views.get(h) is None]
@@ -255,14 +255,14 @@ def drain_blockers(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapp
     reasons = []
     known = False
     for instance in instances:
-        hosts = [h for h, _ in _instance_nodes(instance)]
+        hosts = [h for h, _node in _instance_nodes(instance)]
         if node not in hosts:
             continue
         known = True
         peers = [h for h in hosts if h != node and (views.get(h) or {}).get("healthy")]
         if not peers:
             others = ", ".join(h for h in hosts if h != node) or "none"
-            vips = ", ".join(a for a, _ in _vip_entries(instance))
+            vips = ", ".join(a for a, _vip in _vip_entries(instance))
             reasons.append(f"{instance['name']} ({vips}): no healthy peer of {node} to take over (peers: {others})")
     if not known:
         reasons.append(f"{node} is a node of no instance")

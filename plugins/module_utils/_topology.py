@@ -288,8 +288,8 @@ def derive(
     delay = _as_int(s["keepalived_preempt_delay"], "keepalived_preempt_delay", errors)
     if errors or None in (mprio, bprio, step, advert, version, weight, delay):
         raise TopologyError(errors)
-    assert mprio is not None and bprio is not None and step is not None and advert is not None
-    assert version is not None and weight is not None and delay is not None
+    if mprio is None or bprio is None or step is None or advert is None or version is None or weight is None or delay is None:
+        raise AssertionError("unreachable: a None was refused above")  # narrows the types for a checker
     nopreempt = bool(s["keepalived_nopreempt"])
     # nopreempt and preempt_delay only work when every node starts as BACKUP.
     all_backup = nopreempt or delay > 0

@@ -207,7 +207,7 @@ def _ip_interface(value: t.Any) -> str:
     s = _str(value)
     if "/" not in s or "%" in s:
         raise _Bad("no /prefix" if "/" not in s else "a zone index (%...) is not allowed")
-    addr, _, prefix = s.partition("/")
+    addr, _slash, prefix = s.partition("/")
     if not prefix.isdigit() or not prefix.isascii():
         raise _Bad("the prefix must be a number of bits")
     try:

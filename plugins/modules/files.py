@@ -23,7 +23,7 @@ description:
     C(atomic_move), which keeps the destination's SELinux context. A destination that is a
     symbolic link is followed (O(files[].follow)); the file it points to is replaced, the link stays.
   - A refused file never replaces the live one, and never hides the files written before it;
-    the module goes on with the next files and returns, with RV(changed) and RV(changed_paths) for
+    the module goes on with the next files and returns, with C(changed) and RV(changed_paths) for
     what it did, the list RV(refused). With O(fail_on_refusal=true) (the default) it then fails;
     with V(false) it does not, so that Ansible still notifies the handlers of the task for the
     files written (Ansible notifies no handler for a failed task), and the next task fails on
@@ -31,10 +31,14 @@ description:
   - Contents are returned only as C(--diff) output, and never for a file marked
     O(files[].secret). Every string in O(secrets) is masked in everything the module
     returns, its own arguments included (they show with C(-vvv)).
-author: halb.pair developers
+notes:
+  - Writing system files (C(/etc/keepalived), C(/etc/nginx)), setting their owner and running
+    their validators needs root on the node (the collection's playbooks set C(become)).
+author: halb.pair developers (@halb-pair)
 attributes:
   check_mode:
     support: full
+    description: Predicts what would change and which files would be refused; writes nothing.
     details:
       - Validators still run, on a temporary copy, so check mode predicts refusals too. A validator that
         this run would install (or update) is run from a temporary copy of its new content.
@@ -43,6 +47,7 @@ attributes:
         warns instead of refusing. The module also warns when it cannot run a validator at all.
   diff_mode:
     support: full
+    description: Shows each changed file's content before and after.
     details: Not for files marked O(files[].secret).
 options:
   directories:

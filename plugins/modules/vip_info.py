@@ -21,7 +21,7 @@ description:
   - Never returns the VRRP password; it is removed from the dumps before they are parsed, so a
     malformed item quoted in RV(source_errors) cannot hold it either.
 author:
-  - halb.pair contributors
+  - halb.pair contributors (@halb-pair)
 attributes:
   check_mode:
     support: full
@@ -69,7 +69,8 @@ options:
     type: float
     default: 2.0
 notes:
-  - Needs root to signal keepalived for the JSON and data dumps.
+  - Needs root on the node (the collection's playbooks set C(become)); it signals
+    keepalived (a root process) for its JSON or data dump.
   - Use the filter C(halb.pair.vip_placement) over the results of all nodes to judge placement
     (ok, split_brain, orphan, misplaced); C(playbooks/status.yml) does.
 seealso:

@@ -24,11 +24,11 @@ description:
   - Refusing a drain that would leave a VIP without holder is left to the caller, who runs
     C(playbooks/status.yml) (or M(halb.pair.vip_info) on every node) first.
 author:
-  - halb.pair contributors
+  - halb.pair contributors (@halb-pair)
 attributes:
   check_mode:
     support: full
-    description: Predicts RV(changed) from the drain file; writes nothing and does not wait.
+    description: Predicts C(changed) from the drain file; writes nothing and does not wait.
   diff_mode:
     support: full
     description: Shows the drain value before and after.
@@ -69,6 +69,8 @@ options:
       - Unset, the peers are not checked here (the failover playbook checks them with M(halb.pair.vip_info)).
     type: int
 notes:
+  - Needs root on the node (the collection's playbooks set C(become)); the drain file
+    belongs to root.
   - Switchover time is about one master-down interval of the peers; no request is lost on the way
     (measured with keepalived 2.2.7, see docs).
 seealso:
@@ -153,7 +155,7 @@ peers_answering:
 restored:
   description:
     - On a failed or interrupted drain, whether the drain file was put back to RV(before) (RV(after) then equals RV(before)).
-    - RV(changed) stays true, keepalived saw the drain value for the length of the wait.
+    - C(changed) stays true, keepalived saw the drain value for the length of the wait.
   returned: failure
   type: bool
   sample: true

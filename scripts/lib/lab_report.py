@@ -72,7 +72,7 @@ def group_members(listing: t.Mapping[str, t.Any]) -> dict[str, list[str]]:
 
 
 def read_inventory(inventory: str) -> tuple[dict[str, list[str]], dict[str, dict[str, t.Any]]]:
-    out = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", inventory, "--list"],
+    out = subprocess.run([str(Path(sys.executable).with_name("ansible-inventory")), "-i", inventory, "--list"],
                          capture_output=True, text=True, check=True, cwd=REPO).stdout
     listing = json.loads(out)
     return group_members(listing), listing.get("_meta", {}).get("hostvars", {})

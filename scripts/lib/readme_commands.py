@@ -1,6 +1,7 @@
-"""Run the README's lab commands as written, in a new shell, against a running lab.
+"""Run the lab commands of docs/lab.md as written, in a new shell, against a running lab.
 
-Every fenced block after a `<!-- lab-commands NAME ... -->` marker in README.md is run
+Every fenced block after a `<!-- lab-commands NAME ... -->` marker in docs/lab.md (the
+lab's page, linked from the README) is run
 line by line with `bash -c` in the repository's top directory and an environment as
 bare as a new login's (HOME, a standard PATH, nothing of the lab exported). A `. FILE`
 or `source FILE` line is kept for the lines after it, as in a shell.
@@ -14,7 +15,7 @@ scripts/podman), never against the command's own output:
   comment `back on N`: the VIPs N held before the stop are on N again;
 - a comment `# N answers`: the command's output names N (X-HALB-Node).
 
-  scripts/lab up && .venv/bin/python scripts/lib/readme_commands.py [README.md]
+  scripts/lab up && .venv/bin/python scripts/lib/readme_commands.py [docs/lab.md]
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PODMAN = REPO / "scripts" / "podman"
 INVENTORY = REPO / "inventories" / "lab"
+#: the page whose lab-commands blocks run (the README points to it)
+LAB_DOC = REPO / "docs" / "lab.md"
 MARKER = re.compile(r"<!--\s*lab-commands\s+([\w-]+).*?-->\s*\n```(?:sh|bash)?\n(.*?)\n```", re.S)
 NEW_SHELL_ENV = {
     "HOME": os.environ.get("HOME", "/root"),
@@ -93,7 +96,7 @@ def released_by(node: str):
 
 
 def main(argv: list[str]) -> int:
-    readme = Path(argv[1]) if len(argv) > 1 else REPO / "README.md"
+    readme = Path(argv[1]) if len(argv) > 1 else LAB_DOC
     found = blocks(readme.read_text())
     if not found:
         print(f"no lab-commands blocks in {readme}", file=sys.stderr)
@@ -135,7 +138,7 @@ def main(argv: list[str]) -> int:
                     raise AssertionError(f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
                 m_ans = re.search(r"\b(\w+) answers\b", comment)
                 if m_ans and not re.search(rf"X-HALB-Node:\s*{m_ans.group(1)}\b", proc.stdout, re.I):
-                    raise AssertionError(f"the README says {m_ans.group(1)} answers; the output was:\n{proc.stdout}")
+                    raise AssertionError(f"docs/lab.md says {m_ans.group(1)} answers; the output was:\n{proc.stdout}")
                 if m_node and "restore=true" in line:
                     want = before.get(m_node.group(1))
                     if want is None:
@@ -162,7 +165,7 @@ def main(argv: list[str]) -> int:
                 break
         if failed:
             break
-    print(f"README lab commands: {ran - failed} passed, {failed} failed")
+    print(f"lab commands of {readme.name}: {ran - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -1,4 +1,4 @@
-"""Run the real ansible-playbook of the repo's .venv against throw-away local hosts.
+"""Run the real ansible-playbook of the Python running the tests (the repo's .venv) against throw-away local hosts.
 
 Used by the rendering and preflight tests: fake hosts lb1, lb2, ... all with
 `ansible_connection: local`, so the roles' own templates and preflight run for real
@@ -11,13 +11,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
+# The bin directory of the Python running the tests: the .venv scripts/bootstrap made, for
+# scripts/test and ansible-test units alike; never a path spelled out here.
+VENV_BIN = Path(sys.executable).parent
 LIBEXEC = REPO / "roles" / "keepalived" / "files" / "libexec"
 
 

@@ -18,8 +18,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+try:
+    from tests.helpers.tools import tool
+except ImportError:  # run as a script: python tests/helpers/filter_docs.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.helpers.tools import tool
+
 NAMESPACE = "halb.pair"
-ANSIBLE_DOC = Path(sys.executable).with_name("ansible-doc")
+ANSIBLE_DOC = tool("ansible-doc") or "ansible-doc"
 
 
 def filter_names(collections_path: Path) -> list[str]:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.tools import tool
+
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "tests" / "render" / "nginx_cases" / "render.yml"
 VALIDATOR = ROOT / "roles" / "nginx" / "files" / "nginx-config-test"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-ANSIBLE_PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
-if not os.path.exists(ANSIBLE_PLAYBOOK):
-    ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook") or ANSIBLE_PLAYBOOK
+ANSIBLE_PLAYBOOK = tool("ansible-playbook") or "ansible-playbook"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not installed on this host")
 

@@ -6,12 +6,15 @@ filter's documentation rendered by ansible-doc."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.filter.pair import FilterModule
+
+from tests.helpers.tools import tool
 
 REPO = Path(__file__).resolve().parents[4]
 F = FilterModule().filters()
@@ -38,8 +41,10 @@ def test_unicast_source_from_facts():
              for h, ip in (("lb1", "198.51.100.11"), ("lb2", "198.51.100.12"))}
     pair = F["pair_model"](["lb1", "lb2"], hostvars(**facts))
     nodes = pair["instances"][0]["nodes"]
-    assert [(n["unicast_src_ip"], n["unicast_peers"]) for n in nodes] == [("198.51.100.11", ["198.51.100.12"]),
-                                                                         ("198.51.100.12", ["198.51.100.11"])]
+    assert [(n["unicast_src_ip"], n["unicast_peers"]) for n in nodes] == [
+        ("198.51.100.11", ["198.51.100.12"]),
+        ("198.51.100.12", ["198.51.100.11"]),
+    ]
 
 
 def test_errors_are_filter_errors():
@@ -83,9 +88,10 @@ def test_every_pair_filter_is_documented():
 
 @pytest.mark.parametrize("name", FILTERS)
 def test_ansible_doc_renders(name):
-    out = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-doc"), "-t", "filter", "--json", f"halb.pair.{name}"],
+    out = subprocess.run([tool("ansible-doc") or "ansible-doc", "-t", "filter", "--json", f"halb.pair.{name}"],
                          capture_output=True, text=True, check=True, cwd=REPO,
-                         env={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "PATH": "/usr/bin:/bin"}).stdout
+                         # this run's environment (ansible-test units' wrappers need its PATH and PYTHONPATH)
+                         env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))).stdout
     doc = json.loads(out)[f"halb.pair.{name}"]
     assert doc["doc"]["name"] == name
     assert doc["doc"]["options"]["_input"]["required"] is True

@@ -6,12 +6,16 @@ the real Jinja path through ansible-playbook on localhost."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.filter.placement import FilterModule
+
+from tests.helpers.tools import tool
 
 REPO = Path(__file__).resolve().parents[4]
 A = "198.51.100.100"
@@ -86,7 +90,7 @@ def test_through_ansible_playbook(tmp_path):
     extra.write_text(json.dumps({"instances": INSTANCES, "reports": {"lb1": report([A]), "lb2": report([A])}}))
     proc = subprocess.run(
         [
-            str(REPO / ".venv/bin/ansible-playbook"),
+            tool("ansible-playbook") or "ansible-playbook",
             "-i",
             "localhost,",
             "-c",
@@ -96,13 +100,16 @@ def test_through_ansible_playbook(tmp_path):
             f"@{extra}",
             "-e",
             f"out={tmp_path / 'out.json'}",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
         ],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={"PATH": "/usr/bin:/bin"},
+        # this run's environment (ansible-test units' wrappers need its PATH and PYTHONPATH)
+        env=dict(os.environ),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads((tmp_path / "out.json").read_text()) == ["split_brain"]

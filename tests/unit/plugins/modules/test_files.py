@@ -8,7 +8,6 @@ import json
 import os
 import pwd
 import stat
-import subprocess
 
 import pytest
 from ansible.module_utils.common import warnings
@@ -250,23 +249,3 @@ def test_check_mode_refusal_after_earlier_changes_is_a_warning(tmp_path, result)
                              f"{first} as they are now, not as this run would leave them"]
     code, r = result(args)  # for real: nginx.conf is written first, so the validator accepts
     assert code == 0 and r["changed_paths"] == [str(first), str(dest)]
-
-
-@pytest.mark.ansible
-def test_ansible_doc_renders_every_option_and_return():
-    from pathlib import Path
-
-    doc_bin = Path(__file__).resolve().parents[4] / ".venv" / "bin" / "ansible-doc"
-    if not doc_bin.exists():
-        pytest.skip("no .venv/bin/ansible-doc (run scripts/bootstrap)")
-    proc = subprocess.run([str(doc_bin), "--json", "halb.pair.files"], capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0 and "[WARNING]" not in proc.stderr, proc.stderr
-    doc = json.loads(proc.stdout)["halb.pair.files"]
-    assert set(doc["doc"]["options"]) == {"directories", "files", "absent", "fail_on_refusal", "secrets"}
-    assert set(doc["doc"]["options"]["files"]["suboptions"]) == {
-        "path", "content", "owner", "group", "mode", "seuser", "serole", "setype", "selevel", "attributes", "follow", "backup",
-        "validate", "secret"}
-    assert set(doc["return"]) == {"changed_paths", "refused", "backup_files"}
-    for key, rv in doc["return"].items():
-        for field, sub in (rv.get("contains") or {key: rv}).items():
-            assert "sample" in sub, f"{key}.{field}"

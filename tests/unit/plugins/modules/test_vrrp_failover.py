@@ -240,7 +240,9 @@ def test_signal_during_the_wait_restores_the_drain(tmp_path, drain, signum):
     (bindir / "ip").chmod(0o755)
     params = tmp_path / "args.json"
     params.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args(drain, state="drained", vips=[A], timeout=60, poll_interval=0.02)}))
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", PYTHONPATH=str(REPO / ".cache" / "collections"))
+    # this process's own import path: ansible and ansible_collections.halb.pair as pytest or
+    # ansible-test units found them
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.Popen([sys.executable, str(MODULE), str(params)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30

@@ -1,6 +1,9 @@
 # Copyright: halb.pair contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ansible-doc must render the modules' documentation, options and return values included."""
+"""ansible-doc must render the modules' documentation, options and return values included.
+
+Controller-side tests (they run ansible-doc): here rather than under tests/unit/plugins/modules,
+where ansible-test units gives a test only module_utils of ansible."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[4]
-ANSIBLE_DOC = REPO / ".venv" / "bin" / "ansible-doc"
+from tests.helpers.tools import tool
+
+REPO = Path(__file__).resolve().parents[3]
+ANSIBLE_DOC = tool("ansible-doc")
 
 MODULES = {
     "halb.pair.vip_info": {
@@ -72,9 +77,9 @@ MODULES = {
 
 
 def ansible_doc(*args):
-    if not ANSIBLE_DOC.exists():
-        pytest.skip("no .venv/bin/ansible-doc (run scripts/bootstrap)")
-    return subprocess.run([str(ANSIBLE_DOC), *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    if ANSIBLE_DOC is None:
+        pytest.fail("no ansible-doc next to this Python or on PATH (run scripts/bootstrap)")
+    return subprocess.run([ANSIBLE_DOC, *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -132,3 +137,22 @@ def test_documented_types_and_defaults_are_the_argument_spec(name):
     assert proc.returncode == 0, proc.stderr
     documented = json.loads(proc.stdout)[name]["doc"]["options"]
     assert _types_and_defaults(documented) == _types_and_defaults(module.ARGUMENT_SPEC)
+
+
+# moved from tests/unit/plugins/modules/test_files.py
+@pytest.mark.ansible
+def test_files_doc_renders_every_option_and_return():
+    doc_bin = tool("ansible-doc")
+    if doc_bin is None:
+        pytest.fail("no ansible-doc next to this Python or on PATH (run scripts/bootstrap)")
+    proc = subprocess.run([doc_bin, "--json", "halb.pair.files"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and "[WARNING]" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)["halb.pair.files"]
+    assert set(doc["doc"]["options"]) == {"directories", "files", "absent", "fail_on_refusal", "secrets"}
+    assert set(doc["doc"]["options"]["files"]["suboptions"]) == {
+        "path", "content", "owner", "group", "mode", "seuser", "serole", "setype", "selevel", "attributes", "follow", "backup",
+        "validate", "secret"}
+    assert set(doc["return"]) == {"changed_paths", "refused", "backup_files"}
+    for key, rv in doc["return"].items():
+        for field, sub in (rv.get("contains") or {key: rv}).items():
+            assert "sample" in sub, f"{key}.{field}"

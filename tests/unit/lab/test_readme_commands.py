@@ -1,0 +1,27 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""scripts/lib/readme_commands.py runs the lab commands of docs/lab.md (the README is the
+installed user's and has none): the blocks it finds there are the lab's."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location("readme_commands", REPO / "scripts" / "lib" / "readme_commands.py")
+rc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rc)
+
+
+def test_the_lab_commands_are_read_from_docs_lab_md():
+    assert rc.LAB_DOC == REPO / "docs" / "lab.md"
+    found = dict(rc.blocks(rc.LAB_DOC.read_text()))
+    assert sorted(found) == ["by-hand", "operations"]
+    assert "ansible-playbook -i inventories/lab playbooks/failover.yml -e node=lb1 -e restore=true" in found["operations"]
+    assert any(line.startswith("scripts/lab shell lb1 systemctl stop keepalived") for line in found["by-hand"])
+
+
+def test_the_readme_holds_no_lab_commands():
+    # a block left in the README would silently no longer run
+    assert rc.blocks((REPO / "README.md").read_text()) == []
