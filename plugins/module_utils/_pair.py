@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import _placement, _types, _vrrp_guard
 from ._defaults import pick, role_defaults
-from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, with_unicast
+from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
 
 #: Per-node settings of the contract (defaults: the keepalived and nginx roles').
 CONTRACT_SETTINGS = (
@@ -222,10 +222,9 @@ def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str]) -> tuple[H
 
 
 def _node_settings(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The contract's settings, typed as the preflight types them (``_topology.typed``)."""
     out = pick(base, CONTRACT_SETTINGS)
-    for key in (*CONTRACT_SETTINGS, *OPTIONAL_SETTINGS):
-        if key in hv and hv[key] is not None:
-            out[key] = hv[key]
+    out.update(typed({k: hv[k] for k in (*CONTRACT_SETTINGS, *OPTIONAL_SETTINGS) if k in hv and hv[k] is not None}))
     return out
 
 

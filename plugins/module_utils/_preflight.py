@@ -22,6 +22,7 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
     derive,
     settings_of,
     show,
+    typed,
     with_unicast,
 )
 from ansible_collections.halb.pair.plugins.module_utils._types import check_derived, check_hosts
@@ -53,9 +54,10 @@ def converted(
 ) -> dict[str, t.Any]:
     """The host's variables with the role's options converted as Ansible converts them
     (``-e keepalived_check_timeout=3`` is the int 3); what does not convert stays as found
-    (check_host reports it)."""
-    conv, _problems = check_types(options, values, host, secrets=SECRET_SETTINGS)
-    return {**values, **conv}
+    (check_host reports it). ``options`` beyond the roles' own (``_topology.typed``, the
+    conversion the derivation and the pair model read through) are converted too."""
+    conv, _problems = check_types(options, typed(values, host), host, secrets=SECRET_SETTINGS)
+    return conv
 
 
 def _facts(hostvars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
@@ -226,7 +228,7 @@ def check(
         for node in inst.nodes:
             ifaces = _facts(hostvars.get(node.host, {})).get("interfaces")
             if isinstance(ifaces, list):
-                wanted = {node.interface} | {v.dev for v in inst.vips}
+                wanted = {node.interface} | {v.dev for v in node.vips}
                 for iface in sorted(wanted):
                     if iface not in ifaces:
                         errors.append(
