@@ -7,8 +7,8 @@ and a VIP's dev defaults to each node's own interface."""
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair, _preflight
-from ansible_collections.halb.pair.plugins.module_utils._topology import derive, typed
+from ansible_collections.halb.pair.plugins.module_utils import _pair, _preflight, _topology
+from ansible_collections.halb.pair.plugins.module_utils._topology import derive
 
 HOSTS = ["lb1", "lb2"]
 BASE = {"keepalived_vips": ["198.51.100.100/24"]}
@@ -78,7 +78,7 @@ def test_pair_model_check_timers_are_typed(extra, want):
     ({"keepalived_check_timeout": "3s"}, "keepalived_check_timeout", "3s"),  # not convertible: the preflight reports it
 ])
 def test_typed_is_the_preflights_conversion(extra, key, want):
-    assert typed(extra)[key] == want
+    assert _topology.typed(extra)[key] == want
     assert _preflight.converted("lb1", extra, {})[key] == want
 
 
