@@ -252,6 +252,12 @@ def address_of(
     return str(addr) if addr else None
 
 
+#: The hand-over file's value while handing over: -253 pulls every instance of the node
+#: down to priority 1 (make-before-break); below -253 (weight 1) the instances go to FAULT.
+HANDOVER_LOWER = -253
+HANDOVER_FAULT = -254
+
+
 def handover_timeout(pair: t.Mapping[str, t.Any]) -> float:
     """How long a stop may wait for the peers to take a node's VIPs: twice the longest
     master-down interval of the pair's instances, plus its preempt delay, plus 1 s."""
@@ -278,8 +284,13 @@ def handover(pair: Pair | t.Mapping[str, t.Any], host: str, handover_file: str, 
         addr = str(n["address"])
         hostpart = f"[{addr}]" if ":" in addr else addr
         peers.append({"host": h, "health_url": f"http://{hostpart}:{n['health']['port']}{n['health']['path']}"})
+    # nopreempt: a lower priority moves no VIP (the peers do not preempt), so the hand-over
+    # puts the node's instances in FAULT instead (handover file below -253): a priority-0
+    # advert, which every backup obeys; the peers take over after their skew time.
+    nopreempt = any(not i["preempt"] for i in p["instances"] if any(n["host"] == host for n in i["nodes"]))
     return {
         "vips": list(me["vips"]),
+        "handover_value": HANDOVER_FAULT if nopreempt else HANDOVER_LOWER,
         "peers": peers,
         "peer_timeout": 0.3,
         "pid_file": "/run/keepalived.pid",
@@ -585,17 +596,33 @@ def drain_plan(
     # How long the move may take: the peers wait out their master-down interval and
     # any preempt delay (keepalived_preempt_delay) before they take over; never below 20 s.
     timeout = max(20.0, handover_timeout(pair.as_dict() if isinstance(pair, Pair) else pair))
+    # A drain lowers the node's priority; a nopreempt backup never takes a VIP from a
+    # live master of lower priority (nor does a restored node take it back).
+    nopreempt = [i["name"] for i in _instances_of(pair) if not i["preempt"] and any(n["host"] == node for n in i["nodes"])]
     if restore:
         return {
             "node": node,
             "state": "active",
-            "vips": list(get("preferred_vips")),
+            # nopreempt: the VIPs stay where they are; only the drain file goes back to 0
+            "vips": [] if nopreempt else list(get("preferred_vips")),
             "blockers": [],
             "drain_file": get("drain_file"),
             "timeout": timeout,
         }
-    blockers = _placement.drain_blockers(_instances_of(pair), dict(reports), node)
+    blockers = [nopreempt_refusal(node, nopreempt)] if nopreempt else []
+    blockers += _placement.drain_blockers(_instances_of(pair), dict(reports), node)
     return {"node": node, "state": "drained", "vips": list(get("vips")), "blockers": blockers, "drain_file": get("drain_file"), "timeout": timeout}
+
+
+def nopreempt_refusal(node: str, instances: t.Sequence[str]) -> str:
+    """Why a drain of ``node`` cannot work with keepalived_nopreempt, and what to do."""
+    return (
+        f"keepalived_nopreempt is true for {', '.join(instances)}: a drain lowers {node}'s priority, but a nopreempt "
+        "backup never takes a VIP from a master of lower priority, so nothing would move (and a restore would not "
+        f"bring the VIPs back); to move them now, stop keepalived on {node} (systemctl stop keepalived: a priority-0 "
+        "advert, its peer takes over after the skew time), or set keepalived_nopreempt: false and use "
+        "keepalived_preempt_delay to damp the failback instead"
+    )
 
 
 __all__ = [
@@ -606,6 +633,7 @@ __all__ = [
     "conflicts",
     "drain_plan",
     "handover",
+    "nopreempt_refusal",
     "handover_timeout",
     "model",
     "pair_groups",
