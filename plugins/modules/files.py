@@ -180,7 +180,6 @@ from ansible_collections.halb.pair.plugins.module_utils._files import (  # noqa:
     validate_argv,
 )
 
-
 #: A validator's exit status for "cannot test here: what I test with is not installed"
 #: (the shell's "command not found"); a warning in check mode, a refusal otherwise.
 NOT_INSTALLED = 127
