@@ -94,6 +94,13 @@ def interface_address(hostvars: t.Mapping[str, t.Any], interface: str) -> str | 
     return None
 
 
+def _family(address: t.Any) -> int | None:
+    try:
+        return ipaddress.ip_address(str(address)).version
+    except ValueError:
+        return None
+
+
 def _consistency(hosts: list[str], settings: dict[str, dict[str, t.Any]]) -> list[str]:
     errors = []
     first = hosts[0]
@@ -239,6 +246,14 @@ def check(
                 errors.append(
                     f"keepalived_unicast_src_ip on {node.host}: unicast mode needs the node's address; "
                     "gather its facts (network subset) or set keepalived_unicast_src_ip for it"
+                )
+            elif inst.unicast and _family(node.unicast_src_ip) not in (None, inst.family):
+                # keepalived -t refuses it: VRRP for IPv6 VIPs goes over IPv6, and the reverse
+                errors.append(
+                    f"keepalived_unicast_src_ip on {node.host}: {inst.name} has IPv{inst.family} VIPs, but its unicast "
+                    f"source is the IPv{_family(node.unicast_src_ip)} address {node.unicast_src_ip}; unicast peers must be "
+                    f"of the VIPs' family: set keepalived_unicast_src_ip to the node's IPv{inst.family} address, or put "
+                    "these VIPs in an instance without unicast"
                 )
     return errors
 

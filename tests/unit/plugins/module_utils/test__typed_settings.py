@@ -149,3 +149,19 @@ def test_a_label_of_another_nic_is_refused_where_it_does_not_fit():
     hv = per_node({"keepalived_vips": [{"address": "198.51.100.100/24", "label": "eth0:1"}]})
     errors = _preflight.check(HOSTS, hv)
     assert errors and all("lb2" in e for e in errors), errors
+
+
+# --- unicast with an IPv6 VIP (issue 9: refused only by keepalived -t before) --------
+
+@pytest.mark.parametrize(("vips", "src", "refused"), [
+    (["2001:db8::100/64"], {"lb1": "198.51.100.11", "lb2": "198.51.100.12"}, True),
+    (["2001:db8::100/64"], {"lb1": "2001:db8::11", "lb2": "2001:db8::12"}, False),
+    (["198.51.100.100/24"], {"lb1": "198.51.100.11", "lb2": "198.51.100.12"}, False),
+    (["198.51.100.100/24"], {"lb1": "2001:db8::11", "lb2": "198.51.100.12"}, True),
+])
+def test_unicast_source_of_another_family_than_the_vips_is_refused(vips, src, refused):
+    hv = {h: {"keepalived_vips": vips, "keepalived_unicast": True, "keepalived_unicast_src_ip": src[h]} for h in HOSTS}
+    errors = [e for e in _preflight.check(HOSTS, hv) if "unicast source" in e]
+    assert bool(errors) == refused, errors
+    if refused:
+        assert "keepalived_unicast_src_ip on lb1" in errors[0] and "must be of the VIPs' family" in errors[0]
