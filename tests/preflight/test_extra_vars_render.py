@@ -8,10 +8,9 @@ Expected values are written from what the variables mean, not read from a render
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import shutil
-import subprocess
 
 import pytest
 
@@ -28,15 +27,14 @@ IFACE = default_interface()
 BASE = {"keepalived_interface": IFACE, "keepalived_script_user": "nobody", "keepalived_vips": ["198.51.100.100/24"]}
 
 
-def _other_nic() -> str | None:
-    """Another interface of this host than IFACE (keepalived -t checks the interface exists,
-    refuses loopback and wants multicast), with room for a ':N' label."""
-    out = subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=False).stdout
-    links = [(link.get("ifname", ""), link.get("flags") or []) for link in json.loads(out or "[]")]
-    return next((n for n, flags in links if n != IFACE and len(n) <= 12 and "MULTICAST" in flags and "LOOPBACK" not in flags), None)
-
-
-OTHER = _other_nic()
+# keepalived -t checks that an interface exists (and wants multicast): it runs in a
+# network namespace of its own that has exactly eth0 and ens3 (a veth pair), so the test
+# does not depend on this host's NICs, and the host's network is never changed.
+NETNS_KEEPALIVED = """#!/bin/sh
+exec unshare -n sh -c 'ip link add eth0 type veth peer name ens3 && ip link set eth0 up && ip link set ens3 up &&
+  exec keepalived "$@"' keepalived-in-netns "$@"
+"""
+CAN_UNSHARE = os.geteuid() == 0 and shutil.which("unshare") is not None
 
 
 def _render(tmp_path, extra, host_vars=None, group_vars=None):
@@ -84,13 +82,17 @@ def test_check_timer_spelled_as_a_float_renders_an_integer(tmp_path):
     assert timers["timeout"] == "4" and "--max-time 3 " in script, (timers, script)
 
 
-@pytest.mark.skipif(OTHER is None, reason="this host has a single non-loopback interface")
+@pytest.mark.skipif(not CAN_UNSHARE, reason="needs root and unshare for keepalived -t in a network namespace of its own")
 @pytest.mark.parametrize("topology", ["single", "dual_master"])
-def test_each_node_renders_its_vips_on_its_own_nic(tmp_path, topology):
-    # lb2's NIC has another name than lb1's (an interface of this host: keepalived -t checks it)
-    run = _render(tmp_path, {}, {"lb2": {"keepalived_interface": OTHER}},
+def test_each_node_renders_its_vips_on_its_own_nic(tmp_path, monkeypatch, topology):
+    # eth0 on lb1, ens3 on lb2: each node's VIPs on its own NIC, passing the real keepalived -t
+    wrapper = tmp_path / "keepalived-in-netns"
+    wrapper.write_text(NETNS_KEEPALIVED)
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("KEEPALIVED", str(wrapper))  # read by the role's keepalived-validate
+    run = _render(tmp_path, {}, {"lb1": {"keepalived_interface": "eth0"}, "lb2": {"keepalived_interface": "ens3"}},
                   {"keepalived_topology": topology, "keepalived_vips": ["198.51.100.100/24", "198.51.100.101/24"]})
-    for host, nic in (("lb1", IFACE), ("lb2", OTHER)):
+    for host, nic in (("lb1", "eth0"), ("lb2", "ens3")):
         got = {name: (i["interface"], i["vips"]) for name, i in instances(run.conf(host)).items()}
         if topology == "single":
             want = {"VI_1": (nic, [f"198.51.100.100/24 dev {nic} label {nic}:1", f"198.51.100.101/24 dev {nic} label {nic}:2"])}
@@ -98,3 +100,16 @@ def test_each_node_renders_its_vips_on_its_own_nic(tmp_path, topology):
             want = {"VI_1": (nic, [f"198.51.100.100/24 dev {nic} label {nic}:1"]),
                     "VI_2": (nic, [f"198.51.100.101/24 dev {nic} label {nic}:2"])}
         assert got == want, host
+    assert "keepalived-in-netns" not in run.conf("lb1")
+
+
+def test_the_netns_keepalived_refuses_a_nic_it_does_not_have(tmp_path, monkeypatch):
+    # the namespace's keepalived -t is a real check: a third NIC name is refused
+    if not CAN_UNSHARE:
+        pytest.skip("needs root and unshare")
+    wrapper = tmp_path / "keepalived-in-netns"
+    wrapper.write_text(NETNS_KEEPALIVED)
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("KEEPALIVED", str(wrapper))
+    run = run_playbook(tmp_path, PLAYBOOK, ["lb1", "lb2"], {**BASE, "keepalived_interface": "ens4"})
+    assert run.rc != 0 and "was refused by its validator" in run.output
