@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import _placement, _types, _vrrp_guard
 from ._defaults import pick, role_defaults
-from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, with_unicast
+from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
 
 #: Per-node settings of the contract (defaults: the keepalived and nginx roles').
 CONTRACT_SETTINGS = (
@@ -222,10 +222,9 @@ def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str]) -> tuple[H
 
 
 def _node_settings(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The contract's settings, typed as the preflight types them (``_topology.typed``)."""
     out = pick(base, CONTRACT_SETTINGS)
-    for key in (*CONTRACT_SETTINGS, *OPTIONAL_SETTINGS):
-        if key in hv and hv[key] is not None:
-            out[key] = hv[key]
+    out.update(typed({k: hv[k] for k in (*CONTRACT_SETTINGS, *OPTIONAL_SETTINGS) if k in hv and hv[k] is not None}))
     return out
 
 
@@ -251,6 +250,12 @@ def address_of(
     ipv4 = info.get("ipv4") if isinstance(info, t.Mapping) else None
     addr = ipv4.get("address") if isinstance(ipv4, t.Mapping) else None
     return str(addr) if addr else None
+
+
+#: The hand-over file's value while handing over: -253 pulls every instance of the node
+#: down to priority 1 (make-before-break); below -253 (weight 1) the instances go to FAULT.
+HANDOVER_LOWER = -253
+HANDOVER_FAULT = -254
 
 
 def handover_timeout(pair: t.Mapping[str, t.Any]) -> float:
@@ -279,8 +284,13 @@ def handover(pair: Pair | t.Mapping[str, t.Any], host: str, handover_file: str, 
         addr = str(n["address"])
         hostpart = f"[{addr}]" if ":" in addr else addr
         peers.append({"host": h, "health_url": f"http://{hostpart}:{n['health']['port']}{n['health']['path']}"})
+    # nopreempt: a lower priority moves no VIP (the peers do not preempt), so the hand-over
+    # puts the node's instances in FAULT instead (handover file below -253): a priority-0
+    # advert, which every backup obeys; the peers take over after their skew time.
+    nopreempt = any(not i["preempt"] for i in p["instances"] if any(n["host"] == host for n in i["nodes"]))
     return {
         "vips": list(me["vips"]),
+        "handover_value": HANDOVER_FAULT if nopreempt else HANDOVER_LOWER,
         "peers": peers,
         "peer_timeout": 0.3,
         "pid_file": "/run/keepalived.pid",
@@ -586,17 +596,33 @@ def drain_plan(
     # How long the move may take: the peers wait out their master-down interval and
     # any preempt delay (keepalived_preempt_delay) before they take over; never below 20 s.
     timeout = max(20.0, handover_timeout(pair.as_dict() if isinstance(pair, Pair) else pair))
+    # A drain lowers the node's priority; a nopreempt backup never takes a VIP from a
+    # live master of lower priority (nor does a restored node take it back).
+    nopreempt = [i["name"] for i in _instances_of(pair) if not i["preempt"] and any(n["host"] == node for n in i["nodes"])]
     if restore:
         return {
             "node": node,
             "state": "active",
-            "vips": list(get("preferred_vips")),
+            # nopreempt: the VIPs stay where they are; only the drain file goes back to 0
+            "vips": [] if nopreempt else list(get("preferred_vips")),
             "blockers": [],
             "drain_file": get("drain_file"),
             "timeout": timeout,
         }
-    blockers = _placement.drain_blockers(_instances_of(pair), dict(reports), node)
+    blockers = [nopreempt_refusal(node, nopreempt)] if nopreempt else []
+    blockers += _placement.drain_blockers(_instances_of(pair), dict(reports), node)
     return {"node": node, "state": "drained", "vips": list(get("vips")), "blockers": blockers, "drain_file": get("drain_file"), "timeout": timeout}
+
+
+def nopreempt_refusal(node: str, instances: t.Sequence[str]) -> str:
+    """Why a drain of ``node`` cannot work with keepalived_nopreempt, and what to do."""
+    return (
+        f"keepalived_nopreempt is true for {', '.join(instances)}: a drain lowers {node}'s priority, but a nopreempt "
+        "backup never takes a VIP from a master of lower priority, so nothing would move (and a restore would not "
+        f"bring the VIPs back); to move them now, stop keepalived on {node} (systemctl stop keepalived: a priority-0 "
+        "advert, its peer takes over after the skew time), or set keepalived_nopreempt: false and use "
+        "keepalived_preempt_delay to damp the failback instead"
+    )
 
 
 __all__ = [
@@ -609,6 +635,7 @@ __all__ = [
     "handover",
     "handover_timeout",
     "model",
+    "nopreempt_refusal",
     "pair_groups",
     "pairs",
     "reports_of",

@@ -22,6 +22,7 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
     derive,
     settings_of,
     show,
+    typed,
     with_unicast,
 )
 from ansible_collections.halb.pair.plugins.module_utils._types import check_derived, check_hosts
@@ -53,9 +54,10 @@ def converted(
 ) -> dict[str, t.Any]:
     """The host's variables with the role's options converted as Ansible converts them
     (``-e keepalived_check_timeout=3`` is the int 3); what does not convert stays as found
-    (check_host reports it)."""
-    conv, _problems = check_types(options, values, host, secrets=SECRET_SETTINGS)
-    return {**values, **conv}
+    (check_host reports it). ``options`` beyond the roles' own (``_topology.typed``, the
+    conversion the derivation and the pair model read through) are converted too."""
+    conv, _problems = check_types(options, typed(values, host), host, secrets=SECRET_SETTINGS)
+    return conv
 
 
 def _facts(hostvars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
@@ -90,6 +92,13 @@ def interface_address(hostvars: t.Mapping[str, t.Any], interface: str) -> str | 
         if addr:
             return str(addr)
     return None
+
+
+def _family(address: t.Any) -> int | None:
+    try:
+        return ipaddress.ip_address(str(address)).version
+    except ValueError:
+        return None
 
 
 def _consistency(hosts: list[str], settings: dict[str, dict[str, t.Any]]) -> list[str]:
@@ -226,7 +235,7 @@ def check(
         for node in inst.nodes:
             ifaces = _facts(hostvars.get(node.host, {})).get("interfaces")
             if isinstance(ifaces, list):
-                wanted = {node.interface} | {v.dev for v in inst.vips}
+                wanted = {node.interface} | {v.dev for v in node.vips}
                 for iface in sorted(wanted):
                     if iface not in ifaces:
                         errors.append(
@@ -237,6 +246,14 @@ def check(
                 errors.append(
                     f"keepalived_unicast_src_ip on {node.host}: unicast mode needs the node's address; "
                     "gather its facts (network subset) or set keepalived_unicast_src_ip for it"
+                )
+            elif inst.unicast and _family(node.unicast_src_ip) not in (None, inst.family):
+                # keepalived -t refuses it: VRRP for IPv6 VIPs goes over IPv6, and the reverse
+                errors.append(
+                    f"keepalived_unicast_src_ip on {node.host}: {inst.name} has IPv{inst.family} VIPs, but its unicast "
+                    f"source is the IPv{_family(node.unicast_src_ip)} address {node.unicast_src_ip}; unicast peers must be "
+                    f"of the VIPs' family: set keepalived_unicast_src_ip to the node's IPv{inst.family} address, or put "
+                    "these VIPs in an instance without unicast"
                 )
     return errors
 

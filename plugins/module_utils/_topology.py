@@ -11,11 +11,16 @@ A *setting* is read from each node's host variables, with the role's defaults
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import typing as t
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from ._defaults import pick, role_defaults
+import yaml
+
+from . import _argspec
+from ._defaults import ROLES, ROLES_DIR, pick, role_defaults
 
 #: The settings the derivation reads. Their defaults are the role's own
 #: ``roles/keepalived/defaults/main.yml`` (read by ``_defaults``: no copy here).
@@ -96,6 +101,9 @@ class Node:
     interface: str
     unicast_src_ip: str | None = None
     unicast_peers: list[str] = field(default_factory=list)
+    #: The instance's VIPs as this node renders them: a VIP without ``dev`` is on the
+    #: node's own interface, and a generated label begins with it.
+    vips: list[Vip] = field(default_factory=list)
 
 
 @dataclass
@@ -126,15 +134,37 @@ PROFILES: dict[str, dict[str, t.Any]] = {
 }
 
 
+@functools.cache
+def role_options(role: str) -> dict[str, t.Any]:
+    """The options of a role's ``main`` entry point (its ``meta/argument_specs.yml``)."""
+    path = Path(ROLES_DIR) / role / "meta" / "argument_specs.yml"
+    try:
+        return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise TopologyError([f"expected the argument spec of role {role} in {path}, found {exc!r}"]) from None
+
+
+def typed(values: t.Mapping[str, t.Any], host: str = "") -> dict[str, t.Any]:
+    """``values`` (role variables as a host sees them) converted as the preflight converts
+    them: each role's argument spec, Ansible's scalar conversions (``-e keepalived_nopreempt=false``
+    is ``False``, ``-e keepalived_check_timeout=3`` is ``3``). The one conversion: the
+    preflight, the derivation and the pair model all read values through it. A value that
+    does not convert stays as found (the preflight reports it)."""
+    out = dict(values)
+    for role in ROLES:
+        converted, _problems = _argspec.check(role_options(role), out, host)
+        out.update(converted)
+    return out
+
+
 def settings_of(hostvars: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
-    """One node's settings: its host variables over its profile's (``keepalived_profile``)
-    over ``base`` (default: the role defaults)."""
+    """One node's settings, typed (:func:`typed`): its host variables over its profile's
+    (``keepalived_profile``) over ``base`` (default: the role defaults)."""
     out = dict(defaults() if base is None else pick(base, SETTINGS))
-    for key in SETTINGS:
-        if key in hostvars and hostvars[key] is not None:
-            out[key] = hostvars[key]
+    given = typed({k: hostvars[k] for k in SETTINGS if k in hostvars and hostvars[k] is not None})
+    out.update(given)
     for key, value in PROFILES.get(str(out.get("keepalived_profile") or "default"), {}).items():
-        if hostvars.get(key) is None:
+        if given.get(key) is None:
             out[key] = value
     return out
 
@@ -304,12 +334,17 @@ def derive(
                 f"{name}: the preferred master must be one of its nodes {plan['nodes']!r}, found {master!r}"
             )
             continue
-        vips: list[Vip] = []
-        for j, raw in enumerate(plan["vips"]):
-            iface = str(settings[master]["keepalived_interface"])
-            vip = parse_vip(raw, iface, len(instances) + 1 + j, f"{name}: VIP {j + 1}", errors)
-            if vip:
-                vips.append(vip)
+        # Each node's own view: a VIP's dev defaults to that node's interface (NICs of a
+        # pair may have different names); the instance's own list is its master's view.
+        node_vips: dict[str, list[Vip]] = {}
+        for h in [master, *(n for n in plan["nodes"] if n != master)]:
+            iface = str(settings[h]["keepalived_interface"])
+            sink = errors if h == master else []  # a bad VIP is reported once
+            node_vips[h] = [
+                v for j, raw in enumerate(plan["vips"])
+                if (v := parse_vip(raw, iface, len(instances) + 1 + j, f"{name}: VIP {j + 1}", sink))
+            ]
+        vips = node_vips[master]
         families = {v.family for v in vips}
         if len(families) > 1:
             errors.append(
@@ -333,6 +368,7 @@ def derive(
                     priority=p if p is not None else 0,
                     interface=str(settings[h]["keepalived_interface"]),
                     unicast_src_ip=settings[h]["keepalived_unicast_src_ip"],
+                    vips=node_vips[h],
                 )
             )
         instances.append(

@@ -883,14 +883,21 @@ def check_derived(instances: t.Sequence[t.Mapping[str, t.Any]]) -> list[str]:
         _check(VRID, inst.get("vrid"), f"{where}: virtual_router_id", None, out)
         version = inst.get("version")
         _check(ADVERT_INT_V3 if version == 3 else ADVERT_INT_V2, inst.get("advert_int"), f"{where}: advert_int", None, out)
+        nodes = inst.get("nodes") or []
+        # Each node renders its own view of the VIPs (its own dev, the labels generated
+        # from it): typed per node; the instance's list where nodes carry none.
+        per_node = any("vips" in n for n in nodes)
+        views = [(n.get("host"), n.get("vips") or []) for n in nodes] if per_node else [(None, inst.get("vips") or [])]
         for j, vip in enumerate(inst.get("vips") or []):
-            vw = f"{where}: VIP {j + 1}"
-            _check(IP_PREFIX, vip.get("cidr"), f"{vw} address", None, out)
-            _check(INTERFACE, vip.get("dev"), f"{vw} dev", None, out)
-            if vip.get("label") is not None:
-                dev = vip.get("dev") if isinstance(vip.get("dev"), str) else None
-                _check(interface_label(dev), vip.get("label"), f"{vw} label", None, out)
-        for node in inst.get("nodes") or []:
+            _check(IP_PREFIX, vip.get("cidr"), f"{where}: VIP {j + 1} address", None, out)
+        for host, vips in views:
+            for j, vip in enumerate(vips):
+                vw = f"{where}: VIP {j + 1}"
+                _check(INTERFACE, vip.get("dev"), f"{vw} dev", host, out)
+                if vip.get("label") is not None:
+                    dev = vip.get("dev") if isinstance(vip.get("dev"), str) else None
+                    _check(interface_label(dev), vip.get("label"), f"{vw} label", host, out)
+        for node in nodes:
             host = node.get("host")
             _check(INTERFACE, node.get("interface"), f"{where}: interface", host, out)
             _check(STATE, node.get("state"), f"{where}: state", host, out)

@@ -70,6 +70,7 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
     from ansible_collections.halb.pair.plugins.module_utils._pair import model
 
     node = model(hosts, hostvars, addresses=addresses).as_dict()["nodes"][host]
+    v["__keepalived_node"] = node
     v["__keepalived_check_url"] = v.get("keepalived_check_url") or node["check"]["url"]
     # tests/render/render_keepalived.yml renders with keepalived_manage_service: false
     # (no service on the test host): no hand-over units, no tracked hand-over files

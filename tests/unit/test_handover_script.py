@@ -135,3 +135,13 @@ def test_down_does_nothing_when_keepalived_is_dead(tmp_path, node, peer):
     node("198.51.100.100")
     ho.down(cfg(tmp_path, [peer], alive=False))
     assert not (tmp_path / "handover").exists()
+
+
+def test_down_writes_the_configured_value_fault_for_nopreempt(tmp_path, node, peer):
+    # nopreempt: the model asks for -254 (below -253 with weight 1: FAULT, a priority-0 advert)
+    node("198.51.100.100")
+    c = {**cfg(tmp_path, [peer]), "handover_value": -254}
+    threading.Timer(0.2, node).start()
+    ho.down(c)
+    assert (tmp_path / "handover").read_text() == "-254\n"
+    assert ho.held(c["vips"]) == []

@@ -249,3 +249,28 @@ def test_check_mode_refusal_after_earlier_changes_is_a_warning(tmp_path, result)
                              f"{first} as they are now, not as this run would leave them"]
     code, r = result(args)  # for real: nginx.conf is written first, so the validator accepts
     assert code == 0 and r["changed_paths"] == [str(first), str(dest)]
+
+
+# Issue 9: `--check` on a fresh host. What a validator tests with is not installed yet
+# (exit 127: a warning in check mode, still a refusal for real), and a directory's
+# owner is a user an earlier task of the run creates (a predicted change, not a failure).
+
+def test_check_mode_warns_when_the_validators_program_is_not_installed(tmp_path, result):
+    v = _script(tmp_path / "v", "echo 'keepalived is not installed' >&2\nexit 127\n")
+    dest = tmp_path / "keepalived.conf"
+    args = {"files": [{"path": str(dest), "content": "x\n", "validate": f"{v} %s"}]}
+    code, r = result(args, check=True)
+    assert code == 0 and r["changed"] and r["refused"] == []
+    assert len(r["warnings"]) == 1 and r["warnings"][0].startswith(f"{dest}: not validated in check mode: {dest} was refused")
+    assert "keepalived is not installed" in r["warnings"][0]
+    code, r = result(args)  # for real it is a refusal, never a write
+    assert code == 1 and [x["path"] for x in r["refused"]] == [str(dest)] and not dest.exists()
+
+
+def test_check_mode_predicts_a_directory_for_an_owner_not_created_yet(tmp_path, result):
+    args = {"directories": [{"path": str(tmp_path / "state"), "owner": "no-such-user-halb", "mode": "0755"}]}
+    code, r = result(args, check=True)
+    assert code == 0 and r["changed"] and r["changed_paths"] == [str(tmp_path / "state")]
+    assert not (tmp_path / "state").exists()
+    code, r = result(args)  # for real the owner must exist
+    assert code == 1 and "owner 'no-such-user-halb' does not exist" in r["msg"]

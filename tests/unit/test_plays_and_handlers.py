@@ -1,0 +1,91 @@
+"""Issue 9, "changes that cost a VIP": read from the playbooks and the roles' handlers.
+
+- every play that writes (a role that configures a node, or the drain) has
+  force_handlers: a file already written and validated is applied even if a later
+  task fails (otherwise the next run finds it unchanged and never reloads);
+- every restart of a load balancer's daemon (keepalived or nginx: a package change,
+  e.g. the stream module that adding a stream installs) runs one node at a time
+  (throttle: 1), so the hand-over drains each node before its restart and the pair
+  never restarts both nodes in one handler flush.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOKS = sorted((REPO / "playbooks").glob("*.yml"))
+WRITING_ROLES = {"halb.pair.nginx", "halb.pair.keepalived", "halb.pair.web_backend"}
+READ_ONLY_TASKS = {"preflight.yml", "read.yml", "judge.yml"}
+
+
+def _role_refs(play):
+    """(role name, tasks_from) of every role a play runs."""
+    for r in play.get("roles") or []:
+        yield (r if isinstance(r, str) else r.get("role") or r.get("name")), "main.yml"
+    for section in ("pre_tasks", "tasks", "post_tasks"):
+        for task in play.get(section) or []:
+            for key in ("ansible.builtin.import_role", "ansible.builtin.include_role", "import_role", "include_role"):
+                if key in task:
+                    yield task[key]["name"], task[key].get("tasks_from", "main.yml")
+
+
+def _writes(play) -> bool:
+    for role, tasks_from in _role_refs(play):
+        if role in WRITING_ROLES and tasks_from not in READ_ONLY_TASKS:
+            return True
+        if role == "halb.pair._pair" and tasks_from == "drain.yml":
+            return True
+    return False
+
+
+def _plays():
+    for path in PLAYBOOKS:
+        for play in yaml.safe_load(path.read_text()) or []:
+            if "hosts" in play:
+                yield pytest.param(play, id=f"{path.name}: {play.get('name')}")
+
+
+def test_the_plays_that_write_are_found():
+    found = sorted(p.id for p in _plays() if _writes(p.values[0]))
+    assert found == [
+        "failover.yml: Drain or restore one node of a pair",
+        "site.yml: Load balancers",
+        "site.yml: Web backends",
+        "upgrade.yml: Upgrade the load balancers one at a time",
+    ]
+
+
+@pytest.mark.parametrize("play", [p for p in _plays() if _writes(p.values[0])])
+def test_every_play_that_writes_forces_its_handlers(play):
+    assert play.get("force_handlers") is True
+
+
+def _handlers(role):
+    return yaml.safe_load((REPO / "roles" / role / "handlers" / "main.yml").read_text())
+
+
+def _restarts(role):
+    for h in _handlers(role):
+        module = next((v for k, v in h.items() if k.endswith(("systemd_service", "service", "systemd"))), None)
+        if isinstance(module, dict) and module.get("state") == "restarted":
+            yield h
+
+
+@pytest.mark.parametrize("role", ["keepalived", "nginx"])
+def test_every_restart_of_a_load_balancers_daemon_runs_one_node_at_a_time(role):
+    restarts = list(_restarts(role))
+    assert restarts, f"{role}: no restart handler found (the test would prove nothing)"
+    for h in restarts:
+        assert h.get("throttle") == 1, f"{role}: handler {h['name']!r} restarts on every node at once"
+
+
+def test_the_nginx_restart_is_what_a_new_stream_notifies():
+    # adding a stream adds the stream module's package: the install notifies the restart
+    install = yaml.safe_load((REPO / "roles" / "nginx" / "tasks" / "install.yml").read_text())
+    task = next(t for t in install if "__nginx_lb_stream_packages" in str(t.get("ansible.builtin.apt", {}).get("name", "")))
+    (restart,) = _restarts("nginx")
+    assert task["notify"] in (restart["name"], restart.get("listen"))
