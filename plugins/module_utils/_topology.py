@@ -17,8 +17,6 @@ import typing as t
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
 from . import _argspec
 from ._defaults import ROLES, ROLES_DIR, pick, role_defaults
 
@@ -137,6 +135,8 @@ PROFILES: dict[str, dict[str, t.Any]] = {
 @functools.cache
 def role_options(role: str) -> dict[str, t.Any]:
     """The options of a role's ``main`` entry point (its ``meta/argument_specs.yml``)."""
+    import yaml  # only the controller reads the roles' files (a module on a node never does)
+
     path = Path(ROLES_DIR) / role / "meta" / "argument_specs.yml"
     try:
         return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"])
