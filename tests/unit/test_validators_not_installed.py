@@ -12,27 +12,30 @@ KA_VALIDATE = ROLES / "keepalived" / "files" / "libexec" / "keepalived-validate"
 NGINX_TEST = ROLES / "nginx" / "files" / "nginx-config-test"
 
 
+def run(script: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", str(script), *args], env=env, capture_output=True, text=True, check=False)
+
+
+def nginx_candidate(tmp_path: Path) -> Path:
+    cand = tmp_path / "nginx.conf"
+    cand.write_text("events {}\n")
+    return cand
+
+
 def test_keepalived_validate_without_keepalived(tmp_path):
     conf = tmp_path / "keepalived.conf"
     conf.write_text("global_defs {\n}\n")
-    p = subprocess.run(["sh", str(KA_VALIDATE), str(conf)], env={"PATH": "/usr/bin:/bin", "KEEPALIVED": "/nonexistent/keepalived"},
-                       capture_output=True, text=True, check=False)
+    p = run(KA_VALIDATE, str(conf), env={"PATH": "/usr/bin:/bin", "KEEPALIVED": "/nonexistent/keepalived"})
     assert p.returncode == 127, p.stderr
     assert "is not installed" in p.stderr
 
 
 def test_nginx_config_test_without_nginx(tmp_path):
-    cand = tmp_path / "nginx.conf"
-    cand.write_text("events {}\n")
-    p = subprocess.run(["sh", str(NGINX_TEST), "/nonexistent/nginx", str(tmp_path / "etc-nginx"), "nginx.conf", str(cand)],
-                       capture_output=True, text=True, check=False)
+    p = run(NGINX_TEST, "/nonexistent/nginx", str(tmp_path / "etc-nginx"), "nginx.conf", str(nginx_candidate(tmp_path)))
     assert p.returncode == 127, p.stderr
     assert "/nonexistent/nginx is not installed" in p.stderr
 
 
 def test_nginx_config_test_with_nginx_but_a_missing_conf_dir_is_a_refusal(tmp_path):
-    cand = tmp_path / "nginx.conf"
-    cand.write_text("events {}\n")
-    p = subprocess.run(["sh", str(NGINX_TEST), "/bin/true", str(tmp_path / "missing"), "nginx.conf", str(cand)],
-                       capture_output=True, text=True, check=False)
+    p = run(NGINX_TEST, "/bin/true", str(tmp_path / "missing"), "nginx.conf", str(nginx_candidate(tmp_path)))
     assert p.returncode not in (0, 127)
