@@ -66,7 +66,7 @@ def config(pair: _pair.Pair | t.Mapping[str, t.Any], host: str, auth_pass: str |
                 "advert_int": float(inst["advert_int"]),
                 "interface": node["interface"],
                 "source": str(source),
-                "vips": [{"address": v["address"], "cidr": v["cidr"], "dev": v["dev"]} for v in inst["vips"]],
+                "vips": [{"address": v["address"], "cidr": v["cidr"], "dev": v["dev"], "label": v.get("label")} for v in inst["vips"]],
                 "auth_pass": (None if auth_pass in (None, "") else str(auth_pass)) if int(inst["version"]) == 2 else None,
                 "unicast_peers": list(node.get("unicast_peers") or []) if inst.get("unicast") else [],
             }

@@ -162,7 +162,11 @@ def _instance(raw: t.Any, i: int) -> dict[str, t.Any]:
         dev = v.get("dev")
         if not isinstance(dev, str) or not _IFNAME_RX.fullmatch(dev):
             raise AdvertError(f"{where}.vips.dev: expected an interface name, found {dev!r}")
-        out_vips.append({"address": addr, "cidr": str(cidr), "dev": dev})
+        label = v.get("label")
+        if label is not None and (not isinstance(label, str) or not _IFNAME_RX.fullmatch(label.replace(":", "_", 1))
+                                  or not label.startswith(dev)):
+            raise AdvertError(f"{where}.vips.label: expected {dev} or {dev}:NAME, at most 15 bytes, found {label!r}")
+        out_vips.append({"address": addr, "cidr": str(cidr), "dev": dev, "label": label})
     auth = raw.get("auth_pass")
     if auth is not None:
         if version != 2:
@@ -261,6 +265,15 @@ def was_master(config: t.Mapping[str, t.Any], states: t.Mapping[str, str | None]
     ]
 
 
+def missing(todo: t.Iterable[t.Mapping[str, t.Any]], states: t.Mapping[str, str | None], held: t.Iterable[str]) -> list[dict[str, t.Any]]:
+    """VIPs to put back until a peer holds them: those of the instances the state feed last
+    saw MASTER that are gone already - a dying keepalived can remove its VIPs and be killed
+    before its priority-0 advert goes out (SIGTERM from its parent's death, then SIGKILL):
+    without them nobody would hold the VIP until the peer takes over."""
+    held = set(held)
+    return [dict(v) for inst in todo if states.get(inst["name"]) == "MASTER" for v in inst["vips"] if v["address"] not in held]
+
+
 def taken_over(inst: t.Mapping[str, t.Any], seen: t.Mapping[str, t.Any] | None) -> bool:
     """``seen`` (``parse``) is a peer's advert as master of ``inst``: same VRID and version,
     priority above 0, from another address than this node's (unicast: one of its peers)."""
@@ -281,6 +294,7 @@ __all__ = [
     "checksum",
     "feed_state",
     "load_config",
+    "missing",
     "packets",
     "parse",
     "taken_over",

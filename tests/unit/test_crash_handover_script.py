@@ -75,7 +75,7 @@ class Node:
                 "instances": [
                     {
                         "name": "VI_1", "vrid": 55, "version": 2, "advert_int": 1, "interface": "eth0", "source": SRC,
-                        "vips": [{"address": VIP, "cidr": VIP + "/24", "dev": "eth0"}], "auth_pass": "s3cret",
+                        "vips": [{"address": VIP, "cidr": VIP + "/24", "dev": "eth0", "label": "eth0:1"}], "auth_pass": "s3cret",
                     }
                 ],
             }
@@ -163,13 +163,24 @@ def test_nobody_takes_over_the_vips_stay(node, monkeypatch):
     assert node.deleted == []
 
 
-def test_feed_master_without_the_vip_still_speeds_up_the_peer(node, monkeypatch):
+def test_a_vip_the_dying_keepalived_removed_is_put_back_until_the_peer_holds(node, monkeypatch):
+    # SIGTERM from its parent's death, then SIGKILL: the VIP gone, no priority-0 advert sent
     killed(monkeypatch)
     node.feed("MASTER")
     node.peer_takes_over()
     ch.run(node.cfg)
     assert len(node.sent) == 2
-    assert node.deleted == []  # nothing stale to remove
+    assert node.deleted == [
+        ["ip", "addr", "add", VIP + "/24", "dev", "eth0", "label", "eth0:1"],
+        ["ip", "addr", "del", VIP + "/24", "dev", "eth0"],
+    ]
+
+
+def test_a_put_back_vip_stays_when_nobody_takes_over(node, monkeypatch):
+    killed(monkeypatch)
+    node.feed("MASTER")
+    ch.run(node.cfg)
+    assert node.deleted == [["ip", "addr", "add", VIP + "/24", "dev", "eth0", "label", "eth0:1"]]
 
 
 def test_check_validates_the_file(tmp_path, node):

@@ -31,7 +31,8 @@ def test_single_pair_v2_with_password():
         "advert_int": 1.0,
         "interface": "eth0",
         "source": "198.51.100.11",
-        "vips": [{"address": "198.51.100.110", "cidr": "198.51.100.110/24", "dev": "eth0"}],
+        # the single topology's default label, the guide's eth0:1
+        "vips": [{"address": "198.51.100.110", "cidr": "198.51.100.110/24", "dev": "eth0", "label": "eth0:1"}],
         "auth_pass": "s3cret",
         "unicast_peers": [],
     }
@@ -102,3 +103,8 @@ def test_result_is_what_the_script_loads():
     c = ch.config(pair(keepalived_vips=["198.51.100.110/24"]), "lb1", "s3cret")
     loaded = _vrrp_advert.load_config(c)
     assert loaded["instances"] == c["instances"] and loaded["wait"] == c["wait"]
+
+
+def test_a_vip_label_is_passed_on():
+    c = ch.config(pair(keepalived_vips=[{"address": "198.51.100.110/24", "label": "eth0:7"}]), "lb1")
+    assert c["instances"][0]["vips"][0]["label"] == "eth0:7"

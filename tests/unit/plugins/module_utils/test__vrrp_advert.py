@@ -122,6 +122,8 @@ def test_config_loads_with_defaults():
         {"vips": []},
         {"vips": [{"address": VIP, "cidr": "198.51.100.111/24", "dev": "eth0"}]},
         {"unicast_peers": ["not-an-address"]},
+        {"vips": [{"address": VIP, "cidr": VIP + "/24", "dev": "eth0", "label": "eth1:1"}]},  # another device
+        {"vips": [{"address": VIP, "cidr": VIP + "/24", "dev": "eth0", "label": "eth0:1 label x"}]},
         {"name": "VI 1"},
     ],
 )
@@ -225,3 +227,23 @@ def test_standalone_stdlib_only():
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
     }
     assert names <= {"__future__", "ipaddress", "re", "struct", "typing"}
+
+
+@pytest.mark.parametrize(
+    ("states", "held", "expected"),
+    [
+        ({"VI_1": "MASTER", "VI_2": "MASTER"}, {SRC}, [VIP, "198.51.100.111"]),  # both removed by the dying keepalived
+        ({"VI_1": "MASTER", "VI_2": "BACKUP"}, {SRC, VIP}, []),  # still there: nothing to put back
+        ({"VI_1": "BACKUP", "VI_2": None}, {SRC, "198.51.100.111"}, []),  # only a feed saying MASTER puts back
+        ({"VI_1": "MASTER"}, {SRC}, [VIP]),
+    ],
+)
+def test_missing_vips_put_back(states, held, expected):
+    c = va.load_config(DUAL)
+    todo = va.was_master(c, states, held)
+    assert [v["address"] for v in va.missing(todo, states, held)] == expected
+
+
+def test_a_label_is_kept():
+    c = va.load_config(cfg(inst(vips=[{"address": VIP, "cidr": VIP + "/24", "dev": "eth0", "label": "eth0:1"}])))
+    assert c["instances"][0]["vips"][0]["label"] == "eth0:1"
