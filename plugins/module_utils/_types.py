@@ -792,6 +792,7 @@ NOT_RENDERED: dict[str, str] = {
     "keepalived_restart_on_failure": "decides whether a static file is written",
     "keepalived_nonlocal_bind": "decides whether a static file is written",
     "keepalived_handover": "decides whether the hand-over units are written",
+    "keepalived_crash_handover": "decides whether the crash hand-over files are written (their content comes from the pair model)",
     "keepalived_vrrp_guard": "decides whether the guard's table is written (its content comes from the pair model)",
     "nginx_lb_package": "a package name for the package task",
     "nginx_lb_manage_service": "decides tasks (read with the bool filter)",

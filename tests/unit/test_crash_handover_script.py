@@ -1,0 +1,216 @@
+"""The keepalived role's crash hand-over script (roles/keepalived/files/libexec/crash-handover)
+and the unit drop-in that runs it.
+
+Its decisions run against real state-feed files, a real HTTP health endpoint on loopback
+and a socket pair standing in for the VRRP listener; only sending, the node's addresses
+and `ip addr del` are recorded instead of done."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.machinery
+import importlib.util
+import ipaddress
+import json
+import pathlib
+import socket
+import sys
+import threading
+
+import pytest
+from ansible_collections.halb.pair.plugins.module_utils import _vrrp_advert
+
+from tests.helpers import direct_render
+
+_PATH = pathlib.Path(__file__).resolve().parents[2] / "roles" / "keepalived" / "files" / "libexec" / "crash-handover"
+sys.modules.setdefault("_vrrp_advert", _vrrp_advert)  # on a node: the copy next to the script
+_loader = importlib.machinery.SourceFileLoader("crash_handover", str(_PATH))
+_spec = importlib.util.spec_from_loader("crash_handover", _loader)
+ch = importlib.util.module_from_spec(_spec)
+_loader.exec_module(ch)
+
+SRC, PEER, VIP = "198.51.100.11", "198.51.100.12", "198.51.100.110"
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def health():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    _Health.status = 200
+
+
+class Node:
+    """What the script sees and does on the node."""
+
+    def __init__(self, tmp_path, monkeypatch, health):
+        self.state_dir = tmp_path / "state"
+        self.state_dir.mkdir()
+        self.addrs = {SRC}
+        self.sent: list[tuple[str, bytes]] = []
+        self.deleted: list[list[str]] = []
+        self.peer_adverts: list[bytes] = []
+        monkeypatch.setattr(ch, "held", lambda: set(self.addrs))
+        monkeypatch.setattr(ch, "send", lambda inst: self.sent.extend(_vrrp_advert.packets(inst, 0)))
+        monkeypatch.setattr(ch, "listener", self._listener)
+        monkeypatch.setattr(ch.subprocess, "run", lambda argv, **kw: self.deleted.append(argv))
+        self.cfg = _vrrp_advert.load_config(
+            {
+                "state_dir": str(self.state_dir),
+                "peers": [{"host": "lb2", "health_url": f"http://127.0.0.1:{health.server_address[1]}/healthz"}],
+                "wait": 0.5,
+                "release_delay": 0,
+                "instances": [
+                    {
+                        "name": "VI_1", "vrid": 55, "version": 2, "advert_int": 1, "interface": "eth0", "source": SRC,
+                        "vips": [{"address": VIP, "cidr": VIP + "/24", "dev": "eth0", "label": "eth0:1"}], "auth_pass": "s3cret",
+                    }
+                ],
+            }
+        )
+
+    def _listener(self, insts):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        for pkt in self.peer_adverts:
+            theirs.send(pkt)
+        self._keep = theirs
+        return mine
+
+    def feed(self, state):
+        (self.state_dir / "VI_1").write_text(f'INSTANCE "VI_1" {state} 150 1764031200.123\n')
+
+    def peer_takes_over(self, prio=100, vrid=55):
+        head = bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0]) + ipaddress.IPv4Address(PEER).packed + bytes([224, 0, 0, 18])
+        self.peer_adverts.append(head + _vrrp_advert.advert(2, vrid, prio, [VIP], 1, "s3cret"))
+
+
+@pytest.fixture
+def node(tmp_path, monkeypatch, health):
+    return Node(tmp_path, monkeypatch, health)
+
+
+def killed(monkeypatch, result="signal"):
+    monkeypatch.setenv("SERVICE_RESULT", result)
+
+
+def test_sigkill_as_master_sends_priority_0_and_removes_the_stale_vip_once_the_peer_holds(node, monkeypatch):
+    killed(monkeypatch)
+    node.feed("MASTER")
+    node.addrs.add(VIP)
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert [(d, p[2]) for d, p in node.sent] == [("224.0.0.18", 0), ("224.0.0.18", 0)]  # twice, priority 0
+    assert node.sent[0][1][12:20] == b"s3cret\0\0"
+    assert node.deleted == [["ip", "addr", "del", VIP + "/24", "dev", "eth0"]]
+
+
+def test_stale_vip_alone_is_enough_to_know_it_was_master(node, monkeypatch):
+    killed(monkeypatch, "core-dump")
+    node.addrs.add(VIP)  # no state feed yet
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert len(node.sent) == 2 and node.deleted
+
+
+def test_clean_stop_does_nothing(node, monkeypatch):
+    killed(monkeypatch, "success")
+    node.feed("MASTER")
+    node.addrs.add(VIP)
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert node.sent == [] and node.deleted == []
+
+
+def test_backup_or_fault_node_sends_nothing(node, monkeypatch):
+    killed(monkeypatch)
+    node.feed("FAULT")  # nginx down: keepalived sent priority 0 itself when it went to FAULT
+    ch.run(node.cfg)
+    assert node.sent == []
+
+
+def test_no_healthy_peer_keeps_the_vips_and_sends_nothing(node, monkeypatch):
+    # an unhealthy peer in BACKUP (check weight) would take over at its skew time with a
+    # broken nginx; one in FAULT would ignore the advert: either way the stale VIP serves
+    killed(monkeypatch)
+    node.feed("MASTER")
+    node.addrs.add(VIP)
+    node.peer_takes_over()
+    _Health.status = 503
+    ch.run(node.cfg)
+    assert node.sent == [] and node.deleted == []
+
+
+def test_nobody_takes_over_the_vips_stay(node, monkeypatch):
+    killed(monkeypatch)
+    node.feed("MASTER")
+    node.addrs.add(VIP)
+    node.peer_takes_over(prio=0)  # a releasing advert is not a takeover
+    node.peer_takes_over(vrid=56)  # another instance's master
+    ch.run(node.cfg)
+    assert len(node.sent) == 2
+    assert node.deleted == []
+
+
+def test_a_vip_the_dying_keepalived_removed_is_put_back_until_the_peer_holds(node, monkeypatch):
+    # SIGTERM from its parent's death, then SIGKILL: the VIP gone, no priority-0 advert sent
+    killed(monkeypatch)
+    node.feed("MASTER")
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert len(node.sent) == 2
+    assert node.deleted == [
+        ["ip", "addr", "add", VIP + "/24", "dev", "eth0", "label", "eth0:1"],
+        ["ip", "addr", "del", VIP + "/24", "dev", "eth0"],
+    ]
+
+
+def test_a_put_back_vip_stays_when_nobody_takes_over(node, monkeypatch):
+    killed(monkeypatch)
+    node.feed("MASTER")
+    ch.run(node.cfg)
+    assert node.deleted == [["ip", "addr", "add", VIP + "/24", "dev", "eth0", "label", "eth0:1"]]
+
+
+def test_check_validates_the_file(tmp_path, node):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(node.cfg))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**node.cfg, "instances": [{**node.cfg["instances"][0], "vrid": 300}]}))
+    assert ch.main(["crash-handover", "check", str(good)]) == 0
+    assert ch.main(["crash-handover", "check", str(bad)]) == 1
+    assert ch.main(["crash-handover", "check", str(tmp_path / "missing.json")]) == 1
+    assert ch.main(["crash-handover", "run", str(tmp_path / "missing.json")]) == 0  # never fails the unit
+
+
+def test_an_error_while_running_never_fails_the_unit(tmp_path, node, monkeypatch):
+    killed(monkeypatch)
+    node.feed("MASTER")
+    monkeypatch.setattr(ch, "healthy_peer", lambda cfg: 1 / 0)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(node.cfg))
+    assert ch.main(["crash-handover", "run", str(good)]) == 0
+
+
+# --------------------------------------------------------------------------- the drop-in
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_dropin_runs_the_script_after_the_unit_ends_only_when_on(on):
+    text = direct_render.render("keepalived", "keepalived-restart.conf.j2", {
+        "__keepalived_crash_on": on, "keepalived_libexec_dir": "/usr/local/libexec/halb-pair",
+        "__keepalived_crash_config": "/etc/keepalived/halb-pair-crash.json"})
+    assert "Restart=on-failure" in text and "RestartSec=1s" in text
+    line = "ExecStopPost=-/usr/local/libexec/halb-pair/crash-handover run /etc/keepalived/halb-pair-crash.json"
+    assert (line in text.splitlines()) is on
