@@ -25,14 +25,14 @@ def test_checksum_of_rfc1071_example():
     [
         # v2, VRID 55, prio 0, 1 address, no auth, advert 1 s:
         # 2137 + 0001 + 0001 + c633 + 646e = 14bda -> 4bdb, ~ = b424
-        ((2, 55, 0, [VIP], 1), "213700010001b424" "c633646e" "0000000000000000"),
+        ((2, 55, 0, [VIP], 1), "213700010001b424" + "c633646e" + "0000000000000000"),
         # v2 PASS "abc": 2137 + 0001 + 0101 + c633 + 646e + 6162 + 6300 = 2113e... -> 113e, ~ = eec1
-        ((2, 55, 0, [VIP], 1, "abc"), "213700010101eec1" "c633646e" "6162630000000000"),
+        ((2, 55, 0, [VIP], 1, "abc"), "213700010101eec1" + "c633646e" + "6162630000000000"),
         # keepalived's own VI_1 advert in the lab (priority 150, PASS lab-only, VIP .100)
         ((2, 55, 150, ["198.51.100.100"], 1, "lab-only"), "21379601010172b7c63364646c61622d6f6e6c79"),
         # v3 to 224.0.0.18 from .11, advert 0.1 s (10 cs), pseudo-header c633 640b e000 0012 0070 000c,
         # message 3137 0001 000a c633 646e: sum 366af -> 66b2, ~ = 994d
-        ((3, 55, 0, [VIP], 0.1, None, SRC), "31370001000a994d" "c633646e"),
+        ((3, 55, 0, [VIP], 0.1, None, SRC), "31370001000a994d" + "c633646e"),
     ],
 )
 def test_adverts_by_hand(args, expected):
@@ -141,11 +141,11 @@ def test_config_refuses_out_of_range_timers():
 
 
 def test_packets_multicast_or_each_unicast_peer():
-    assert [d for d, _ in va.packets(va.load_config(cfg(inst()))["instances"][0])] == ["224.0.0.18"]
+    assert [d for d, _p in va.packets(va.load_config(cfg(inst()))["instances"][0])] == ["224.0.0.18"]
     uni = va.load_config(cfg(inst(version=3, advert_int=0.1, unicast_peers=["198.51.100.12", "198.51.100.13"])))["instances"][0]
     out = va.packets(uni)
-    assert [d for d, _ in out] == ["198.51.100.12", "198.51.100.13"]
-    assert all(p[2] == 0 for _, p in out)  # priority 0
+    assert [d for d, _p in out] == ["198.51.100.12", "198.51.100.13"]
+    assert all(p[2] == 0 for _d, p in out)  # priority 0
 
 
 # --------------------------------------------------------------------------- decisions
