@@ -7,49 +7,26 @@ and `ip addr del` are recorded instead of done."""
 
 from __future__ import annotations
 
-import http.server
-import importlib.machinery
-import importlib.util
 import ipaddress
 import json
-import pathlib
 import socket
 import sys
-import threading
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _vrrp_advert
 
-from tests.helpers import direct_render
+from tests.helpers import direct_render, node_scripts
 
-_PATH = pathlib.Path(__file__).resolve().parents[2] / "roles" / "keepalived" / "files" / "libexec" / "crash-handover"
 sys.modules.setdefault("_vrrp_advert", _vrrp_advert)  # on a node: the copy next to the script
-_loader = importlib.machinery.SourceFileLoader("crash_handover", str(_PATH))
-_spec = importlib.util.spec_from_loader("crash_handover", _loader)
-ch = importlib.util.module_from_spec(_spec)
-_loader.exec_module(ch)
+ch = node_scripts.load_script("crash-handover")
 
 SRC, PEER, VIP = "198.51.100.11", "198.51.100.12", "198.51.100.110"
 
 
-class _Health(http.server.BaseHTTPRequestHandler):
-    status = 200
-
-    def do_GET(self):
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *a):
-        pass
-
-
 @pytest.fixture
 def health():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield srv
-    srv.shutdown()
-    _Health.status = 200
+    with node_scripts.health_endpoint() as srv:
+        yield srv
 
 
 class Node:
@@ -69,7 +46,7 @@ class Node:
         self.cfg = _vrrp_advert.load_config(
             {
                 "state_dir": str(self.state_dir),
-                "peers": [{"host": "lb2", "health_url": f"http://127.0.0.1:{health.server_address[1]}/healthz"}],
+                "peers": [{"host": "lb2", "health_url": health.url}],
                 "wait": 0.5,
                 "release_delay": 0,
                 "instances": [
@@ -140,14 +117,14 @@ def test_backup_or_fault_node_sends_nothing(node, monkeypatch):
     assert node.sent == []
 
 
-def test_no_healthy_peer_keeps_the_vips_and_sends_nothing(node, monkeypatch):
+def test_no_healthy_peer_keeps_the_vips_and_sends_nothing(node, health, monkeypatch):
     # an unhealthy peer in BACKUP (check weight) would take over at its skew time with a
     # broken nginx; one in FAULT would ignore the advert: either way the stale VIP serves
     killed(monkeypatch)
     node.feed("MASTER")
     node.addrs.add(VIP)
     node.peer_takes_over()
-    _Health.status = 503
+    health.status = 503
     ch.run(node.cfg)
     assert node.sent == [] and node.deleted == []
 

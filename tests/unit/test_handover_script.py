@@ -5,40 +5,26 @@ on loopback; only the node's addresses are faked (a file read by a fake `ip`).""
 
 from __future__ import annotations
 
-import http.server
-import importlib.machinery
-import importlib.util
 import json
 import os
-import pathlib
 import threading
 
 import pytest
 
-_PATH = pathlib.Path(__file__).resolve().parents[2] / "roles" / "keepalived" / "files" / "libexec" / "handover"
-_loader = importlib.machinery.SourceFileLoader("handover", str(_PATH))
-_spec = importlib.util.spec_from_loader("handover", _loader)
-ho = importlib.util.module_from_spec(_spec)
-_loader.exec_module(ho)
+from tests.helpers import node_scripts
 
-
-class _Health(http.server.BaseHTTPRequestHandler):
-    status = 200
-
-    def do_GET(self):
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *a):
-        pass
+ho = node_scripts.load_script("handover")
 
 
 @pytest.fixture
-def peer():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/healthz"
-    srv.shutdown()
+def health():
+    with node_scripts.health_endpoint() as srv:
+        yield srv
+
+
+@pytest.fixture
+def peer(health):
+    return health.url
 
 
 @pytest.fixture
@@ -81,13 +67,10 @@ def test_down_drains_when_a_peer_is_healthy_and_waits_until_released(tmp_path, n
     assert ho.held(c["vips"]) == []
 
 
-def test_down_keeps_the_vips_without_a_healthy_peer(tmp_path, node, peer):
+def test_down_keeps_the_vips_without_a_healthy_peer(tmp_path, node, peer, health):
     node("198.51.100.100")
-    _Health.status = 503
-    try:
-        ho.down(cfg(tmp_path, [peer, "http://127.0.0.1:9/healthz"]))
-    finally:
-        _Health.status = 200
+    health.status = 503
+    ho.down(cfg(tmp_path, [peer, "http://127.0.0.1:9/healthz"]))
     assert not (tmp_path / "handover").exists()
 
 

@@ -1,0 +1,50 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the tests of the keepalived role's node scripts (files/libexec) share: the script
+loaded as a module, and a real HTTP health endpoint on loopback standing in for a peer's
+nginx."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import importlib.machinery
+import importlib.util
+import pathlib
+import threading
+import types
+import typing as t
+
+LIBEXEC = pathlib.Path(__file__).resolve().parents[2] / "roles" / "keepalived" / "files" / "libexec"
+
+
+def load_script(name: str) -> types.ModuleType:
+    """roles/keepalived/files/libexec/<name> (no .py suffix) as a module."""
+    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(LIBEXEC / name))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(self.server.status)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@contextlib.contextmanager
+def health_endpoint() -> t.Iterator[http.server.ThreadingHTTPServer]:
+    """A server answering every GET with its ``status`` (200; set it to fail the check),
+    ``url`` its /healthz."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    srv.status = 200
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/healthz"
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
