@@ -494,10 +494,6 @@ def _read_jsonl(text: str) -> list[dict]:
     return out
 
 
-def _node_of(watch: dict[str, str], container: str) -> str:
-    return next(n for n, c in watch.items() if c == container)
-
-
 def _copy_out(args, container: str, path: str) -> str:
     """A file of a container that is not running (podman cp reads its storage): its text,
     or "" when it is not there."""
@@ -513,9 +509,16 @@ def _copy_out(args, container: str, path: str) -> str:
 def cmd_stop(args) -> int:
     f = _files(args.tag)
     watch = _watch_pairs(args.watch)
+    down = set(args.down)
+    unknown = down - set(watch)
+    if unknown:
+        raise SystemExit(f"--down {', '.join(sorted(unknown))}: not a watched node")
+    gone = {watch[n] for n in down}  # not running: their files are copied out below
     time.sleep(args.settle)
     jobs = []
     for role, container, unit, _cmd in _probes(args):
+        if role == "watch" and container in gone:
+            continue
         # one exec per container: stop file, wait (<= 5 s) for the probe to end, print, clean up
         jobs.append(
             (
@@ -526,12 +529,7 @@ def cmd_stop(args) -> int:
                 ),
             )
         )
-    down = set(args.down)
-    unknown = down - set(watch)
-    if unknown:
-        raise SystemExit(f"--down {', '.join(sorted(unknown))}: not a watched node")
-    live = [j for j, (role, _c, _u, _cmd) in zip(jobs, _probes(args), strict=True) if role == "client" or _node_of(watch, _c) not in down]
-    outs = dict(zip([c for c, _s in live], _parallel(args, live), strict=True))
+    outs = dict(zip([c for c, _s in jobs], _parallel(args, jobs), strict=True))
     event = json.loads(args.event) if args.event else {}
     t_end = time.time()
     requests = _read_jsonl(outs[args.client])
