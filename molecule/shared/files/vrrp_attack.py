@@ -13,8 +13,9 @@ time, and sends only to the VRRP multicast group 224.0.0.18 on the lab bridge.
   capture --seconds S --out FILE         the VRRP adverts seen on the segment (JSON lines)
   replay  --in FILE --count C --interval S   sends the captured adverts again, unchanged
 
-Each command prints one JSON line: what it sent or saw. The packet builder (advert,
-checksum) is pure and tested in tests/unit/lab/.
+Each command prints one JSON line: what it sent or saw. The packets come from the
+collection's builder (plugins/module_utils/_vrrp_advert.py, installed next to this script
+by prepare.yml); tested in tests/unit/lab/.
 """
 
 from __future__ import annotations
@@ -24,37 +25,25 @@ import ipaddress
 import json
 import select
 import socket
-import struct
 import sys
 import time
 
-VRRP_GROUP = "224.0.0.18"
-VRRP_PROTO = 112
+import _vrrp_advert as va  # the collection's plugins/module_utils/_vrrp_advert.py, copied next to this script
+
+checksum = va.checksum  # the Internet checksum (RFC 1071)
+
+VRRP_GROUP = va.VRRP_GROUP4
+VRRP_PROTO = va.VRRP_PROTO
 MAX_COUNT = 200  # a bound of its own, whatever --count says
 MAX_SECONDS = 120
 
 
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) over data."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def advert_v2(vrid: int, priority: int, vips: list[str], password: str | None = None, advert_int: int = 1) -> bytes:
-    """A VRRPv2 advertisement (RFC 3768 §5.1): PASS authentication when a password is given."""
-    if not 1 <= vrid <= 255 or not 0 <= priority <= 255:
-        raise ValueError("vrid 1..255, priority 0..255")
-    auth_type = 1 if password is not None else 0
-    auth = (password or "").encode("ascii")[:8].ljust(8, b"\0")
-    addrs = b"".join(ipaddress.IPv4Address(v).packed for v in vips)
-    head = struct.pack("!BBBBBBH", 0x21, vrid, priority, len(vips), auth_type, advert_int, 0)
-    body = head + addrs + auth
-    csum = checksum(body)
-    return body[:6] + struct.pack("!H", csum) + body[8:]
+    """A VRRPv2 advertisement (RFC 3768 §5.1): PASS authentication when a password is given
+    (cut to its first 8 bytes, as keepalived reads it). Built by the collection's own packet
+    builder (_vrrp_advert.advert, the crash hand-over's)."""
+    auth = None if password is None else password.encode("ascii")[:8].decode("ascii")
+    return va.advert(2, vrid, priority, vips, advert_int, auth)
 
 
 def parse_v2(payload: bytes) -> dict:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 import struct
+import sys
 
 import pytest
+from ansible_collections.halb.pair.plugins.module_utils import _vrrp_advert
 
+sys.modules.setdefault("_vrrp_advert", _vrrp_advert)  # in the client: the copy next to the script
 _PATH = pathlib.Path(__file__).resolve().parents[3] / "molecule" / "shared" / "files" / "vrrp_attack.py"
 _spec = importlib.util.spec_from_file_location("vrrp_attack", _PATH)
 va = importlib.util.module_from_spec(_spec)
