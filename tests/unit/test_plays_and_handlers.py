@@ -19,7 +19,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = sorted((REPO / "playbooks").glob("*.yml"))
 WRITING_ROLES = {"halb.pair.nginx", "halb.pair.keepalived", "halb.pair.web_backend"}
-READ_ONLY_TASKS = {"preflight.yml", "read.yml", "judge.yml"}
+READ_ONLY_TASKS = {"set_vars.yml", "preflight.yml", "read.yml", "judge.yml"}
 
 
 def _role_refs(play):

@@ -1,0 +1,92 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Issue 12, item 5: each role's tasks/set_vars.yml, run for real in check mode against
+a local host whose OS facts are faked (set_fact cacheable: the facts ansible_facts
+reads), loads the vars file of a known OS and refuses an unknown OS by name, with the
+families the role knows; site.yml runs these checks in its first play, before any
+play that changes a host."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from tests.helpers.ansible_run import REPO, run_playbook
+from tests.preflight.test_preflight_once import list_tasks
+
+pytestmark = pytest.mark.ansible
+
+ROLES = ["nginx", "keepalived", "web_backend"]
+PLAY = """---
+- name: A role's set_vars.yml with faked OS facts
+  hosts: lb
+  gather_facts: false
+  tasks:
+    - name: Fake the OS facts
+      ansible.builtin.set_fact:
+        ansible_distribution: "{{ fake_os[0] }}"
+        ansible_distribution_major_version: "{{ fake_os[1] }}"
+        ansible_os_family: "{{ fake_os[2] }}"
+        cacheable: true
+    - name: Run each role's set_vars.yml
+      ansible.builtin.include_role:
+        name: "halb.pair.{{ item }}"
+        tasks_from: set_vars.yml
+      loop: "{{ set_vars_roles }}"
+    - name: Write what they loaded
+      ansible.builtin.copy:
+        content: "{{ dict(names | zip(query('ansible.builtin.vars', *names))) | to_json }}"
+        dest: "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}/vars.json"
+        mode: "0644"
+      check_mode: false
+"""
+
+
+def _run(tmp_path, roles, fake_os, names=()):
+    playbook = tmp_path / "set_vars.yml"
+    playbook.write_text(PLAY)
+    extra = {"set_vars_roles": roles, "fake_os": list(fake_os), "names": list(names)}
+    return run_playbook(tmp_path, playbook, ["lb1"], {}, extra=["--check", "-e", json.dumps(extra)])
+
+
+def _vars(role: str, family: str) -> dict:
+    return yaml.safe_load((REPO / "roles" / role / "vars" / f"{family}.yml").read_text())
+
+
+@pytest.mark.parametrize(("fake_os", "family"), [(("Debian", "12", "Debian"), "Debian"), (("Debian", "13", "Debian"), "Debian"),
+                                                 (("Rocky", "9", "RedHat"), "RedHat"), (("Ubuntu", "24", "Debian"), "Debian")],
+                         ids=lambda v: "-".join(v) if isinstance(v, tuple) else v)
+def test_set_vars_loads_the_family_file(tmp_path, fake_os, family):
+    expected = {k: v for role in ROLES for k, v in _vars(role, family).items()}
+    run = _run(tmp_path, ROLES, fake_os, expected)
+    assert run.rc == 0, run.output
+    assert json.loads(run.conf("lb1", "vars.json")) == expected
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_set_vars_refuses_an_unknown_os_by_name(tmp_path, role):
+    run = _run(tmp_path, [role], ("FreeBSD", "14", "FreeBSD"))
+    assert run.rc != 0, run.output
+    text = " ".join(run.output.split())
+    assert f"halb.pair.{role} does not support lb1's OS: FreeBSD 14 (os_family FreeBSD) has no vars file" in text, run.output
+    supported = sorted(p.stem for p in (REPO / "roles" / role / "vars").glob("*.yml") if p.name != "main.yml")
+    assert len(supported) >= 2 and f"Supported: {', '.join(supported)}." in text, run.output
+    assert "No file was found" not in run.output
+    assert not (run.outdir / "lb1" / "vars.json").exists()
+
+
+@pytest.mark.parametrize("inventory", ["single", "lab"])
+def test_site_checks_the_os_in_its_first_play(inventory):
+    out = list_tasks(f"inventories/{inventory}")
+    plays = re.split(r"^\s*play #\d+", out, flags=re.M)[1:]
+    first = plays[0].split("halb.pair.nginx : Check the nginx variables", 1)[0]
+    for role in ("nginx", "keepalived"):
+        assert f"halb.pair.{role} : Refuse an OS this role has no variables for" in first, (role, plays[0])
+    # the web backends' play (the first to change a host) comes after it and checks its own first
+    web = next(p for p in plays if "Web backends" in p.splitlines()[0])
+    # its tasks, after the play's header line and the argument spec validation (reads only)
+    tasks = [line.strip() for line in web.splitlines()[1:] if "TAGS:" in line and "Validating arguments" not in line]
+    assert tasks[0].startswith("halb.pair.web_backend : Refuse an OS this role has no variables for"), tasks

@@ -1,0 +1,49 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Issue 12, item 5: every role has its variables for each OS family it claims, each OS
+file defines exactly the keys of the role's Debian.yml (the tested one), and a file
+for an untested family says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
+# The roles that install something: their vars/ must have the OS files below.
+OS_ROLES = ["keepalived", "nginx", "web_backend"]
+# Tested in the lab and CI (Debian.yml) and claimed but untested (the rest).
+FAMILIES = ["Debian", "RedHat"]
+UNTESTED = "# untested: no EL image in the lab or CI."
+
+
+def _os_files(role: str) -> list[Path]:
+    return sorted(p for p in (ROLES_DIR / role / "vars").glob("*.yml") if p.name != "main.yml")
+
+
+def test_every_role_with_os_files_is_listed():
+    found = sorted(p.parent.parent.name for p in ROLES_DIR.glob("*/vars/Debian.yml"))
+    assert found == OS_ROLES
+
+
+@pytest.mark.parametrize("role", OS_ROLES)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_role_has_a_vars_file_per_family(role, family):
+    assert (ROLES_DIR / role / "vars" / f"{family}.yml").is_file()
+
+
+@pytest.mark.parametrize("path", [p for r in OS_ROLES for p in _os_files(r)], ids=lambda p: f"{p.parts[-3]}/{p.name}")
+def test_each_os_file_defines_the_keys_of_debian(path):
+    debian = yaml.safe_load((path.parent / "Debian.yml").read_text())
+    found = yaml.safe_load(path.read_text()) or {}
+    assert sorted(found) == sorted(debian), {"missing": sorted(set(debian) - set(found)), "extra": sorted(set(found) - set(debian))}
+    for key, value in debian.items():
+        assert type(found[key]) is type(value), (key, found[key])
+
+
+@pytest.mark.parametrize("path", [p for r in OS_ROLES for p in _os_files(r) if p.name != "Debian.yml"],
+                         ids=lambda p: f"{p.parts[-3]}/{p.name}")
+def test_each_untested_os_file_says_so(path):
+    assert UNTESTED in path.read_text().splitlines()[:3]
