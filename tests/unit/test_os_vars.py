@@ -47,3 +47,35 @@ def test_each_os_file_defines_the_keys_of_debian(path):
                          ids=lambda p: f"{p.parts[-3]}/{p.name}")
 def test_each_untested_os_file_says_so(path):
     assert UNTESTED in path.read_text().splitlines()[:3]
+
+
+# Galaxy's platform names for the vars files' OS families.
+GALAXY_NAMES = {"Debian": "Debian", "RedHat": "EL"}
+
+
+@pytest.mark.parametrize("role", OS_ROLES)
+def test_meta_claims_the_platforms_of_the_vars_files_and_marks_el_untested(role):
+    text = (ROLES_DIR / role / "meta" / "main.yml").read_text()
+    platforms = yaml.safe_load(text)["galaxy_info"]["platforms"]
+    assert sorted(p["name"] for p in platforms) == sorted(GALAXY_NAMES[p.stem] for p in _os_files(role))
+    assert next(p["versions"] for p in platforms if p["name"] == "EL") == ["9"]
+    # the comment just above the EL entry says it is untested (Galaxy's meta has no field for it)
+    lines = text.splitlines()
+    el = lines.index("    - name: EL")
+    comment = []
+    for line in reversed(lines[:el]):
+        if not line.strip().startswith("#"):
+            break
+        comment.append(line)
+    assert "untested" in " ".join(comment), comment
+
+
+@pytest.mark.parametrize("readme", [ROLES_DIR.parent / "README.md", *(ROLES_DIR / r / "README.md" for r in OS_ROLES)],
+                         ids=lambda p: p.parent.name)
+def test_readme_states_the_tested_platforms(readme):
+    text = readme.read_text()
+    section = text.split("## Platforms\n", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in section.splitlines() if line.startswith("| ") and "---" not in line}
+    assert rows["Debian 12 (bookworm)"].startswith("tested in CI")
+    assert rows["Debian 13 (trixie)"] == "tested in CI by the `fast` scenario"
+    assert rows["EL 9 (RHEL, Rocky, AlmaLinux)"].startswith("untested: no EL image in the lab or CI")
