@@ -111,6 +111,9 @@ class NodeContract:
     #: The address its VRRP adverts come from and its peers reach it at: the unicast
     #: source, else its interface's primary IPv4 address from facts (None: unknown).
     address: str | None = None
+    #: Nice value of its keepalived VRRP process (``vrrp_priority``; the profile's unless
+    #: the inventory sets one; None: keepalived's own).
+    vrrp_nice: int | None = None
 
 
 @dataclass
@@ -322,7 +325,8 @@ def model(
         health, check_url = health_of(h, s, errors)
         mine = [i for i in instances if i.node(h)]
         preferred = [i for i in mine if i.master == h]
-        interface = str(settings_of(hv, base)["keepalived_interface"])
+        node_settings = settings_of(hv, base)
+        interface = str(node_settings["keepalived_interface"])
         nodes[h] = NodeContract(
             host=h,
             group=group or group_of(hv, base),
@@ -345,6 +349,7 @@ def model(
                 fall=_int(s["keepalived_check_fall"], f"keepalived_check_fall on {h}", errors, 1, 1000000),
                 rise=_int(s["keepalived_check_rise"], f"keepalived_check_rise on {h}", errors, 1, 1000000),
             ),
+            vrrp_nice=node_settings.get("keepalived_vrrp_nice"),
         )
     if errors:
         raise PairError(errors)

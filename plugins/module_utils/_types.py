@@ -736,6 +736,7 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_smtp_connect_timeout": integer(1, 3600),
     "keepalived_script_user": USER_NAME,
     "keepalived_max_auto_priority": optional(integer(-1, 99)),
+    "keepalived_vrrp_nice": optional(integer(-20, 19)),
     "keepalived_garp_master_delay": integer(0, 60),
     "keepalived_garp_master_repeat": integer(1, 100),
     "keepalived_garp_master_refresh": integer(0, 3600),

@@ -176,3 +176,19 @@ def test_the_fast_profile_renders_vrrp3_at_a_tenth_of_a_second(tmp_path):
     run = render(tmp_path / "own", ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], "keepalived_profile": "fast",
                                                      "keepalived_advert_int": 0.5})
     assert instances(run.conf("lb1"))["VI_1"]["advert_int"] == "0.5"
+
+
+def _vrrp_nice(conf: str) -> list[str]:
+    return re.findall(r"^\s*vrrp_priority\s+(\S+)\s*$", conf, flags=re.M)
+
+
+def test_the_fast_profile_renders_the_vrrp_process_at_nice_minus_20(tmp_path):
+    # keepalived -t (render) accepts it; the default profile leaves keepalived's own
+    run = render(tmp_path, ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], "keepalived_profile": "fast"})
+    assert _vrrp_nice(run.conf("lb1")) == _vrrp_nice(run.conf("lb2")) == ["-20"]
+    run = render(tmp_path / "default", ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"]})
+    assert _vrrp_nice(run.conf("lb1")) == []
+    # the inventory's own value wins over the profile's, per node
+    run = render(tmp_path / "own", ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], "keepalived_profile": "fast"},
+                 host_vars={"lb2": {"keepalived_vrrp_nice": 5}})
+    assert (_vrrp_nice(run.conf("lb1")), _vrrp_nice(run.conf("lb2"))) == (["-20"], ["5"])
