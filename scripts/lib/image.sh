@@ -3,12 +3,17 @@
 # roles install keepalived and nginx inside the containers with the egress guard on.
 # Needs podman-env.sh and engine.sh sourced first.
 
-HALB_IMAGE_PACKAGES=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,procps,sudo,curl,ca-certificates,nftables
+# openssh-server and sudo: a node as production has it (the `fast` scenario connects over
+# SSH as a non-root user with sudo).
+HALB_IMAGE_PACKAGES=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,procps,sudo,curl,ca-certificates,nftables,openssh-server
 # Each entry is resolved on its own against the base image (nginx and nginx-light are
 # alternatives and must not be resolved together); python3-aiosmtpd is the lab's mail server
 # (the client's, for keepalived's alerts).  Extend with HALB_REPO_EXTRA="pkg ...".
 HALB_REPO_SETS=${HALB_REPO_SETS:-"keepalived nginx-light nginx python3-aiosmtpd"}
-HALB_ROOTFS_TAR="$HALB_CACHE/rootfs-$HALB_SUITE.tar.gz"
+# The rootfs and the image are named after the package list: a changed list builds anew
+# instead of reusing a cache without the new packages.
+HALB_IMAGE_KEY=$(printf '%s' "$HALB_IMAGE_PACKAGES" | sha256sum | cut -c1-12)
+HALB_ROOTFS_TAR="$HALB_CACHE/rootfs-$HALB_SUITE-$HALB_IMAGE_KEY.tar.gz"
 
 # The mirror the host itself uses for the image's suite, or for the host's own suite when
 # the image's is another release (the same mirror serves both; never a hard-coded host).
@@ -32,7 +37,10 @@ halb_mirror_for() {
   awk -v suite="$1" '$1 == "deb" && $3 == suite { print $2; exit }' /etc/apt/sources.list 2>/dev/null
 }
 
-halb_image_exists() { podman image exists "$HALB_IMAGE"; }
+halb_image_exists() {
+  podman image exists "$HALB_IMAGE" &&
+    [ "$(podman image inspect "$HALB_IMAGE" --format '{{index .Labels "halb.image-key"}}' 2>/dev/null)" = "$HALB_IMAGE_KEY" ]
+}
 
 # debootstrap into $1 (a fresh directory).
 halb_debootstrap() {
@@ -185,6 +193,7 @@ __halb_image_locked() {
     halb_log "importing $HALB_IMAGE"
     podman import \
       --change 'CMD ["/lib/systemd/systemd"]' \
+      --change "LABEL halb.image-key=$HALB_IMAGE_KEY" \
       --change 'ENV container=podman' \
       --change 'STOPSIGNAL SIGRTMIN+3' \
       "$HALB_ROOTFS_TAR" "$HALB_IMAGE" >/dev/null
