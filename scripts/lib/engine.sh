@@ -160,7 +160,7 @@ halb_engine() {
 halb_print_env() {
   local v
   for v in HALB_LAB_ROOT HALB_LAB_RUN HALB_CACHE HALB_IMAGE HALB_APT_REPO CONTAINERS_CONF \
-           CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF; do
+           CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF DOCKER_HOST; do
     printf 'export %s=%q\n' "$v" "${!v}"
   done
 }
@@ -192,8 +192,9 @@ halb_netavark_gc() {
 }
 
 # One lab node as scripts/lab, scripts/bench (and molecule/shared/create.yml) run it:
-# systemd as PID 1, the cgroup bind, VRRP capabilities (never --privileged), the offline
-# apt repository read-only, ip_nonlocal_bind on load balancers.
+# systemd as PID 1, the cgroup bind, VRRP capabilities and SYS_NICE (keepalived_vrrp_nice;
+# never --privileged), the offline apt repository read-only, ip_nonlocal_bind on load
+# balancers.
 #   halb_run_node CONTAINER HOSTNAME IP LABEL lb|other
 halb_run_node() {
   local name=$1 host=$2 ip=$3 label=$4 kind=$5 extra=()
@@ -202,7 +203,7 @@ halb_run_node() {
     --network "$HALB_NET_NAME" --ip "$ip" \
     --systemd=always -v /sys/fs/cgroup/unified:/sys/fs/cgroup/unified:rw \
     -v "$HALB_APT_REPO:/srv/halb-apt:ro" \
-    --cap-add NET_ADMIN,NET_RAW,NET_BROADCAST "${extra[@]}" \
+    --cap-add NET_ADMIN,NET_RAW,NET_BROADCAST,SYS_NICE "${extra[@]}" \
     "$HALB_IMAGE" >/dev/null
 }
 

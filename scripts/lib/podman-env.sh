@@ -12,11 +12,15 @@ export HALB_CACHE="${HALB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/halb-pair}"
 # Debian 12, :13 on Debian 13; its apt repository is cached per suite.
 # shellcheck source=release.sh
 . "$(dirname "${BASH_SOURCE[0]}")/release.sh"
-export HALB_IMAGE="${HALB_IMAGE:-localhost/halb-debian:${HALB_IMAGE_RELEASE:-unsupported}}"
-export HALB_APT_REPO="${HALB_APT_REPO:-$HALB_CACHE/apt-$HALB_SUITE}"
+# Both follow HALB_SUITE, always (never inherited from a parent that had another suite: a
+# scenario whose image is localhost/halb-debian:13 gets the trixie repository with it).
+export HALB_IMAGE="localhost/halb-debian:${HALB_IMAGE_RELEASE:-unsupported}"
+export HALB_APT_REPO="$HALB_CACHE/apt-$HALB_SUITE"
 export HALB_NET_NAME="${HALB_NET_NAME:-halb}"
 export HALB_NET_SUBNET="198.51.100.0/24"
 export HALB_NET_GATEWAY="198.51.100.1"
 export CONTAINERS_CONF="$HALB_LAB_ROOT/containers.conf"
 export CONTAINERS_STORAGE_CONF="$HALB_LAB_ROOT/storage.conf"
 export CONTAINERS_REGISTRIES_CONF="$HALB_LAB_ROOT/registries.conf"
+# The lab's own dockerd (scripts/lib/docker-engine.sh), for Molecule's docker driver.
+export DOCKER_HOST="unix://$HALB_LAB_RUN/docker.sock"

@@ -15,7 +15,7 @@ In a container:
   watch   --addr A --out FILE --stop-file F    polls `ip -j addr` every --interval (20 ms);
                                                one JSON line at start, on every change, at end
   event   -- CMD ...                           runs CMD, prints {"t_event", "t_done", "rc", "out"}
-On the controller (drives containers with `podman exec`):
+On the controller (drives containers with `podman exec`, or `docker exec` when HALB_ENGINE=docker):
   start   --tag T --client CONTAINER --url URL --watch NODE=CONTAINER ... --addr A
   wait    --addr A --expect NODE --watch NODE=CONTAINER ... --timeout S
           (until exactly NODE holds A; prints {"ok", "t", "holders"})
@@ -598,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, func in (("start", cmd_start), ("wait", cmd_wait), ("stop", cmd_stop)):
         sp = sub.add_parser(name)
-        sp.add_argument("--podman", default=os.environ.get("MOLECULE_PODMAN_EXECUTABLE", "podman"))
+        # the engine's CLI: HALB_ENGINE (podman or docker, from the Molecule base config)
+        sp.add_argument("--podman", default=os.environ.get("HALB_ENGINE") or os.environ.get("MOLECULE_PODMAN_EXECUTABLE", "podman"))
         sp.add_argument("--addr", required=True)
         sp.add_argument("--dev", default="eth0")
         sp.add_argument("--watch", action="append", default=[], help="NODE=CONTAINER")
