@@ -2,7 +2,9 @@
 # The Debian release of this host, and the lab image's release that follows it.
 # Sourced by scripts/lib/podman-env.sh and scripts/bootstrap; one place for the mapping.
 #   HALB_HOST_RELEASE   the host's major version (12, 13), from /etc/os-release
-#   HALB_SUITE          the image's suite (bookworm, trixie); HALB_SUITE=... overrides
+#   HALB_SUITE          the image's suite (bookworm, trixie); HALB_SUITE=... overrides, and
+#                       HALB_RELEASE=13 (a major version) overrides both (Molecule's create.yml
+#                       passes the tag of the scenario's image: localhost/halb-debian:13)
 #   HALB_IMAGE_RELEASE  the image's major version, the image tag (localhost/halb-debian:N)
 declare -gA HALB_SUITES=([12]=bookworm [13]=trixie)
 
@@ -13,7 +15,9 @@ halb_os_release() {  # FIELD: a field of /etc/os-release (HALB_OS_RELEASE points
 
 HALB_HOST_RELEASE=$(halb_os_release VERSION_ID)
 HALB_HOST_RELEASE=${HALB_HOST_RELEASE%%.*}
-if [ -z "${HALB_SUITE:-}" ]; then
+if [ -n "${HALB_RELEASE:-}" ]; then
+  HALB_SUITE=${HALB_SUITES[$HALB_RELEASE]:-}
+elif [ -z "${HALB_SUITE:-}" ]; then
   HALB_SUITE=${HALB_SUITES[${HALB_HOST_RELEASE:-none}]:-}
 fi
 HALB_IMAGE_RELEASE=

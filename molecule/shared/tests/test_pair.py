@@ -35,6 +35,23 @@ def test_keepalived_conf_valid_and_private(lb):
     assert res.rc == 0, res.stdout + res.stderr
 
 
+def test_over_ssh_the_deploy_ran_as_the_non_root_user_with_sudo(lb):
+    # a scenario with lab_ssh_user connects over SSH as that user (prepare.yml logs its
+    # sudo to a file that survives the reboot case): the roles' tasks became root through
+    # sudo from it, dozens of times; through the engine (root) nothing would be logged
+    user = hostvars(lb).get("lab_ssh_user")
+    if user is None:
+        assert hostvars(lb).get("ansible_connection") != "ssh", "over SSH without lab_ssh_user"
+        return
+    assert hostvars(lb).get("ansible_connection") == "ssh"
+    log = node(lb).file("/var/log/halb-molecule-sudo.log")
+    assert log.exists, f"{lb}: no sudo log: nothing became root as {user}"
+    text = log.content_string
+    uses = text.count(f" : {user} : ")
+    assert uses >= 20 and "USER=root" in text, f"{lb}: {uses} sudo uses by {user}"
+    assert node(lb).user(user).uid != 0
+
+
 def test_vip_on_its_master_only(vip):
     assert holders(vip["address"]) == [vip["master"]]
 
