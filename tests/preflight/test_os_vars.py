@@ -56,7 +56,8 @@ def _vars(role: str, family: str) -> dict:
     return yaml.safe_load((REPO / "roles" / role / "vars" / f"{family}.yml").read_text())
 
 
-@pytest.mark.parametrize(("fake_os", "family", "roles"), [(("Debian", "12", "Debian"), "Debian", ROLES), (("Debian", "13", "Debian"), "Debian", ROLES),
+@pytest.mark.parametrize(("fake_os", "family", "roles"), [(("Debian", "12", "Debian"), "Debian", ROLES),
+                                                          (("Debian", "13", "Debian"), "Debian", ROLES),
                                                           (("Rocky", "9", "RedHat"), "RedHat", ["keepalived"]),
                                                           (("Ubuntu", "24", "Debian"), "Debian", ROLES)],
                          ids=lambda v: "-".join(v) if isinstance(v, tuple) else (v if isinstance(v, str) else "+".join(v)))
