@@ -3,7 +3,7 @@
 """Filters over the pair model: thin wrappers around module_utils/_pair.py.
 
 Documented one by one next to this file (pair_model.yml, pairs.yml, pair_status.yml,
-pair_drain.yml, pair_conflicts.yml): ``ansible-doc -t filter halb.pair.NAME``.
+pair_drain.yml, pair_conflicts.yml, pair_members.yml): ``ansible-doc -t filter halb.pair.NAME``.
 """
 
 from __future__ import annotations
@@ -148,6 +148,23 @@ def pair_handover(pair: t.Mapping[str, t.Any], host: str, handover_file: str, fa
     return _pair.handover(pair, str(host), str(handover_file), str(fault_file))
 
 
+def pair_members(hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]], without_address: bool = False) -> list[str]:
+    """Every node of the pairs ``hosts`` belong to (the whole groups, also under --limit);
+    with ``without_address``, only those whose VRRP source address is unknown (no facts,
+    no keepalived_unicast_src_ip). A broken inventory returns ``hosts``: the preflight
+    names its problems."""
+    hv = _HostVars(hostvars)
+    try:
+        found = _pair.pair_groups([str(h) for h in hosts], hv, groups)
+        members = list(dict.fromkeys(m for ms in found.values() for m in ms))
+        if without_address:
+            known = _addresses(members, hv)
+            members = [m for m in members if not known.get(m)]
+    except (TopologyError, DefaultsError, ValueError, TypeError):
+        return [str(h) for h in hosts]
+    return members
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -158,4 +175,5 @@ class FilterModule:
             "pair_conflicts": pair_conflicts,
             "pair_preflight": pair_preflight,
             "pair_handover": pair_handover,
+            "pair_members": pair_members,
         }

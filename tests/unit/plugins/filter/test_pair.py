@@ -79,7 +79,21 @@ def test_preflight_of_every_pair():
     ]
 
 
-FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_conflicts", "pair_preflight", "pair_handover"]
+def test_pair_members_outside_the_limit_and_those_without_an_address():
+    groups = {"all": ["a1", "a2", "b1", "b2"], "lb": ["a1", "a2", "b1", "b2"], "lb_a": ["a1", "a2"], "lb_b": ["b1", "b2"]}
+    hv = {h: {"keepalived_group": f"lb_{h[0]}"} for h in groups["lb"]}
+    hv["a1"]["ansible_facts"] = {"eth0": {"ipv4": {"address": "198.51.100.11"}}}
+    hv["b2"]["keepalived_unicast_src_ip"] = "198.51.100.22"
+    # --limit a1: the whole pair lb_a, not lb_b
+    assert F["pair_members"](["a1"], hv, groups) == ["a1", "a2"]
+    assert F["pair_members"](["a1", "b1"], hv, groups) == ["a1", "a2", "b1", "b2"]
+    # facts of a1 and b2's unicast source are known; a2 and b1 must be gathered
+    assert F["pair_members"](["a1", "b1"], hv, groups, without_address=True) == ["a2", "b1"]
+    # a broken inventory: the hosts as given, for the preflight to name the problem
+    assert F["pair_members"](["web9"], hv, groups) == ["web9"]
+
+
+FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_conflicts", "pair_preflight", "pair_handover", "pair_members"]
 
 
 def test_every_pair_filter_is_documented():
