@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
+import stat
 import time
 import typing as t
 import urllib.error
@@ -43,15 +45,66 @@ class NodeError(RuntimeError):
     """Reading the node failed; the message says what was expected and what was found."""
 
 
-def read_text(path: str) -> str | None:
-    """A file's text, or None when it does not exist."""
+#: keepalived's process name (``/proc/PID/comm``, and the name of ``/proc/PID/exe``).
+KEEPALIVED_COMM = "keepalived"
+#: The most this layer reads from one file (a state line, a pid, a drain value, a dump).
+MAX_READ = 4 * 1024 * 1024
+#: How much older than the signal a fresh dump's mtime may look (coarse file-system clocks).
+MTIME_SLACK = 0.05
+
+
+def trusted_owners() -> frozenset[int]:
+    """Who may own a file root reads and acts on: root, and the user this runs as."""
+    return frozenset((0, os.geteuid()))
+
+
+def file_problem(mode: int, uid: int, owners: t.Collection[int]) -> str | None:
+    """Why a file (its ``lstat``/``fstat`` mode and owner) must not be trusted, or None.
+
+    Only a regular file owned by one of ``owners`` is read: never a symbolic link, a FIFO
+    (a read would block), a device or a file another user could have planted.
+    """
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if not stat.S_ISREG(mode):
+        return "a special file"
+    if uid not in owners:
+        return f"a file of uid {uid}, not of {' or '.join(str(o) for o in sorted(owners))}"
+    return None
+
+
+def read_trusted(path: str, owners: t.Collection[int] | None = None, dir_fd: int | None = None) -> str | None:
+    """A file's text, or None when it does not exist; never through a link, a FIFO or a foreign file.
+
+    Opened with ``O_NOFOLLOW | O_NONBLOCK`` (a planted link fails, a planted FIFO does not
+    block), then checked on the open descriptor (``file_problem``) before a byte is read.
+    """
+    owners = trusted_owners() if owners is None else owners
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NodeError(f"expected {path} to be a regular file, found a symbolic link") from None
         raise NodeError(f"expected to read {path}, found {exc.strerror}") from None
+    st = os.fstat(fd)
+    problem = file_problem(st.st_mode, st.st_uid, owners)
+    if problem:
+        os.close(fd)
+        raise NodeError(f"expected to read {path}, a regular file owned by root, found {problem}")
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_READ).decode("utf-8", errors="replace")
+
+
+def read_text(path: str) -> str | None:
+    """A file's text, or None when it does not exist (a root-owned file: ``read_trusted``)."""
+    return read_trusted(path)
 
 
 def read_addresses(run: Runner, ip: str = "ip") -> list[_ipaddr.Address]:
@@ -70,19 +123,94 @@ def held_vips(run: Runner, vips: t.Iterable[str], ip: str = "ip") -> list[str]:
     return [vip for vip, entry in held.items() if entry is not None]
 
 
-def keepalived_pid(pid_file: str) -> int | None:
-    """keepalived's pid when the pid file names a live process, else None."""
-    text = read_text(pid_file)
-    if not text or not text.strip().isdigit():
-        return None
-    pid = int(text.strip())
+def process_problem(comm: str | None, exe: str | None, uid: int | None, owners: t.Collection[int]) -> str | None:
+    """Why a live process is not keepalived's own, or None.
+
+    ``comm`` is ``/proc/PID/comm``, ``exe`` the target of ``/proc/PID/exe`` (None when it
+    cannot be read), ``uid`` the real uid from ``/proc/PID/status``. A stale pid file
+    naming a reused pid names some other program: it is never signalled.
+    """
+    if comm is None or uid is None:
+        return "no such process"
+    if comm.strip() != KEEPALIVED_COMM:
+        return f"a process named {comm.strip()!r}, not {KEEPALIVED_COMM}"
+    if exe is not None:
+        name = os.path.basename(exe.removesuffix(" (deleted)"))
+        if name != KEEPALIVED_COMM:
+            return f"a process running {exe!r}, not {KEEPALIVED_COMM}"
+    if uid not in owners:
+        return f"a process of uid {uid}, not of {' or '.join(str(o) for o in sorted(owners))}"
+    return None
+
+
+def _proc(pid: int, proc: str) -> tuple[str | None, str | None, int | None]:
+    """(comm, exe, real uid) of ``pid`` from ``proc``; None for what cannot be read."""
+    base = os.path.join(proc, str(pid))
     try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        if exc.errno == errno.EPERM:
-            return pid
-        return None
-    return pid
+        with open(os.path.join(base, "comm"), encoding="utf-8", errors="replace") as handle:
+            comm = handle.read()
+        with open(os.path.join(base, "status"), encoding="utf-8", errors="replace") as handle:
+            uid = next((int(line.split()[1]) for line in handle if line.startswith("Uid:")), None)
+    except (OSError, ValueError, IndexError):
+        return None, None, None
+    try:
+        exe: str | None = os.readlink(os.path.join(base, "exe"))
+    except OSError:
+        exe = None
+    return comm, exe, uid
+
+
+def keepalived_process(pid_file: str, proc: str = "/proc") -> tuple[int | None, str | None]:
+    """(keepalived's pid, None) when the pid file names keepalived's own live process, else (None, why not).
+
+    The pid file must be a regular root-owned file (not a link); the process it names must
+    be called keepalived, run the keepalived binary and belong to root. A stale pid file whose
+    pid was reused by another program gives None: nothing is ever signalled then.
+    """
+    try:
+        text = read_trusted(pid_file)
+    except NodeError as exc:
+        return None, str(exc)
+    if text is None:
+        return None, f"no {pid_file}"
+    if not text.strip().isdigit() or int(text.strip()) <= 0:
+        return None, f"no pid in {pid_file}"
+    pid = int(text.strip())
+    problem = process_problem(*_proc(pid, proc), trusted_owners())
+    return (None, f"{pid_file} names pid {pid}: {problem}") if problem else (pid, None)
+
+
+def keepalived_pid(pid_file: str, proc: str = "/proc") -> int | None:
+    """keepalived's pid when the pid file names keepalived's own live process (``keepalived_process``), else None."""
+    return keepalived_process(pid_file, proc)[0]
+
+
+def signal_keepalived(pid: int, sig: int, proc: str = "/proc") -> None:
+    """Send ``sig`` to ``pid`` only if it is (still) keepalived's own process.
+
+    The process is pinned with a pidfd before its identity is checked, so a pid that is
+    reused between the check and the signal is never signalled. Raises ``OSError``.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    send = getattr(signal, "pidfd_send_signal", None)
+    fd = None
+    if pidfd_open is not None and send is not None:
+        try:
+            fd = pidfd_open(pid)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSYS, errno.EINVAL):
+                raise
+    try:
+        problem = process_problem(*_proc(pid, proc), trusted_owners())
+        if problem:
+            raise OSError(errno.ESRCH, f"pid {pid} is {problem}")
+        if fd is not None and send is not None:
+            send(fd, sig)
+        else:
+            os.kill(pid, sig)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def keepalived_version(run: Runner, binary: str = "keepalived") -> str | None:
@@ -102,11 +230,34 @@ def signum(run: Runner, binary: str, name: str) -> int | None:
     return _keepalived_state.parse_signum(out) if rc == 0 else None
 
 
-def _mtime(path: str) -> float | None:
+def _remove(path: str) -> None:
+    """Remove whatever non-directory sits at ``path`` (a dump holds the VRRP password)."""
     try:
-        return os.stat(path).st_mtime_ns / 1e9
-    except OSError:
-        return None
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise NodeError(f"expected to remove {path}, found {exc.strerror}") from None
+
+
+def _fresh_dump(path: str, since: float, owners: t.Collection[int]) -> tuple[str | None, str]:
+    """(the dump's text, "") when ``path`` is a regular file of ``owners`` written at or after
+    ``since`` (wall clock), else (None, what was found). Never follows a link, never blocks."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None, "no new file"
+    except OSError as exc:
+        return None, "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+    st = os.fstat(fd)
+    problem = file_problem(st.st_mode, st.st_uid, owners)
+    if problem or st.st_mtime_ns / 1e9 < since - MTIME_SLACK:
+        os.close(fd)
+        return None, problem or "no new file"
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_READ).decode("utf-8", errors="replace"), ""
 
 
 def request_dump(
@@ -116,37 +267,41 @@ def request_dump(
     parse: t.Callable[[str], list[_keepalived_state.InstanceState]],
     timeout: float = 3.0,
     interval: float = 0.05,
-    kill: t.Callable[[int, int], None] = os.kill,
+    kill: t.Callable[[int, int], None] = signal_keepalived,
     clock: t.Callable[[], float] = time.monotonic,
     sleep: t.Callable[[float], None] = time.sleep,
+    wall: t.Callable[[], float] = time.time,
+    owners: t.Collection[int] | None = None,
 ) -> list[_keepalived_state.InstanceState]:
     """Signal keepalived to write a dump to ``path`` and parse it once it is new and whole.
 
-    keepalived writes the file asynchronously; a dump older than the signal is never
-    returned. A file that does not parse yet (being written) is read again until
-    ``timeout``.
+    keepalived writes to a fixed name, usually in the shared ``/tmp``: whatever is there
+    before the signal (an older dump, or a file someone planted) is removed first, and only
+    a regular file owned by root (not a link, not a FIFO) written after the signal is read.
+    The dump holds the VRRP password: it is removed once read, and when the wait ends
+    without one. A file that does not parse yet (being written) is read again until ``timeout``.
     """
-    before = _mtime(path)
+    owners = trusted_owners() if owners is None else owners
+    _remove(path)
+    since = wall()
     try:
         kill(pid, sig)
     except OSError as exc:
         raise NodeError(f"expected to signal keepalived (pid {pid}) with {sig}, found {exc.strerror}") from None
     deadline = clock() + timeout
-    last_error = "no file"
-    while True:
-        now_mtime = _mtime(path)
-        if now_mtime is not None and (before is None or now_mtime > before):
-            text = read_text(path)
-            try:
-                return parse(text or "")
-            except _keepalived_state.KeepalivedStateError as exc:
-                last_error = str(exc)
-        if clock() >= deadline:
-            raise NodeError(
-                f"expected keepalived to write a fresh {path} within {timeout:g} s of the signal,"
-                f" found {last_error if now_mtime and (before is None or now_mtime > before) else 'no new file'}"
-            )
-        sleep(interval)
+    try:
+        while True:
+            text, found = _fresh_dump(path, since, owners)
+            if text is not None:
+                try:
+                    return parse(text)
+                except _keepalived_state.KeepalivedStateError as exc:
+                    found = str(exc)
+            if clock() >= deadline:
+                raise NodeError(f"expected keepalived to write a fresh {path} within {timeout:g} s of the signal, found {found}")
+            sleep(interval)
+    finally:
+        _remove(path)
 
 
 def read_dump(
@@ -201,20 +356,35 @@ def vips_of(instances: t.Iterable[_keepalived_state.InstanceState]) -> list[str]
 
 
 def read_feed(directory: str) -> dict[str, str]:
-    """State feed files (instance name -> content); empty when the directory is missing."""
+    """State feed files (instance name -> content); empty when the directory is missing.
+
+    The directory belongs to keepalived's script user, who could plant links or FIFOs in
+    it: it is opened without following a link, and only regular files owned by root or by
+    the directory's owner are read (``read_trusted``); anything else is left out.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        names = sorted(os.listdir(directory))
+        dir_fd = os.open(directory, flags)
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise NodeError(f"expected to list {directory}, found {exc.strerror}") from None
-    result = {}
-    for name in names:
-        path = os.path.join(directory, name)
-        if name.startswith(".") or not os.path.isfile(path):
-            continue
-        result[name] = read_text(path) or ""
-    return result
+        why = "a symbolic link or not a directory" if exc.errno in (errno.ELOOP, errno.ENOTDIR) else exc.strerror
+        raise NodeError(f"expected to list {directory}, found {why}") from None
+    try:
+        owners = trusted_owners() | {os.fstat(dir_fd).st_uid}
+        result = {}
+        for name in sorted(os.listdir(dir_fd)):
+            if name.startswith("."):
+                continue
+            try:
+                text = read_trusted(name, owners, dir_fd=dir_fd)
+            except NodeError:
+                continue
+            if text is not None:
+                result[name] = text
+        return result
+    finally:
+        os.close(dir_fd)
 
 
 class Health(t.TypedDict):
@@ -251,16 +421,28 @@ def http_health(
 
 
 def write_text(path: str, text: str) -> None:
-    """Rewrite an existing file in place, keeping its owner and mode.
+    """Rewrite an existing regular file in place, keeping its owner and mode; never through a link.
 
     In place on purpose: keepalived watches a track file's directory with inotify and
     rereads the file when it is closed after writing.
     """
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise NodeError(f"expected to write {path}, found {exc.strerror}") from None
+        why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise NodeError(f"expected to write {path}, found {why}") from None
+    st = os.fstat(fd)
+    problem = file_problem(st.st_mode, st.st_uid, trusted_owners())
+    if problem:
+        os.close(fd)
+        raise NodeError(f"expected to write {path}, a regular file owned by root, found {problem}")
+    with os.fdopen(fd, "wb") as handle:
+        try:
+            handle.truncate(0)
+            handle.write(text.encode("utf-8"))
+        except OSError as exc:
+            raise NodeError(f"expected to write {path}, found {exc.strerror}") from None
 
 
 def tcp_open(address: str, port: int, timeout: float = 1.0) -> bool:

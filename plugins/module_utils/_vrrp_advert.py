@@ -41,8 +41,9 @@ _AUTH_RX = re.compile(r"[\x21-\x7e]{1,8}")
 _AUTH_REFUSED = set("#!\"'{}")
 _IFNAME_RX = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 _NAME_RX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-#: Abnormal ends of a unit ($SERVICE_RESULT, systemd.exec(5)); "success" is a clean stop.
-CLEAN_RESULTS = frozenset({"success"})
+#: A running main process that died by a signal ($SERVICE_RESULT, $EXIT_CODE; systemd.exec(5)).
+CRASH_RESULTS = frozenset({"signal", "core-dump", "watchdog"})
+CRASH_EXIT_CODES = frozenset({"killed", "dumped"})
 
 
 class AdvertError(ValueError):
@@ -240,12 +241,18 @@ def packets(inst: t.Mapping[str, t.Any], priority: int = 0) -> list[tuple[str, b
 # --------------------------------------------------------------------------- decisions
 
 
-def abnormal(env: t.Mapping[str, str]) -> bool:
-    """keepalived's unit ended abnormally: systemd set $SERVICE_RESULT to something else
-    than ``success`` (signal, core-dump, exit-code, timeout, watchdog, ...). A clean stop
-    (or a run by hand, without $SERVICE_RESULT) is not: keepalived released by itself."""
-    result = env.get("SERVICE_RESULT")
-    return bool(result) and result not in CLEAN_RESULTS
+def crashed(env: t.Mapping[str, str]) -> bool:
+    """A keepalived that was running died without releasing: systemd's ``$SERVICE_RESULT``
+    says the main process ended by a signal (``signal``, ``core-dump``, ``watchdog``) and
+    ``$EXIT_CODE`` that it was ``killed`` or ``dumped`` (systemd.exec(5)).
+
+    Not a clean stop (``success``: keepalived released by itself), not a failed start
+    (``exit-code``: the binary or an ``ExecStartPre=`` exited non-zero; ``timeout``,
+    ``resources``, ``start-limit-hit``: no VRRP ran), not a stop that timed out
+    (``timeout``: keepalived had its SIGTERM and sent its priority-0 adverts), not a
+    run by hand (no ``$SERVICE_RESULT``). After a failed start the VIPs on the wire are
+    the peer's: announcing for them would take them away."""
+    return env.get("SERVICE_RESULT") in CRASH_RESULTS and env.get("EXIT_CODE") in CRASH_EXIT_CODES
 
 
 def feed_state(line: str) -> str | None:
@@ -274,6 +281,44 @@ def missing(todo: t.Iterable[t.Mapping[str, t.Any]], states: t.Mapping[str, str 
     return [dict(v) for inst in todo if states.get(inst["name"]) == "MASTER" for v in inst["vips"] if v["address"] not in held]
 
 
+def not_held_elsewhere(
+    todo: t.Iterable[t.Mapping[str, t.Any]], back: t.Iterable[t.Mapping[str, t.Any]], held: t.Iterable[str], theirs: t.Iterable[str]
+) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
+    """(instances to release, VIPs to put back) once ``theirs`` - the VIPs another host
+    answers ARP for - is known. An instance with none of its VIPs on this node and one of
+    them on a peer is the peer's: nothing is put back and no advert goes out for it. A
+    VIP is put back only when nobody else holds it."""
+    held, theirs = set(held), set(theirs)
+    keep = [
+        dict(inst) for inst in todo
+        if any(v["address"] in held for v in inst["vips"]) or not any(v["address"] in theirs for v in inst["vips"])
+    ]
+    mine = {v["address"] for inst in keep for v in inst["vips"]}
+    return keep, [dict(v) for v in back if v["address"] in mine and v["address"] not in theirs]
+
+
+ETH_P_ARP = 0x0806
+
+
+def arp_probe(mac: bytes, target: str) -> bytes:
+    """An Ethernet frame with an ARP probe (RFC 5227: sender address 0.0.0.0, so no
+    neighbour's cache learns anything) asking who holds ``target``."""
+    if len(mac) != 6:
+        raise AdvertError(f"mac: expected 6 bytes, found {len(mac)}")
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + b"\0" * 4 + b"\0" * 6 + _v4(target, "target").packed
+    return b"\xff" * 6 + mac + struct.pack("!H", ETH_P_ARP) + arp
+
+
+def arp_reply(frame: bytes, own_mac: bytes) -> str | None:
+    """The address another host says it holds in an ARP reply frame, else None (not an
+    IPv4-over-Ethernet ARP reply, or this node's own)."""
+    if len(frame) < 42 or frame[12:14] != struct.pack("!H", ETH_P_ARP):
+        return None
+    if struct.unpack("!HHBBH", frame[14:22]) != (1, 0x0800, 6, 4, 2) or frame[22:28] == own_mac:
+        return None
+    return str(ipaddress.IPv4Address(frame[28:32]))
+
+
 def taken_over(inst: t.Mapping[str, t.Any], seen: t.Mapping[str, t.Any] | None) -> bool:
     """``seen`` (``parse``) is a peer's advert as master of ``inst``: same VRID and version,
     priority above 0, from another address than this node's (unicast: one of its peers)."""
@@ -289,12 +334,15 @@ __all__ = [
     "VRRP_GROUP4",
     "VRRP_PROTO",
     "AdvertError",
-    "abnormal",
     "advert",
+    "arp_probe",
+    "arp_reply",
     "checksum",
+    "crashed",
     "feed_state",
     "load_config",
     "missing",
+    "not_held_elsewhere",
     "packets",
     "parse",
     "taken_over",

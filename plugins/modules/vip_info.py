@@ -17,7 +17,12 @@ description:
     (C(/var/lib/halb-pair/drain)) and the answer of nginx's health endpoint
     (status, latency, C(X-HALB-Node) header).
   - Never changes anything. Asking keepalived for a JSON or data dump makes it write
-    C(/tmp/keepalived.json) or C(/tmp/keepalived.data); that is all.
+    C(/tmp/keepalived.json) or C(/tmp/keepalived.data); the module removes that file before the
+    signal and after reading it (it holds the VRRP password), and reads it only when it is a
+    regular file owned by root written after the signal, never through a link.
+  - Signals only keepalived's own process - the pid file must be a regular root-owned file and name
+    a live process called keepalived running the keepalived binary as root. A stale pid file whose
+    pid another program reuses reports keepalived not running, and that program is never signalled.
   - Never returns the VRRP password; it is removed from the dumps before they are parsed, so a
     malformed item quoted in RV(source_errors) cannot hold it either.
 author:
@@ -157,7 +162,7 @@ keepalived:
   type: dict
   contains:
     running:
-      description: Whether the pid file names a live process.
+      description: Whether the pid file names keepalived's own live process (name, binary and owner checked).
       type: bool
       returned: always
       sample: true

@@ -11,7 +11,10 @@ import http.server
 import importlib.machinery
 import importlib.util
 import pathlib
+import shutil
+import subprocess
 import threading
+import time
 import types
 import typing as t
 
@@ -48,3 +51,35 @@ def health_endpoint() -> t.Iterator[http.server.ThreadingHTTPServer]:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+#: The process name the tests give their stand-in for keepalived (never "keepalived" itself:
+#: no process of that name is started on the host running the tests).
+FAKE_KEEPALIVED = "halb-fake-ka"
+
+
+@contextlib.contextmanager
+def process(directory: pathlib.Path, name: str = "sleep") -> t.Iterator[subprocess.Popen]:
+    """A live process (``sleep 60``) whose program, and so its ``comm``, is ``name``;
+    killed at the end. ``name="sleep"`` is an unrelated process that must never be signalled."""
+    exe = pathlib.Path(shutil.which("sleep") or "/bin/sleep")
+    if name != exe.name:
+        copy = directory / name
+        shutil.copy(exe, copy)
+        exe = copy
+    proc = subprocess.Popen([str(exe), "60"])
+    try:
+        for _ in range(100):  # until exec has replaced the forked Python's name
+            with contextlib.suppress(OSError):
+                if pathlib.Path(f"/proc/{proc.pid}/comm").read_text().strip() == name[:15]:
+                    break
+            time.sleep(0.01)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def alive(proc: subprocess.Popen) -> bool:
+    """Still running: not signalled to death."""
+    return proc.poll() is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
 import sys
 
@@ -42,6 +43,8 @@ class Node:
         monkeypatch.setattr(ch, "held", lambda: set(self.addrs))
         monkeypatch.setattr(ch, "send", lambda inst: self.sent.extend(_vrrp_advert.packets(inst, 0)))
         monkeypatch.setattr(ch, "listener", self._listener)
+        self.peer_holds: set[str] = set()  # the VIPs a peer answers ARP for
+        monkeypatch.setattr(ch, "arp_holders", lambda vips: {v["address"] for v in vips} & self.peer_holds, raising=False)
         monkeypatch.setattr(ch.subprocess, "run", lambda argv, **kw: self.deleted.append(argv))
         self.cfg = _vrrp_advert.load_config(
             {
@@ -78,8 +81,13 @@ def node(tmp_path, monkeypatch, health):
     return Node(tmp_path, monkeypatch, health)
 
 
+EXIT_CODES = {"signal": "killed", "core-dump": "dumped", "success": "killed", "exit-code": "exited", "timeout": "killed"}
+
+
 def killed(monkeypatch, result="signal"):
+    """What systemd gives ExecStopPost= after keepalived ended with ``result``."""
     monkeypatch.setenv("SERVICE_RESULT", result)
+    monkeypatch.setenv("EXIT_CODE", EXIT_CODES[result])
 
 
 def test_sigkill_as_master_sends_priority_0_and_removes_the_stale_vip_once_the_peer_holds(node, monkeypatch):
@@ -158,6 +166,73 @@ def test_a_put_back_vip_stays_when_nobody_takes_over(node, monkeypatch):
     node.feed("MASTER")
     ch.run(node.cfg)
     assert node.deleted == [["ip", "addr", "add", VIP + "/24", "dev", "eth0", "label", "eth0:1"]]
+
+
+@pytest.mark.parametrize("result", ["exit-code", "timeout"])
+def test_a_failed_start_neither_puts_back_nor_announces(node, monkeypatch, result):
+    """keepalived failed to start (its config refused, a start that timed out): the state
+    feed's MASTER is from an older run and the VIP is the peer's now."""
+    killed(monkeypatch, result)
+    node.feed("MASTER")
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert node.sent == [] and node.deleted == []
+
+
+def test_a_vip_a_peer_holds_is_neither_put_back_nor_announced(node, monkeypatch):
+    killed(monkeypatch)
+    node.feed("MASTER")
+    node.peer_holds.add(VIP)  # the peer answers ARP for it: it is MASTER already
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert node.sent == [] and node.deleted == []
+
+
+def test_a_stale_vip_is_released_even_when_a_peer_holds_it_too(node, monkeypatch):
+    # both hold it (split brain after the kill): the priority-0 advert and the removal end it
+    killed(monkeypatch)
+    node.feed("MASTER")
+    node.addrs.add(VIP)
+    node.peer_holds.add(VIP)
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert len(node.sent) == 2
+    assert node.deleted == [["ip", "addr", "del", VIP + "/24", "dev", "eth0"]]
+
+
+def test_a_link_planted_in_the_state_dir_is_not_followed(node, tmp_path, monkeypatch):
+    """The state directory belongs to the script user: a link there is not a state."""
+    killed(monkeypatch)
+    planted = tmp_path / "planted"
+    planted.write_text('INSTANCE "VI_1" MASTER 150 1764031200.123\n')
+    (node.state_dir / "VI_1").symlink_to(planted)
+    node.peer_takes_over()
+    ch.run(node.cfg)
+    assert node.sent == [] and node.deleted == []
+
+
+def test_a_fifo_planted_in_the_state_dir_does_not_block_the_restart(node, monkeypatch):
+    import os
+    import threading
+
+    killed(monkeypatch)
+    os.mkfifo(node.state_dir / "VI_1")
+    done = threading.Event()
+    threading.Thread(target=lambda: (ch.states(str(node.state_dir), ["VI_1"]), done.set()), daemon=True).start()
+    assert done.wait(2), "crash-handover blocked on a FIFO in the state directory"
+    assert ch.states(str(node.state_dir), ["VI_1"]) == {"VI_1": None}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user")
+def test_a_file_of_another_user_in_the_state_dir_is_not_read(node, monkeypatch):
+    import os
+
+    killed(monkeypatch)
+    node.feed("MASTER")
+    os.chown(node.state_dir / "VI_1", 65534, 65534)  # neither root nor the directory's owner
+    assert ch.states(str(node.state_dir), ["VI_1"]) == {"VI_1": None}
+    os.chown(node.state_dir, 65534, 65534)  # the script user's directory: its files are its own
+    assert ch.states(str(node.state_dir), ["VI_1"]) == {"VI_1": "MASTER"}
 
 
 def test_check_validates_the_file(tmp_path, node):

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from tests.helpers import node_scripts
+from tests.helpers import direct_render, node_scripts
 
 ho = node_scripts.load_script("handover")
 
@@ -44,9 +44,21 @@ def node(tmp_path, monkeypatch):
     return hold
 
 
-def cfg(tmp_path, peers, timeout=0.5, alive=True):
-    pid = tmp_path / "keepalived.pid"
-    pid.write_text(f"{os.getpid() if alive else 2**22 + 7}\n")
+@pytest.fixture(autouse=True)
+def keepalived(tmp_path, monkeypatch):
+    """keepalived as the script sees it: a live process of the name it looks for."""
+    monkeypatch.setattr(ho, "KEEPALIVED", node_scripts.FAKE_KEEPALIVED, raising=False)
+    with node_scripts.process(tmp_path, node_scripts.FAKE_KEEPALIVED) as proc:
+        (tmp_path / "keepalived.pid").write_text(f"{proc.pid}\n")
+        yield proc
+
+
+def cfg(tmp_path, peers, timeout=0.5, alive=True, pid=None):
+    """The script's configuration; the pid file names the live stand-in unless told otherwise."""
+    pid_file = tmp_path / "keepalived.pid"
+    if pid is not None or not alive:
+        pid_file.write_text(f"{pid or 2**22 + 7}\n")
+    pid = pid_file
     return {
         "pid_file": str(pid),
         "vips": ["198.51.100.100", "198.51.100.101"],
@@ -128,3 +140,34 @@ def test_down_writes_the_configured_value_fault_for_nopreempt(tmp_path, node, pe
     ho.down(c)
     assert (tmp_path / "handover").read_text() == "-254\n"
     assert ho.held(c["vips"]) == []
+
+
+def test_down_does_nothing_when_the_pid_file_names_another_program(tmp_path, node, peer):
+    # keepalived gone, its stale pid file's pid reused by an unrelated program: not keepalived
+    node("198.51.100.100")
+    with node_scripts.process(tmp_path, "sleep") as unrelated:
+        ho.down(cfg(tmp_path, [peer], pid=unrelated.pid))
+        assert node_scripts.alive(unrelated)
+    assert not (tmp_path / "handover").exists()
+
+
+def test_down_does_nothing_when_the_pid_file_is_a_link(tmp_path, node, peer):
+    node("198.51.100.100")
+    c = cfg(tmp_path, [peer])
+    real = tmp_path / "real.pid"
+    os.rename(c["pid_file"], real)
+    os.symlink(real, c["pid_file"])
+    ho.down(c)
+    assert not (tmp_path / "handover").exists()
+
+
+def test_nginx_dropin_never_lets_the_helper_stop_nginx():
+    """ExecStartPost= without "-" fails nginx's start when the helper cannot run."""
+    text = direct_render.render("keepalived", "nginx-handover.conf.j2", {
+        "keepalived_libexec_dir": "/usr/local/libexec/halb-pair",
+        "__keepalived_handover_config": "/etc/keepalived/halb-pair-handover.json"})
+    execs = [line for line in text.splitlines() if line.startswith("Exec")]
+    assert execs == [
+        "ExecStartPost=-/usr/local/libexec/halb-pair/handover nginx-up /etc/keepalived/halb-pair-handover.json",
+        "ExecStopPost=-/usr/local/libexec/halb-pair/handover nginx-down /etc/keepalived/halb-pair-handover.json",
+    ]

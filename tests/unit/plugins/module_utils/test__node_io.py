@@ -7,10 +7,16 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import signal
+import stat
 import threading
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _keepalived_state, _node_io
+
+from tests.helpers import node_scripts
+
+NOBODY = 65534
 
 IP_JSON = json.dumps(
     [
@@ -65,16 +71,89 @@ def test_read_addresses_errors(result, message):
         _node_io.read_addresses(runner({"ip -j addr show": result}))
 
 
-def test_keepalived_pid(tmp_path):
-    pid_file = tmp_path / "keepalived.pid"
+@pytest.fixture
+def keepalived_proc(tmp_path, monkeypatch):
+    """A live stand-in for keepalived (its name is the one the identity check looks for)."""
+    monkeypatch.setattr(_node_io, "KEEPALIVED_COMM", node_scripts.FAKE_KEEPALIVED, raising=False)
+    with node_scripts.process(tmp_path, node_scripts.FAKE_KEEPALIVED) as proc:
+        yield proc
+
+
+def test_keepalived_pid(tmp_path, keepalived_proc):
+    pid_file = tmp_path / "keepalived_proc.pid"
     assert _node_io.keepalived_pid(str(pid_file)) is None
-    pid_file.write_text(f"{os.getpid()}\n")
-    assert _node_io.keepalived_pid(str(pid_file)) == os.getpid()
+    pid_file.write_text(f"{keepalived_proc.pid}\n")
+    assert _node_io.keepalived_pid(str(pid_file)) == keepalived_proc.pid
     pid_file.write_text("garbage")
     assert _node_io.keepalived_pid(str(pid_file)) is None
     # A pid that is certainly not running (above pid_max on Linux).
     pid_file.write_text("4194999\n")
     assert _node_io.keepalived_pid(str(pid_file)) is None
+
+
+def test_a_pid_file_naming_another_program_is_not_keepalived(tmp_path, keepalived_proc):
+    # a stale pid file whose pid was reused: this very test process, or a `sleep`
+    pid_file = tmp_path / "keepalived_proc.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
+    assert _node_io.keepalived_pid(str(pid_file)) is None
+    with node_scripts.process(tmp_path, "sleep") as unrelated:
+        pid_file.write_text(f"{unrelated.pid}\n")
+        assert _node_io.keepalived_pid(str(pid_file)) is None
+        pid, why = _node_io.keepalived_process(str(pid_file))
+        assert pid is None and why == f"{pid_file} names pid {unrelated.pid}: a process named 'sleep', not {node_scripts.FAKE_KEEPALIVED}"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user")
+def test_a_pid_file_that_is_a_link_or_foreign_is_not_trusted(tmp_path, keepalived_proc):
+    real = tmp_path / "real.pid"
+    real.write_text(f"{keepalived_proc.pid}\n")
+    link = tmp_path / "keepalived_proc.pid"
+    link.symlink_to(real)
+    assert _node_io.keepalived_pid(str(link)) is None
+    os.chown(real, NOBODY, NOBODY)
+    assert _node_io.keepalived_pid(str(real)) is None
+
+
+def test_signal_keepalived_signals_only_keepalived(tmp_path, keepalived_proc):
+    with node_scripts.process(tmp_path, "sleep") as unrelated:
+        with pytest.raises(OSError, match="a process named 'sleep'"):
+            _node_io.signal_keepalived(unrelated.pid, signal.SIGUSR1)
+        assert node_scripts.alive(unrelated)
+    _node_io.signal_keepalived(keepalived_proc.pid, signal.SIGTERM)
+    assert keepalived_proc.wait(5) == -signal.SIGTERM
+
+
+@pytest.mark.parametrize(
+    ("comm", "exe", "uid", "problem"),
+    [
+        ("halb-fake-ka\n", "/usr/sbin/halb-fake-ka", 0, None),
+        ("halb-fake-ka\n", "/usr/sbin/halb-fake-ka (deleted)", 0, None),  # upgraded under it
+        ("halb-fake-ka\n", None, 0, None),  # exe unreadable: the name and owner decide
+        ("sleep\n", "/usr/bin/sleep", 0, "a process named 'sleep', not halb-fake-ka"),
+        ("halb-fake-ka\n", "/tmp/evil", 0, "a process running '/tmp/evil', not halb-fake-ka"),
+        ("halb-fake-ka\n", "/usr/sbin/halb-fake-ka", NOBODY, f"a process of uid {NOBODY}, not of 0"),
+        (None, None, None, "no such process"),
+    ],
+)
+def test_process_problem(monkeypatch, comm, exe, uid, problem):
+    monkeypatch.setattr(_node_io, "KEEPALIVED_COMM", "halb-fake-ka", raising=False)
+    assert _node_io.process_problem(comm, exe, uid, {0}) == problem
+
+
+@pytest.mark.parametrize(
+    ("mode", "uid", "problem"),
+    [
+        (stat.S_IFREG | 0o644, 0, None),
+        (stat.S_IFREG | 0o644, 998, None),
+        (stat.S_IFREG | 0o644, NOBODY, f"a file of uid {NOBODY}, not of 0 or 998"),
+        (stat.S_IFLNK | 0o777, 0, "a symbolic link"),
+        (stat.S_IFIFO | 0o644, 0, "a FIFO"),
+        (stat.S_IFDIR | 0o755, 0, "a directory"),
+        (stat.S_IFCHR | 0o666, 0, "a special file"),
+    ],
+)
+def test_file_problem(mode, uid, problem):
+    assert _node_io.file_problem(mode, uid, {0, 998}) == problem
 
 
 def test_version_and_signum():
@@ -148,12 +227,102 @@ def test_request_dump_kill_fails(tmp_path):
         _node_io.request_dump(7, 36, str(tmp_path / "x"), _keepalived_state.parse_json_dump, kill=kill)
 
 
+def _dump_written_by_keepalived(path, text='[{"data": {"iname": "VI_1", "state": 2}}]'):
+    def kill(pid, sig):
+        path.write_text(text)
+    return kill
+
+
+def test_request_dump_removes_the_dump_it_read(tmp_path):
+    """The dump holds the VRRP password: it is not left in /tmp."""
+    path = tmp_path / "keepalived.json"
+    instances = _node_io.request_dump(7, 36, str(path), _keepalived_state.parse_json_dump, kill=_dump_written_by_keepalived(path))
+    assert [i["name"] for i in instances] == ["VI_1"]
+    assert not path.exists()
+
+
+def test_request_dump_removes_a_dump_left_before_the_signal(tmp_path):
+    path = tmp_path / "keepalived.json"
+    path.write_text('[{"data": {"iname": "OLD", "state": 2, "auth_data": "s3cret"}}]')
+    seen = []
+    instances = _node_io.request_dump(7, 36, str(path), _keepalived_state.parse_json_dump,
+                                      kill=lambda p, s: seen.append(path.exists()) or path.write_text('[{"data": {"iname": "VI_1", "state": 1}}]'))
+    assert seen == [False]  # gone before keepalived was asked to write a new one
+    assert [i["name"] for i in instances] == ["VI_1"]
+
+
+@pytest.mark.parametrize("plant", ["link", "foreign", "fifo", "old"])
+def test_request_dump_never_reads_a_planted_file(tmp_path, plant):
+    """/tmp/keepalived.json is a fixed name in a shared directory: a file someone else put
+    there after the old one was removed (a link, another user's file, a FIFO, an old mtime)
+    is not read, and it is removed at the end."""
+    path = tmp_path / "keepalived.json"
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text('[{"data": {"iname": "PLANTED", "state": 2}}]')
+
+    def kill(pid, sig):
+        if plant == "link":
+            path.symlink_to(elsewhere)
+        elif plant == "fifo":
+            os.mkfifo(path)
+        else:
+            path.write_text('[{"data": {"iname": "PLANTED", "state": 2}}]')
+            if plant == "foreign":
+                os.chown(path, NOBODY, NOBODY) if os.geteuid() == 0 else pytest.skip("gives a file to another user")
+            else:
+                os.utime(path, (1, 1))
+
+    clock = FakeClock()
+    with pytest.raises(_node_io.NodeError, match="expected keepalived to write a fresh") as err:
+        _node_io.request_dump(7, 36, str(path), _keepalived_state.parse_json_dump, timeout=0.2, kill=kill, clock=clock, sleep=clock.sleep)
+    assert {"link": "a symbolic link", "foreign": f"a file of uid {NOBODY}", "fifo": "a FIFO", "old": "no new file"}[plant] in str(err.value)
+    assert not os.path.lexists(path)
+    assert elsewhere.exists()
+
+
 def test_read_feed(tmp_path):
     assert _node_io.read_feed(str(tmp_path / "missing")) == {}
     (tmp_path / "VI_1").write_text('INSTANCE "VI_1" MASTER 150 1\n')
     (tmp_path / ".VI_1.tmp").write_text("partial")
     (tmp_path / "sub").mkdir()
     assert _node_io.read_feed(str(tmp_path)) == {"VI_1": 'INSTANCE "VI_1" MASTER 150 1\n'}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user")
+def test_read_feed_never_follows_what_the_script_user_planted(tmp_path):
+    """The state directory belongs to keepalived's script user: a link to a root-only file,
+    a FIFO (a blocking read) or another user's file there is never read."""
+    secret = tmp_path / "secret"
+    secret.write_text('INSTANCE "VI_9" MASTER 150 1\n')
+    os.chmod(secret, 0o600)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "VI_1").write_text('INSTANCE "VI_1" MASTER 150 1\n')
+    (state / "VI_9").symlink_to(secret)
+    os.mkfifo(state / "VI_2")
+    (state / "VI_3").write_text('INSTANCE "VI_3" MASTER 150 1\n')
+    os.chown(state / "VI_3", NOBODY, NOBODY)
+    assert _node_io.read_feed(str(state)) == {"VI_1": 'INSTANCE "VI_1" MASTER 150 1\n'}
+    # the directory's own owner (the script user) may own its files
+    os.chown(state, NOBODY, NOBODY)
+    assert sorted(_node_io.read_feed(str(state))) == ["VI_1", "VI_3"]
+    # the directory itself replaced by a link
+    moved = tmp_path / "moved"
+    state.rename(moved)
+    state.symlink_to(moved)
+    with pytest.raises(_node_io.NodeError, match="a symbolic link or not a directory"):
+        _node_io.read_feed(str(state))
+
+
+def test_read_text_refuses_links_and_fifos(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("0\n")
+    (tmp_path / "link").symlink_to(target)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(_node_io.NodeError, match="found a symbolic link"):
+        _node_io.read_text(str(tmp_path / "link"))
+    with pytest.raises(_node_io.NodeError, match="found a FIFO"):
+        _node_io.read_text(str(tmp_path / "fifo"))  # does not block
 
 
 def test_write_text(tmp_path):

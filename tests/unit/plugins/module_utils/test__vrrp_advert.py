@@ -156,15 +156,21 @@ def test_packets_multicast_or_each_unicast_peer():
     [
         ({"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"}, True),
         ({"SERVICE_RESULT": "core-dump", "EXIT_CODE": "dumped", "EXIT_STATUS": "SEGV"}, True),
-        ({"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": "1"}, True),
-        ({"SERVICE_RESULT": "timeout"}, True),  # a stop that systemd had to kill
+        ({"SERVICE_RESULT": "watchdog", "EXIT_CODE": "killed", "EXIT_STATUS": "ABRT"}, True),
+        # a failed start: keepalived (or an ExecStartPre=) exited non-zero, no VRRP ran
+        ({"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": "1"}, False),
+        # a start or a stop that systemd had to kill: never started, or already releasing
+        ({"SERVICE_RESULT": "timeout", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"}, False),
+        ({"SERVICE_RESULT": "resources"}, False),
+        ({"SERVICE_RESULT": "start-limit-hit"}, False),
+        ({"SERVICE_RESULT": "signal", "EXIT_CODE": "exited", "EXIT_STATUS": "1"}, False),  # not the main process's death
         ({"SERVICE_RESULT": "success", "EXIT_CODE": "killed", "EXIT_STATUS": "TERM"}, False),  # systemctl stop
         ({"SERVICE_RESULT": "success", "EXIT_CODE": "exited", "EXIT_STATUS": "0"}, False),
         ({}, False),  # by hand
     ],
 )
-def test_abnormal_only_when_systemd_says_so(env, expected):
-    assert va.abnormal(env) is expected
+def test_crashed_only_after_the_death_of_a_running_keepalived(env, expected):
+    assert va.crashed(env) is expected
 
 
 @pytest.mark.parametrize(
@@ -247,3 +253,60 @@ def test_missing_vips_put_back(states, held, expected):
 def test_a_label_is_kept():
     c = va.load_config(cfg(inst(vips=[{"address": VIP, "cidr": VIP + "/24", "dev": "eth0", "label": "eth0:1"}])))
     assert c["instances"][0]["vips"][0]["label"] == "eth0:1"
+
+
+# --------------------------------------------------------------------------- who else holds a VIP
+
+
+def _inst(name, *vips):
+    return {"name": name, "vips": [{"address": v, "cidr": v + "/24", "dev": "eth0", "label": None} for v in vips]}
+
+
+@pytest.mark.parametrize(
+    ("held", "theirs", "kept", "put_back"),
+    [
+        ([], [], ["VI_1", "VI_2"], ["198.51.100.100", "198.51.100.101"]),  # nobody holds them: put back, announce
+        ([], ["198.51.100.100"], ["VI_2"], ["198.51.100.101"]),  # VI_1 is the peer's
+        (["198.51.100.100"], ["198.51.100.100"], ["VI_1", "VI_2"], ["198.51.100.101"]),  # both hold it: release ours
+        ([], ["198.51.100.100", "198.51.100.101"], [], []),
+    ],
+)
+def test_not_held_elsewhere(held, theirs, kept, put_back):
+    todo = [_inst("VI_1", "198.51.100.100"), _inst("VI_2", "198.51.100.101")]
+    back = [v for i in todo for v in i["vips"] if v["address"] not in held]
+    keep, again = va.not_held_elsewhere(todo, back, held, theirs)
+    assert [i["name"] for i in keep] == kept
+    assert [v["address"] for v in again] == put_back
+
+
+MAC = bytes.fromhex("020000000011")
+PEER_MAC = bytes.fromhex("020000000012")
+
+
+def test_arp_probe_frame():
+    frame = va.arp_probe(MAC, "198.51.100.100")
+    assert frame[:6] == b"\xff" * 6 and frame[6:12] == MAC and frame[12:14] == b"\x08\x06"
+    assert frame[14:22] == bytes.fromhex("0001080006040001")  # Ethernet, IPv4, request
+    assert frame[28:32] == b"\0\0\0\0"  # probe: no sender address
+    assert frame[38:42] == bytes([198, 51, 100, 100])
+    with pytest.raises(va.AdvertError):
+        va.arp_probe(b"\0", "198.51.100.100")
+
+
+def _reply(sender_mac, sender_ip, op=2, ethertype=b"\x08\x06"):
+    arp = bytes.fromhex("000108000604") + op.to_bytes(2, "big") + sender_mac + bytes(sender_ip) + MAC + bytes(4)
+    return MAC + sender_mac + ethertype + arp
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (_reply(PEER_MAC, [198, 51, 100, 100]), "198.51.100.100"),
+        (_reply(MAC, [198, 51, 100, 100]), None),  # our own
+        (_reply(PEER_MAC, [198, 51, 100, 100], op=1), None),  # a request, not a reply
+        (_reply(PEER_MAC, [198, 51, 100, 100], ethertype=b"\x08\x00"), None),
+        (b"\0" * 20, None),
+    ],
+)
+def test_arp_reply(frame, expected):
+    assert va.arp_reply(frame, MAC) == expected

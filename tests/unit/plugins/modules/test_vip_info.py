@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _node_io
 from ansible_collections.halb.pair.plugins.modules import vip_info
+
+from tests.helpers import node_scripts
 
 IP_WITH_VIP = json.dumps(
     [
@@ -66,10 +69,18 @@ def commands(ip=IP_WITH_VIP, json_signum="36\n", version="Keepalived v2.2.7 (01/
 
 
 @pytest.fixture
-def node(tmp_path, monkeypatch):
-    """A fake node: pid file naming this (live) process, drain file, state feed; dumps faked."""
+def keepalived(tmp_path, monkeypatch):
+    """A live stand-in for keepalived: a process the identity check takes for keepalived's own."""
+    monkeypatch.setattr(_node_io, "KEEPALIVED_COMM", node_scripts.FAKE_KEEPALIVED, raising=False)
+    with node_scripts.process(tmp_path, node_scripts.FAKE_KEEPALIVED) as proc:
+        yield proc
+
+
+@pytest.fixture
+def node(tmp_path, monkeypatch, keepalived):
+    """A fake node: pid file naming a live keepalived stand-in, drain file, state feed; dumps faked."""
     pid_file = tmp_path / "keepalived.pid"
-    pid_file.write_text(f"{os.getpid()}\n")
+    pid_file.write_text(f"{keepalived.pid}\n")
     drain = tmp_path / "drain"
     drain.write_text("0\n")
     state = tmp_path / "state"
@@ -88,7 +99,8 @@ def node(tmp_path, monkeypatch):
     monkeypatch.setattr(_node_io, "request_dump", request_dump)
     monkeypatch.setattr(_node_io, "http_health", lambda url, timeout=2.0, **kw: dict(HEALTH, url=url))
     args = {"pid_file": str(pid_file), "drain_file": str(drain), "state_dir": str(state), "dump_dir": str(tmp_path)}
-    return {"args": args, "signals": signals, "dumps": dumps, "drain": drain, "pid_file": pid_file, "state": state}
+    return {"args": args, "signals": signals, "dumps": dumps, "drain": drain, "pid_file": pid_file, "state": state,
+            "pid": keepalived.pid}
 
 
 def test_auto_uses_json_when_running(run_module, node):
@@ -108,11 +120,11 @@ def test_auto_uses_json_when_running(run_module, node):
     ]
     assert result["held_vips"] == ["198.51.100.100"]
     assert result["addresses"] == {"eth0": ["198.51.100.11/24", "198.51.100.100/24"]}
-    assert result["keepalived"] == {"running": True, "pid": os.getpid(), "version": "2.2.7", "json_supported": True}
+    assert result["keepalived"] == {"running": True, "pid": node["pid"], "version": "2.2.7", "json_supported": True}
     assert result["drain"] == {"path": node["args"]["drain_file"], "value": 0, "status": "active", "drained": False}
     assert result["nginx"]["status"] == 200
     assert result["stale"] is False
-    assert node["signals"] == [(os.getpid(), 36, "keepalived.json")]
+    assert node["signals"] == [(node["pid"], 36, "keepalived.json")]
 
 
 def test_auto_falls_back_to_feed_without_json(run_module, node):
@@ -237,3 +249,30 @@ def test_the_vrrp_guard_counters_are_returned(run_module, node):
     kind, result = run_module(vip_info.main, node["args"], lambda a: (1, "", "Error: No such file or directory") if a[0].endswith("nft") else base(a),
                               missing=())
     assert result["vrrp_guard"] == {}
+
+
+# --------------------------------------------------------------------------- whose pid is signalled
+
+
+@pytest.mark.parametrize("source", ["auto", "json", "data"])
+def test_a_stale_pid_file_naming_another_process_is_never_signalled(run_module, tmp_path, monkeypatch, source):
+    """/run/keepalived.pid left behind, its pid reused by an unrelated program (a `sleep`):
+    the module reports keepalived not running and sends it nothing (SIGRTMIN+2 would kill it)."""
+    monkeypatch.setattr(_node_io, "KEEPALIVED_COMM", node_scripts.FAKE_KEEPALIVED, raising=False)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "VI_1").write_text('INSTANCE "VI_1" MASTER 150 1764031200.1\n')
+    with node_scripts.process(tmp_path, "sleep") as unrelated:
+        pid_file = tmp_path / "keepalived.pid"
+        pid_file.write_text(f"{unrelated.pid}\n")
+        args = {"pid_file": str(pid_file), "drain_file": str(tmp_path / "drain"), "state_dir": str(state),
+                "dump_dir": str(tmp_path), "dump_timeout": 0.2, "health_url": "", "source": source}
+        kind, result = run_module(vip_info.main, args, commands(json_signum=f"{signal.SIGRTMIN + 2}\n"))
+        assert node_scripts.alive(unrelated), "the unrelated process was signalled"
+    if source == "auto":
+        assert kind == "exit"
+        assert (result["keepalived"]["running"], result["keepalived"]["pid"]) == (False, None)
+        assert (result["source"], result["stale"]) == ("feed", True)
+    else:
+        assert kind == "fail"
+        assert f"found no live process in {pid_file}" in result["msg"]

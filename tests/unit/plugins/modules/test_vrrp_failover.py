@@ -9,6 +9,8 @@ import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _node_io
 from ansible_collections.halb.pair.plugins.modules import vrrp_failover
 
+from tests.helpers import node_scripts
+
 A, B = "198.51.100.100", "198.51.100.101"
 
 
@@ -163,9 +165,17 @@ def test_missing_drain_file_fails(run_module, tmp_path):
     assert result["msg"].endswith("found none")
 
 
-def test_drain_discovers_vips_from_keepalived(run_module, drain, tmp_path, monkeypatch):
+@pytest.fixture
+def keepalived(tmp_path, monkeypatch):
+    """A live stand-in for keepalived: a process the identity check takes for keepalived's own."""
+    monkeypatch.setattr(_node_io, "KEEPALIVED_COMM", node_scripts.FAKE_KEEPALIVED)
+    with node_scripts.process(tmp_path, node_scripts.FAKE_KEEPALIVED) as proc:
+        yield proc
+
+
+def test_drain_discovers_vips_from_keepalived(run_module, drain, tmp_path, monkeypatch, keepalived):
     pid_file = tmp_path / "keepalived.pid"
-    pid_file.write_text(f"{os.getpid()}\n")
+    pid_file.write_text(f"{keepalived.pid}\n")
     dump = json.dumps([{"data": {"iname": "VI_1", "state": 2, "vips": [f"{A}/24 dev eth0"]}}])
     monkeypatch.setattr(_node_io, "request_dump", lambda pid, sig, path, parse, **kw: parse(dump))
     node = Node(drain, [A], [])
