@@ -740,6 +740,7 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_garp_master_delay": integer(0, 60),
     "keepalived_garp_master_repeat": integer(1, 100),
     "keepalived_garp_master_refresh": integer(0, 3600),
+    "keepalived_conf_path": ABS_PATH,
     "keepalived_libexec_dir": ABS_PATH,
     "keepalived_drain_file": ABS_PATH,
     "keepalived_state_dir": ABS_PATH,
