@@ -12,26 +12,66 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.module_utils import _pair
-from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError
+from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError, role_defaults
 from ansible_collections.halb.pair.plugins.module_utils._topology import TopologyError
+
+#: The fact the keepalived role's preflight records on each host: its role variables as
+#: that host's tasks resolve them (inventory, play vars, role parameters, extra vars,
+#: role defaults), the values its templates render.
+RESOLVED = "__keepalived_values"
+#: What the preflight and the model read of a host.
+READ_PREFIXES = ("keepalived_", "nginx_lb_health_", "ansible_host", "ansible_facts")
+
+
+def _given(view: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The recorded values a host was given: a role default left as it is stays out, so
+    the model applies it as a default (a profile's timers win over the role's defaults)."""
+    defaults = role_defaults()
+    return {k: v for k, v in values.items() if k in view or k not in defaults or v != defaults[k]}
 
 
 class _HostView(t.Mapping[str, t.Any]):
-    """One host's variables, templated only when the model reads them."""
+    """One host's variables, templated only when read: the values its own tasks resolved
+    (``RESOLVED``) over its host variables, which are templated with ``hostvars`` in reach
+    (``"{{ hostvars['mx'].ansible_host }}"`` resolves as in a template)."""
 
-    def __init__(self, hv: t.Any) -> None:
-        self._hv = hv
+    def __init__(self, hostvars: t.Any, host: str) -> None:
+        self._hostvars = hostvars
+        self._host = host
+        self._hv = hostvars[host]
+        self._templar: t.Any = None
+        self._raw: t.Any = None
+        recorded = self._hv[RESOLVED] if RESOLVED in self._hv else None
+        self._resolved = _given(self._hv, recorded) if isinstance(recorded, t.Mapping) else {}
+
+    def _template(self, key: str) -> t.Any:
+        raw_get = getattr(self._hostvars, "raw_get", None)
+        if raw_get is None:  # a plain mapping (unit tests, scripts)
+            return self._hv[key]
+        if self._templar is None:
+            from ansible.template import Templar
+
+            self._raw = raw_get(self._host)
+            variables = {**self._raw, "hostvars": self._hostvars}
+            self._templar = Templar(loader=getattr(self._hostvars, "_loader", None), variables=variables)
+        return self._templar.template(self._raw[key])
 
     def __getitem__(self, key: str) -> t.Any:
-        if key not in self._hv:
+        if key in self._resolved:
+            return self._resolved[key]
+        if key == RESOLVED or key not in self._hv:
             raise KeyError(key)
-        return self._hv[key]
+        return self._template(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._resolved or (key != RESOLVED and key in self._hv)
 
     def __iter__(self) -> t.Iterator[str]:
-        return iter(list(self._hv.keys()))
+        keys = dict.fromkeys([*self._resolved, *(k for k in list(self._hv.keys()) if k != RESOLVED)])
+        return iter(keys)
 
     def __len__(self) -> int:
-        return len(list(self._hv.keys()))
+        return sum(1 for _ in self)
 
 
 class _HostVars(t.Mapping[str, t.Any]):
@@ -39,10 +79,9 @@ class _HostVars(t.Mapping[str, t.Any]):
         self._hostvars = hostvars
 
     def __getitem__(self, host: str) -> _HostView:
-        try:
-            return _HostView(self._hostvars[host])
-        except KeyError as exc:
-            raise KeyError(host) from exc
+        if host not in self._hostvars:
+            raise KeyError(host)
+        return _HostView(self._hostvars, host)
 
     def get(self, key: str, default: t.Any = None) -> t.Any:  # type: ignore[override]
         try:
@@ -55,6 +94,19 @@ class _HostVars(t.Mapping[str, t.Any]):
 
     def __len__(self) -> int:
         return len(list(self._hostvars.keys()))
+
+
+def host_values(hostvars: t.Any, hosts: t.Iterable[str]) -> dict[str, dict[str, t.Any]]:
+    """What the preflight reads of each host: the same view the model reads (``_HostVars``)."""
+    hv = _HostVars(hostvars)
+    out = {}
+    for h in hosts:
+        try:
+            view = hv[h]
+        except KeyError as exc:
+            raise AnsibleFilterError(f"host {h!r} is not in the inventory") from exc
+        out[h] = {k: view[k] for k in view if k.startswith(READ_PREFIXES)}
+    return out
 
 
 def _addresses(hosts: t.Iterable[str], hv: _HostVars) -> dict[str, str | None]:

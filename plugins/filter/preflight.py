@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.filter.topology import _plain
+from ansible_collections.halb.pair.plugins.filter.pair import host_values
 from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight, _preflight
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
@@ -52,8 +52,8 @@ def keepalived_host_preflight(values: t.Mapping[str, t.Any], host: str) -> list[
 
 def keepalived_pairs_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]]) -> list[str]:
     play_hosts = list(play_hosts)
-    members = {h for hosts in _preflight.pairs(play_hosts, _plain(hostvars, play_hosts), groups).values() for h in hosts}
-    plain = _plain(hostvars, set(play_hosts) | members)
+    members = {h for hosts in _preflight.pairs(play_hosts, host_values(hostvars, play_hosts), groups).values() for h in hosts}
+    plain = host_values(hostvars, [*play_hosts, *sorted(members - set(play_hosts))])
     options = role_options("keepalived")
     return _preflight.check_pairs(play_hosts, {h: _preflight.converted(h, v, options) for h, v in plain.items()}, groups)
 
