@@ -71,7 +71,7 @@ class _HostView(t.Mapping[str, t.Any]):
         return iter(keys)
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(list(iter(self)))
 
 
 class _HostVars(t.Mapping[str, t.Any]):
