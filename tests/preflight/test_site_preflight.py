@@ -47,3 +47,17 @@ def test_site_refuses_before_touching_a_host(tmp_path, group_vars, per_host, fra
     recap = re.findall(r"^(lb\d)\s+: ok=\d+\s+changed=(\d+)", run.output, re.M)
     assert recap and all(changed == "0" for _, changed in recap), recap
     assert BASE["keepalived_auth_pass"] not in run.output.replace("keepalived_auth_pass", "")
+
+
+def test_site_refuses_a_pair_node_outside_the_limit_that_does_not_answer(tmp_path):
+    # lb2 is outside --limit lb1 and cannot be read (no Python where its inventory says):
+    # its address is the guard's and the hand-over's, so the run stops before any change,
+    # naming lb2, instead of switching those protections off.
+    host_vars = {"lb1": {"ansible_host": "198.51.100.11"},
+                 "lb2": {"ansible_host": "198.51.100.12", "ansible_python_interpreter": "/nonexistent/python3"}}
+    run = run_playbook(tmp_path, SITE, ["lb1", "lb2"], {**BASE, **NGINX}, host_vars, extra=["--tags", "preflight", "--limit", "lb1"])
+    assert run.rc != 0, run.output
+    assert "cannot read lb2, a node of a pair in this run" in run.output
+    assert "PLAY [Load balancers]" not in run.output
+    recap = re.findall(r"^(lb\d)\s+: ok=\d+\s+changed=(\d+)", run.output, re.M)
+    assert recap and all(changed == "0" for _, changed in recap), recap
