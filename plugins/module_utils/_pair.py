@@ -111,6 +111,9 @@ class NodeContract:
     #: The address its VRRP adverts come from and its peers reach it at: the unicast
     #: source, else its interface's primary IPv4 address from facts (None: unknown).
     address: str | None = None
+    #: The IPv6 link-local address of its interface, from facts (None: unknown): the source
+    #: of its IPv6 VRRP adverts (RFC 5798), which the VRRP guard lets in for IPv6 instances.
+    link_local: str | None = None
     #: Nice value of its keepalived VRRP process (``vrrp_priority``; the profile's unless
     #: the inventory sets one; None: keepalived's own).
     vrrp_nice: int | None = None
@@ -255,6 +258,25 @@ def address_of(
     return str(addr) if addr else None
 
 
+def link_local_of(hv: t.Mapping[str, t.Any], interface: str) -> str | None:
+    """The IPv6 link-local address (scope link) of ``interface`` from the ``network`` facts
+    (``ansible_facts[iface].ipv6``), without a zone; None when the facts do not give one."""
+    info = _facts(hv).get(interface.replace("-", "_").replace(".", "_"))
+    entries = info.get("ipv6") if isinstance(info, t.Mapping) else None
+    if not isinstance(entries, list):
+        return None
+    for entry in entries:
+        if not isinstance(entry, t.Mapping) or entry.get("scope") != "link":
+            continue
+        try:
+            addr = ipaddress.IPv6Address(str(entry.get("address", "")).split("%", 1)[0])
+        except ValueError:
+            continue
+        if addr.is_link_local:
+            return str(addr)
+    return None
+
+
 #: The hand-over file's value while handing over: -253 pulls every instance of the node
 #: down to priority 1 (make-before-break); below -253 (weight 1) the instances go to FAULT.
 HANDOVER_LOWER = -253
@@ -342,6 +364,7 @@ def model(
             state_dir=str(s["keepalived_state_dir"]),
             health=health,
             address=address_of(hv, base, interface, (addresses or {}).get(h)),
+            link_local=link_local_of(hv, interface),
             check=Check(
                 url=check_url,
                 interval=_num(s["keepalived_check_interval"], f"keepalived_check_interval on {h}", errors),
