@@ -114,6 +114,9 @@ class NodeContract:
     #: The IPv6 link-local address of its interface, from facts (None: unknown): the source
     #: of its IPv6 VRRP adverts (RFC 5798), which the VRRP guard lets in for IPv6 instances.
     link_local: str | None = None
+    #: Its keepalived_vrrp_guard asks for the VRRP guard (auto or true): status.yml then
+    #: alerts when the node has no guard table.
+    vrrp_guard: bool = True
     #: Nice value of its keepalived VRRP process (``vrrp_priority``; the profile's unless
     #: the inventory sets one; None: keepalived's own).
     vrrp_nice: int | None = None
@@ -373,6 +376,7 @@ def model(
                 rise=_int(s["keepalived_check_rise"], f"keepalived_check_rise on {h}", errors, 1, 1000000),
             ),
             vrrp_nice=node_settings.get("keepalived_vrrp_nice"),
+            vrrp_guard=_vrrp_guard.configured_on(hv.get("keepalived_vrrp_guard", base.get("keepalived_vrrp_guard", "auto"))),
         )
     if errors:
         raise PairError(errors)
@@ -539,7 +543,8 @@ def status(
     placements = _placement.judge(_instances_of(pair), dict(reports))
     problems = [p for p in placements if p["verdict"] != "ok"]
     failing = _placement.failing(placements, list(fail_on))
-    guard = guard_verdict(reports)
+    nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
+    guard = guard_verdict(reports, {h: bool(n.vrrp_guard if isinstance(n, NodeContract) else n.get("vrrp_guard", True)) for h, n in nodes.items()})
     return {
         "group": group,
         "reports": dict(reports),
@@ -554,16 +559,17 @@ def status(
 
 
 def guard_line(guard: t.Mapping[str, t.Any]) -> str:
-    """The status table's line for the VRRP guard (FOREIGN_VRRP in capitals, as SPLIT_BRAIN)."""
-    verdict = guard["verdict"].upper() if guard["verdict"] == "foreign_vrrp" else guard["verdict"]
+    """The status table's line for the VRRP guard (an alerting verdict in capitals, as SPLIT_BRAIN)."""
+    verdict = guard["verdict"].upper() if guard["verdict"] in _vrrp_guard.ALERTING else guard["verdict"]
     return f"VRRP GUARD  {verdict}  {guard['why']}"
 
 
-def guard_verdict(reports: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+def guard_verdict(reports: t.Mapping[str, t.Any], configured: t.Mapping[str, bool] | None = None) -> dict[str, t.Any]:
     """VRRP seen from outside the pair, from the guard's counters each answering node
-    reported (``vip_info``'s ``vrrp_guard``): ok, foreign_vrrp or unguarded."""
+    reported (``vip_info``'s ``vrrp_guard``): ok, foreign_vrrp, unguarded (a node whose
+    guard is configured on has none) or off. ``configured``: node -> guard asked for."""
     per_node = {h: (r.get("vrrp_guard") or None) for h, r in reports.items() if isinstance(r, t.Mapping) and not r.get("failed")}
-    return _vrrp_guard.verdict(per_node)
+    return _vrrp_guard.verdict(per_node, configured)
 
 
 def status_all(
@@ -597,6 +603,9 @@ def status_all(
         "pairs": each,
         "vrrp_guard": guards,
         "foreign_vrrp": sorted(g for g, v in guards.items() if v["verdict"] == "foreign_vrrp"),
+        "unguarded": sorted(g for g, v in guards.items() if v["verdict"] == "unguarded"),
+        # what runs the alert hook: every placement not ok, and the guard's alerting verdicts
+        "alert": bool(problems) or any(v["verdict"] in _vrrp_guard.ALERTING for v in guards.values()),
         "reports": all_reports,
         "problems": problems,
         "failing": failing,

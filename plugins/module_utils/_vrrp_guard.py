@@ -203,14 +203,43 @@ def counters(nft_json: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def verdict(per_node: t.Mapping[str, t.Mapping[str, t.Mapping[str, int]] | None]) -> dict[str, t.Any]:
+#: Guard verdicts that run status.yml's alert hook (none of them fails the play).
+ALERTING = ("foreign_vrrp", "unguarded")
+
+
+def configured_on(value: t.Any) -> bool:
+    """``keepalived_vrrp_guard`` asks for the guard: ``auto`` and ``true`` do, ``false`` does not."""
+    v = value.lower() if isinstance(value, str) else value
+    return v not in (False, "off", "false", "no", "never", "0", 0)
+
+
+def verdict(
+    per_node: t.Mapping[str, t.Mapping[str, t.Mapping[str, int]] | None],
+    configured: t.Mapping[str, bool] | None = None,
+) -> dict[str, t.Any]:
     """One verdict over the pair: 'ok', 'foreign_vrrp' (someone outside the pair sends
-    adverts for its VRIDs), or 'unguarded' (a node has no guard table)."""
+    adverts for its VRIDs), 'unguarded' (a node whose guard is configured on, ``configured``,
+    has no guard table: the guard it should have is missing), or 'off' (the guard is
+    switched off, keepalived_vrrp_guard: false, on the nodes without a table). A node
+    missing from ``configured`` counts as configured on (the role's default is auto).
+    'foreign_vrrp' and 'unguarded' alert (``ALERTING``); none fails the play."""
+    configured = configured or {}
     spoofed = {h: int((c or {}).get("vrrp_spoofed", {}).get("packets", 0)) for h, c in per_node.items()}
-    unguarded = sorted(h for h, c in per_node.items() if not c)
+    bare = sorted(h for h, c in per_node.items() if not c)
+    unguarded = [h for h in bare if configured.get(h, True)]
+    off = [h for h in bare if not configured.get(h, True)]
     if any(spoofed.values()):
         seen = ", ".join(f"{h}: {n}" for h, n in sorted(spoofed.items()) if n)
         return {"verdict": "foreign_vrrp", "why": f"VRRP for this pair's VRIDs from outside the pair, dropped ({seen} packets)", "spoofed": spoofed}
     if unguarded:
-        return {"verdict": "unguarded", "why": "no VRRP guard on " + ", ".join(unguarded), "spoofed": spoofed}
+        return {
+            "verdict": "unguarded",
+            "why": "no VRRP guard table on " + ", ".join(unguarded) + ", although keepalived_vrrp_guard asks for it "
+            "(run site.yml for the pair with every node's network facts; nft list table inet halb_pair_vrrp)",
+            "spoofed": spoofed,
+        }
+    if off and len(off) == len(per_node):
+        return {"verdict": "off", "why": "switched off (keepalived_vrrp_guard: false)", "spoofed": spoofed}
+    if off:
+        return {"verdict": "ok", "why": "VRRP only from the pair's nodes (switched off on " + ", ".join(off) + ")", "spoofed": spoofed}
     return {"verdict": "ok", "why": "VRRP only from the pair's nodes", "spoofed": spoofed}

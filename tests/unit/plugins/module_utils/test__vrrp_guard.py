@@ -154,3 +154,21 @@ def test_counters_of_the_guard_only():
 )
 def test_verdict(per_node, want):
     assert g.verdict(per_node)["verdict"] == want
+
+
+# (case, per node, configured on, verdict, alerts)
+CONFIGURED = [
+    ("asked for and missing", {"lb1": None, "lb2": {"vrrp_spoofed": {"packets": 0}}}, {"lb1": True, "lb2": True}, "unguarded", True),
+    ("switched off everywhere", {"lb1": None, "lb2": {}}, {"lb1": False, "lb2": False}, "off", False),
+    ("switched off on the node without it", {"lb1": None, "lb2": {"vrrp_spoofed": {"packets": 0}}}, {"lb1": False, "lb2": True}, "ok", False),
+    ("foreign VRRP wins", {"lb1": None, "lb2": {"vrrp_spoofed": {"packets": 5}}}, {"lb1": True, "lb2": True}, "foreign_vrrp", True),
+]
+
+
+@pytest.mark.parametrize(("per_node", "configured", "want", "alerts"), [c[1:] for c in CONFIGURED], ids=[c[0] for c in CONFIGURED])
+def test_verdict_knows_where_the_guard_is_asked_for(per_node, configured, want, alerts):
+    v = g.verdict(per_node, configured)
+    assert v["verdict"] == want
+    assert (v["verdict"] in g.ALERTING) is alerts
+    if want == "unguarded":
+        assert "lb1" in v["why"] and "keepalived_vrrp_guard" in v["why"]
