@@ -141,6 +141,19 @@ def _listens(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
+def _health_listen(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    """The health listen must be reachable by the peers (their hand-over requests it): the
+    pair model's rule (``_pair.health_listen_problem``), here without the node's address
+    (the keepalived preflight checks that one against it)."""
+    from ._pair import HEALTH_LISTEN_ALLOWED, health_listen_problem  # pylint: disable=import-outside-toplevel
+
+    listen = str(values.get("nginx_lb_health_listen", "")).strip()
+    problem, _bound, port = health_listen_problem(listen, None)
+    if not problem or port is None:  # a port that is no port: _listens says so
+        return []
+    return [f"nginx_lb_health_listen on {host} is '{listen}': {problem}. Allowed: {HEALTH_LISTEN_ALLOWED}."]
+
+
 def _health_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     path = values.get("nginx_lb_health_path", "")
     if isinstance(path, str) and _HEALTH_PATH.fullmatch(path):
@@ -158,6 +171,7 @@ RULES: tuple[t.Callable[[str, t.Mapping[str, t.Any]], list[str]], ...] = (
     _server_addresses,
     _upstream_references,
     _listens,
+    _health_listen,
     _health_path,
 )
 

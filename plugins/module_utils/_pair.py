@@ -50,7 +50,7 @@ CONTRACT_SETTINGS = (
     "nginx_lb_health_path",
 )
 #: Optional per-node settings (no role default).
-OPTIONAL_SETTINGS = ("keepalived_segment",)
+OPTIONAL_SETTINGS = ("keepalived_segment", "nginx_lb_health_listen")
 #: The verdicts that fail ``status.yml`` unless told otherwise.
 FAILING = _placement.FAILING
 #: The name the internal role registers each node's ``vip_info`` result under.
@@ -72,9 +72,18 @@ class PairError(TopologyError):
 
 @dataclass
 class Health:
+    """The node's nginx health endpoint, derived once from ``nginx_lb_health_listen`` (its
+    port wins; ``nginx_lb_health_port`` is only that listen's default) and
+    ``nginx_lb_health_path``. ``url``: what the node itself requests (keepalived's check,
+    vip_info): 127.0.0.1 for a listen on every address, else the listen's own address.
+    ``peer_url``: what the peers request (the hand-over): the node's address and the port;
+    None while the node's address is unknown."""
+
     port: int
     path: str
     url: str
+    listen: str = ""
+    peer_url: str | None = None
 
 
 @dataclass
@@ -111,6 +120,12 @@ class NodeContract:
     #: The address its VRRP adverts come from and its peers reach it at: the unicast
     #: source, else its interface's primary IPv4 address from facts (None: unknown).
     address: str | None = None
+    #: The IPv6 link-local address of its interface, from facts (None: unknown): the source
+    #: of its IPv6 VRRP adverts (RFC 5798), which the VRRP guard lets in for IPv6 instances.
+    link_local: str | None = None
+    #: Its keepalived_vrrp_guard asks for the VRRP guard (auto or true): status.yml then
+    #: alerts when the node has no guard table.
+    vrrp_guard: bool = True
     #: Nice value of its keepalived VRRP process (``vrrp_priority``; the profile's unless
     #: the inventory sets one; None: keepalived's own).
     vrrp_nice: int | None = None
@@ -204,24 +219,77 @@ def _num(value: t.Any, what: str, errors: list[str]) -> float:
     return int(n) if n == int(n) else n
 
 
-def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str]) -> tuple[Health, str]:
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+#: What a health listen may be, for the message that refuses one.
+HEALTH_LISTEN_ALLOWED = (
+    "PORT or *:PORT (every IPv4 address), [::]:PORT on a node whose address is IPv6, or ADDRESS:PORT with the "
+    "node's own address (its keepalived_unicast_src_ip, else its interface's address), optionally followed by "
+    "parameters other than ssl and proxy_protocol; the peers request http://<node address>:PORT<path>"
+)
+
+
+def health_listen_problem(listen: str, address: str | None) -> tuple[str | None, str | None, int | None]:
+    """(problem, the address the listen binds or None for every address, port) of a health listen."""
+    words = listen.split()
+    first = words[0] if words else ""
+    bad_params = [w for w in words[1:] if w in ("ssl", "proxy_protocol")]
+    if ":" in first and not first.isdigit():
+        where, _, port_text = first.rpartition(":")
+    else:
+        where, port_text = "", first
+    if not re.fullmatch(r"[0-9]+", port_text) or not 1 <= int(port_text) <= 65535:
+        return f"its port {port_text!r} is not an integer in 1..65535", None, None
+    port = int(port_text)
+    if bad_params:
+        return f"the peers and keepalived request plain HTTP, which {' '.join(bad_params)} refuses", None, port
+    if where in ("", "*", "0.0.0.0"):  # every address: the peers reach it at the node's
+        return None, None, port
+    bare = where[1:-1] if where.startswith("[") and where.endswith("]") else where
+    try:
+        ip = ipaddress.ip_address(bare)
+    except ValueError:
+        return f"{where!r} is not an IP address", None, port
+    if ip.is_loopback:
+        return "the peers cannot reach a loopback address (their hand-over requests this node's health URL)", None, port
+    if ip.is_unspecified:
+        if address and ipaddress.ip_address(address).version == 6:
+            return None, None, port
+        return "[::] listens on IPv6 only, but the peers reach this node at its IPv4 address", None, port
+    if address and ip != ipaddress.ip_address(address):
+        return f"{ip} is not this node's address {address}, at which the peers reach it", None, port
+    return None, str(ip), port
+
+
+def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str], address: str | None = None) -> tuple[Health, str]:
     """The node's nginx health endpoint, and the URL keepalived's check requests."""
     port = _int(s["nginx_lb_health_port"], f"nginx_lb_health_port on {host}", errors, 1, 65535)
     path = s["nginx_lb_health_path"]
     if not isinstance(path, str) or not _valid(_types.URI_PATH, path):
         errors.append(f"nginx_lb_health_path on {host}: expected an absolute URI path such as '/healthz', found {path!r}")
         path = "/"
-    url = f"http://127.0.0.1:{port}{path}"
+    raw = s.get("nginx_lb_health_listen")
+    listen = str(port) if raw in (None, "") else str(raw).strip()
+    problem, bound, listen_port = health_listen_problem(listen, address)
+    if problem:
+        errors.append(f"nginx_lb_health_listen on {host} is {listen!r}: {problem}. Allowed: {HEALTH_LISTEN_ALLOWED}")
+    port = listen_port or port
+    local = bound or ("::1" if listen.startswith("[::]:") else "127.0.0.1")
+    url = f"http://{_host(local)}:{port}{path}"
+    reach = bound or address
+    peer_url = f"http://{_host(reach)}:{port}{path}" if reach else None
     check_url = s.get("keepalived_check_url")
     if check_url in (None, ""):
-        return Health(port=port, path=path, url=url), url
+        return Health(port=port, path=path, url=url, listen=listen, peer_url=peer_url), url
     if not isinstance(check_url, str) or not _valid(_types.URL, check_url):
         errors.append(
             f"keepalived_check_url on {host}: expected an http(s) URL such as 'http://127.0.0.1:8081/healthz' "
             f"(or null: derived from nginx_lb_health_port/path), found {check_url!r}"
         )
-        return Health(port=port, path=path, url=url), url
-    return Health(port=port, path=path, url=check_url), check_url
+        return Health(port=port, path=path, url=url, listen=listen, peer_url=peer_url), url
+    return Health(port=port, path=path, url=check_url, listen=listen, peer_url=peer_url), check_url
 
 
 def _node_settings(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -255,6 +323,25 @@ def address_of(
     return str(addr) if addr else None
 
 
+def link_local_of(hv: t.Mapping[str, t.Any], interface: str) -> str | None:
+    """The IPv6 link-local address (scope link) of ``interface`` from the ``network`` facts
+    (``ansible_facts[iface].ipv6``), without a zone; None when the facts do not give one."""
+    info = _facts(hv).get(interface.replace("-", "_").replace(".", "_"))
+    entries = info.get("ipv6") if isinstance(info, t.Mapping) else None
+    if not isinstance(entries, list):
+        return None
+    for entry in entries:
+        if not isinstance(entry, t.Mapping) or entry.get("scope") != "link":
+            continue
+        try:
+            addr = ipaddress.IPv6Address(str(entry.get("address", "")).split("%", 1)[0])
+        except ValueError:
+            continue
+        if addr.is_link_local:
+            return str(addr)
+    return None
+
+
 #: The hand-over file's value while handing over: -253 pulls every instance of the node
 #: down to priority 1 (make-before-break); below -253 (weight 1) the instances go to FAULT.
 HANDOVER_LOWER = -253
@@ -282,11 +369,11 @@ def handover(pair: Pair | t.Mapping[str, t.Any], host: str, handover_file: str, 
     me = nodes[host]
     peers = []
     for h, n in nodes.items():
-        if h == host or not n.get("address"):
+        # the peer's URL as its contract derives it (its address, its health listen's port)
+        url = (n.get("health") or {}).get("peer_url")
+        if h == host or not url:
             continue
-        addr = str(n["address"])
-        hostpart = f"[{addr}]" if ":" in addr else addr
-        peers.append({"host": h, "health_url": f"http://{hostpart}:{n['health']['port']}{n['health']['path']}"})
+        peers.append({"host": h, "health_url": str(url)})
     # nopreempt: a lower priority moves no VIP (the peers do not preempt), so the hand-over
     # puts the node's instances in FAULT instead (handover file below -253): a priority-0
     # advert, which every backup obeys; the peers take over after their skew time.
@@ -322,11 +409,12 @@ def model(
     for h in hosts:
         hv = hostvars.get(h, {})
         s = _node_settings(hv, base)
-        health, check_url = health_of(h, s, errors)
         mine = [i for i in instances if i.node(h)]
         preferred = [i for i in mine if i.master == h]
         node_settings = settings_of(hv, base)
         interface = str(node_settings["keepalived_interface"])
+        address = address_of(hv, base, interface, (addresses or {}).get(h))
+        health, check_url = health_of(h, s, errors, address)
         nodes[h] = NodeContract(
             host=h,
             group=group or group_of(hv, base),
@@ -341,7 +429,8 @@ def model(
             drain_file=str(s["keepalived_drain_file"]),
             state_dir=str(s["keepalived_state_dir"]),
             health=health,
-            address=address_of(hv, base, interface, (addresses or {}).get(h)),
+            address=address,
+            link_local=link_local_of(hv, interface),
             check=Check(
                 url=check_url,
                 interval=_num(s["keepalived_check_interval"], f"keepalived_check_interval on {h}", errors),
@@ -350,6 +439,7 @@ def model(
                 rise=_int(s["keepalived_check_rise"], f"keepalived_check_rise on {h}", errors, 1, 1000000),
             ),
             vrrp_nice=node_settings.get("keepalived_vrrp_nice"),
+            vrrp_guard=_vrrp_guard.configured_on(hv.get("keepalived_vrrp_guard", base.get("keepalived_vrrp_guard", "auto"))),
         )
     if errors:
         raise PairError(errors)
@@ -516,7 +606,8 @@ def status(
     placements = _placement.judge(_instances_of(pair), dict(reports))
     problems = [p for p in placements if p["verdict"] != "ok"]
     failing = _placement.failing(placements, list(fail_on))
-    guard = guard_verdict(reports)
+    nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
+    guard = guard_verdict(reports, {h: bool(n.vrrp_guard if isinstance(n, NodeContract) else n.get("vrrp_guard", True)) for h, n in nodes.items()})
     return {
         "group": group,
         "reports": dict(reports),
@@ -531,16 +622,17 @@ def status(
 
 
 def guard_line(guard: t.Mapping[str, t.Any]) -> str:
-    """The status table's line for the VRRP guard (FOREIGN_VRRP in capitals, as SPLIT_BRAIN)."""
-    verdict = guard["verdict"].upper() if guard["verdict"] == "foreign_vrrp" else guard["verdict"]
+    """The status table's line for the VRRP guard (an alerting verdict in capitals, as SPLIT_BRAIN)."""
+    verdict = guard["verdict"].upper() if guard["verdict"] in _vrrp_guard.ALERTING else guard["verdict"]
     return f"VRRP GUARD  {verdict}  {guard['why']}"
 
 
-def guard_verdict(reports: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+def guard_verdict(reports: t.Mapping[str, t.Any], configured: t.Mapping[str, bool] | None = None) -> dict[str, t.Any]:
     """VRRP seen from outside the pair, from the guard's counters each answering node
-    reported (``vip_info``'s ``vrrp_guard``): ok, foreign_vrrp or unguarded."""
+    reported (``vip_info``'s ``vrrp_guard``): ok, foreign_vrrp, unguarded (a node whose
+    guard is configured on has none) or off. ``configured``: node -> guard asked for."""
     per_node = {h: (r.get("vrrp_guard") or None) for h, r in reports.items() if isinstance(r, t.Mapping) and not r.get("failed")}
-    return _vrrp_guard.verdict(per_node)
+    return _vrrp_guard.verdict(per_node, configured)
 
 
 def status_all(
@@ -574,6 +666,9 @@ def status_all(
         "pairs": each,
         "vrrp_guard": guards,
         "foreign_vrrp": sorted(g for g, v in guards.items() if v["verdict"] == "foreign_vrrp"),
+        "unguarded": sorted(g for g, v in guards.items() if v["verdict"] == "unguarded"),
+        # what runs the alert hook: every placement not ok, and the guard's alerting verdicts
+        "alert": bool(problems) or any(v["verdict"] in _vrrp_guard.ALERTING for v in guards.values()),
         "reports": all_reports,
         "problems": problems,
         "failing": failing,

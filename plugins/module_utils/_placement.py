@@ -5,15 +5,23 @@
 Private and pure. Inputs are the instance list of ``halb.pair.keepalived_instances``
 (see docs/design.md) and one ``halb.pair.vip_info`` result per host that answered.
 
-Verdicts, per VIP:
+Verdicts, per VIP, the first that applies:
 
 - ``split_brain``: two or more nodes hold it (keepalived guarantees at least one
   holder, not at most one).
 - ``orphan``: every node of the instance answered and none holds it.
 - ``unknown``: nobody that answered holds it, but some node did not answer.
+- ``unhealthy_holder``: the one node that holds it fails nginx's health check (or its
+  keepalived is not running: a stale address); clients reach a broken balancer.
+- ``drained``: a node of the instance is drained (its drain file is set): the VIP has
+  no failover left, or sits away from its preferred master, until the node is restored.
+  A planned drain shows here until the restore, so a forgotten one is not silent.
 - ``misplaced``: one node holds it, not the preferred master, although the preferred
   master answered, is healthy, is not drained and the instance preempts.
-- ``ok``: anything else (including a healthy move away from a drained node).
+- ``ok``: anything else.
+
+``split_brain`` and ``orphan`` fail status.yml by default (``FAILING``); every verdict
+but ``ok`` runs its alert hook.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import typing as t
 
 from ._ipaddr import normalise_address
 
-VERDICTS = ("ok", "misplaced", "unknown", "orphan", "split_brain")
+VERDICTS = ("ok", "misplaced", "drained", "unhealthy_holder", "unknown", "orphan", "split_brain")
 FAILING = ("split_brain", "orphan")
 
 
@@ -130,7 +138,8 @@ def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, 
             holders = [h for h in hosts if address in ((views.get(h) or {}).get("held") or [])]
             # A host outside the instance's nodes that holds the VIP is a holder too.
             holders += sorted(h for h, v in views.items() if v and h not in hosts and address in v["held"])
-            verdict, reason = _verdict(holders, preferred, preferred_view, preempt, unreachable)
+            drained = [h for h in hosts if (views.get(h) or {}).get("drained")]
+            verdict, reason = _verdict(holders, preferred, preferred_view, preempt, unreachable, views, drained)
             result.append(
                 Placement(
                     vip=address,
@@ -149,7 +158,15 @@ def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, 
     return result
 
 
-def _verdict(holders: list[str], preferred: str | None, preferred_view: NodeView | None, preempt: bool, unreachable: list[str]) -> tuple[str, str]:
+def _verdict(
+    holders: list[str],
+    preferred: str | None,
+    preferred_view: NodeView | None,
+    preempt: bool,
+    unreachable: list[str],
+    views: t.Mapping[str, NodeView | None],
+    drained: list[str],
+) -> tuple[str, str]:
     gap = f"; no answer from {', '.join(unreachable)}" if unreachable else ""
     if len(holders) >= 2:
         return "split_brain", f"held by {len(holders)} nodes: {', '.join(holders)}{gap}"
@@ -158,12 +175,21 @@ def _verdict(holders: list[str], preferred: str | None, preferred_view: NodeView
             return "unknown", f"held by none of the nodes that answered{gap}"
         return "orphan", "every node answered, none holds it"
     holder = holders[0]
+    holder_view = views.get(holder)
+    if holder_view and not holder_view["keepalived_running"]:
+        return "unhealthy_holder", f"on {holder}, where keepalived is not running (a stale address: no VRRP moves it){gap}"
+    if holder_view and not holder_view["nginx_healthy"]:
+        return "unhealthy_holder", f"on {holder}, whose nginx fails its health check: clients reach a broken balancer{gap}"
+    if drained:
+        where = "on its preferred master" if holder == preferred else f"on {holder}, not on its preferred master {preferred}"
+        return "drained", (
+            f"{', '.join(drained)} drained ({where}): no failover to {'it' if len(drained) == 1 else 'them'} until restored "
+            f"(failover.yml -e node={drained[0]} -e restore=true){gap}"
+        )
     if holder == preferred:
         return "ok", f"on its preferred master{gap}"
     if preferred_view is None:
         return "ok", f"on {holder}; preferred master {preferred} did not answer"
-    if preferred_view["drained"]:
-        return "ok", f"on {holder}; preferred master {preferred} is drained"
     if not preferred_view["healthy"]:
         why = "keepalived is not running" if not preferred_view["keepalived_running"] else "nginx is not healthy"
         return "ok", f"on {holder}; preferred master {preferred}: {why}"

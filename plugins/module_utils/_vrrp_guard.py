@@ -39,18 +39,24 @@ class GuardError(ValueError):
 
 @dataclass(frozen=True)
 class GuardSpec:
+    """What the guard lets in: ``vrids`` (the IPv4 instances') from ``peers4``, ``vrids6``
+    (the IPv6 instances') from ``peers6`` (the nodes' link-local addresses)."""
+
     vrids: tuple[int, ...]
     peers4: tuple[str, ...]
     peers6: tuple[str, ...] = ()
+    vrids6: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.vrids:
+        if not self.vrids and not self.vrids6:
             raise GuardError("no VRRP instance: nothing to guard")
-        for v in self.vrids:
+        for v in (*self.vrids, *self.vrids6):
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 255:
                 raise GuardError(f"VRID {v!r} is not an integer in 1..255")
         if not self.peers4 and not self.peers6:
             raise GuardError("no peer address: the guard would drop every advert")
+        if self.vrids6 and not self.peers6:
+            raise GuardError("IPv6 instances but no IPv6 peer address: the guard would drop their adverts")
         for a in self.peers4:
             if not isinstance(ipaddress.ip_address(a), ipaddress.IPv4Address):
                 raise GuardError(f"{a!r} is not an IPv4 address")
@@ -59,42 +65,86 @@ class GuardSpec:
                 raise GuardError(f"{a!r} is not an IPv6 address")
 
 
-def spec_for(instances: t.Sequence[t.Mapping[str, t.Any]], addresses: t.Mapping[str, str | None]) -> GuardSpec:
+def _hosts(instances: t.Iterable[t.Mapping[str, t.Any]]) -> list[str]:
+    out: list[str] = []
+    for inst in instances:
+        for node in inst["nodes"]:
+            if node["host"] not in out:
+                out.append(node["host"])
+    return out
+
+
+def _sorted(addresses: t.Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({str(ipaddress.ip_address(a)) for a in addresses}, key=ipaddress.ip_address))
+
+
+def _bare(address: t.Any) -> str:
+    """An address as facts may give it (``fe80::1%eth0``) without its zone."""
+    return str(address).split("%", 1)[0]
+
+
+def spec_for(
+    instances: t.Sequence[t.Mapping[str, t.Any]],
+    addresses: t.Mapping[str, str | None],
+    link_local: t.Mapping[str, str | None] | None = None,
+) -> GuardSpec:
     """The guard of one pair: every VRID of its instances; every node's VRRP source address.
 
-    ``instances`` are ``halb.pair.keepalived_instances`` dicts; ``addresses`` maps each
-    node to the address its adverts come from (unicast source, else its interface's
-    primary IPv4 address from facts). Raises GuardError when a node's address is unknown,
-    or an instance is IPv6 (its adverts come from link-local addresses the inventory does
-    not know).
+    ``instances`` are ``halb.pair.keepalived_instances`` dicts. IPv4 instances: ``addresses``
+    maps each node to the address its adverts come from (unicast source, else its
+    interface's primary IPv4 address from facts). IPv6 instances: their adverts come from
+    the sender's link-local address (RFC 5798 5.1.2.1), ``link_local`` per node (from the
+    ``network`` facts), or from its IPv6 unicast source when the instance is unicast.
+    Raises GuardError, naming the node and what to do, when an address it needs is unknown.
     """
-    vrids: set[int] = set()
-    hosts: list[str] = []
-    for inst in instances:
-        if int(inst.get("family", 4)) == 6:
-            raise GuardError(f"instance {inst['name']} is IPv6: its adverts come from link-local addresses the inventory does not name")
-        vrids.add(int(inst["vrid"]))
-        for node in inst["nodes"]:
-            if node["host"] not in hosts:
-                hosts.append(node["host"])
-    unknown = [h for h in hosts if not addresses.get(h)]
+    link_local = link_local or {}
+    v4 = [i for i in instances if int(i.get("family", 4)) != 6]
+    v6 = [i for i in instances if int(i.get("family", 4)) == 6]
+    hosts4, hosts6 = _hosts(v4), _hosts(v6)
+    unknown = [h for h in hosts4 if not addresses.get(h)]
     if unknown:
         raise GuardError(
-            "the VRRP source address of " + ", ".join(unknown) + " is unknown (set keepalived_unicast_src_ip, or gather the network facts)"
+            "the VRRP source address of " + ", ".join(unknown) + " is unknown: gather its network facts "
+            "(gather_subset: [network]; under --limit the facts of every node of the pair are needed) "
+            "or set keepalived_unicast_src_ip"
         )
-    peers = sorted({str(ipaddress.ip_address(str(addresses[h]))) for h in hosts}, key=ipaddress.ip_address)
-    v4 = tuple(p for p in peers if ipaddress.ip_address(p).version == 4)
-    v6 = tuple(p for p in peers if ipaddress.ip_address(p).version == 6)
-    return GuardSpec(vrids=tuple(sorted(vrids)), peers4=v4, peers6=v6)
+    sources6: dict[str, set[str]] = {h: set() for h in hosts6}
+    for inst in v6:
+        for node in inst["nodes"]:
+            src = node.get("unicast_src_ip") if inst.get("unicast") else None
+            if src and ipaddress.ip_address(_bare(src)).version == 6:
+                sources6[node["host"]].add(_bare(src))
+    missing6 = [h for h in hosts6 if not link_local.get(h)]
+    if missing6:
+        raise GuardError(
+            "the IPv6 link-local address of " + ", ".join(missing6) + " (the source of its IPv6 VRRP adverts) is unknown: "
+            "gather its network facts (gather_subset: [network]; under --limit the facts of every node of the pair are "
+            "needed); a node whose keepalived_interface has no link-local address cannot speak IPv6 VRRP"
+        )
+    for h in hosts6:
+        addr = ipaddress.ip_address(_bare(link_local[h]))
+        if not isinstance(addr, ipaddress.IPv6Address) or not addr.is_link_local:
+            raise GuardError(f"the link-local address of {h}: expected an IPv6 address in fe80::/10, found {link_local[h]!r}")
+        sources6[h].add(str(addr))
+    peers = _sorted(str(addresses[h]) for h in hosts4)
+    return GuardSpec(
+        vrids=tuple(sorted({int(i["vrid"]) for i in v4})),
+        peers4=tuple(p for p in peers if ipaddress.ip_address(p).version == 4),
+        peers6=_sorted([*(p for p in peers if ipaddress.ip_address(p).version == 6), *(a for h in hosts6 for a in sources6[h])]),
+        vrids6=tuple(sorted({int(i["vrid"]) for i in v6})),
+    )
 
 
 def _elements(values: t.Iterable[t.Any]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def _set(vrids: t.Iterable[int]) -> str:
+    return "{ " + _elements(vrids) + " }"
+
+
 def render(spec: GuardSpec, header: str = "") -> str:
     """The whole nft file: replaces table inet halb_pair_vrrp atomically when loaded."""
-    vrids = "{ " + _elements(spec.vrids) + " }"
     lines = []
     if header:
         lines += [f"# {line}".rstrip() for line in header.splitlines()]
@@ -119,12 +169,18 @@ def render(spec: GuardSpec, header: str = "") -> str:
         "\tchain vrrp {",
     ]
     # @th,8,8 is the VRRP header's second byte: the Virtual Router ID (RFC 3768 / 5798 §5.2).
-    if spec.peers4:
-        lines.append(f"\t\tip saddr @peers4 @th,8,8 {vrids} counter name vrrp_peer accept")
+    # Each family's VRIDs are its own (an IPv4 and an IPv6 instance may share a VRID).
+    if spec.vrids and spec.peers4:
+        lines.append(f"\t\tip saddr @peers4 @th,8,8 {_set(spec.vrids)} counter name vrrp_peer accept")
     if spec.peers6:
-        lines.append(f"\t\tip6 saddr @peers6 @th,8,8 {vrids} counter name vrrp_peer accept")
+        # IPv6 adverts come from the sender's link-local address; IPv4 instances with an IPv6
+        # unicast source (if any) are accepted from it too.
+        lines.append(f"\t\tip6 saddr @peers6 @th,8,8 {_set(spec.vrids6 or spec.vrids)} counter name vrrp_peer accept")
+    if spec.vrids:
+        lines.append(f"\t\tmeta nfproto ipv4 @th,8,8 {_set(spec.vrids)} counter name vrrp_spoofed drop")
+    if spec.vrids6:
+        lines.append(f"\t\tmeta nfproto ipv6 @th,8,8 {_set(spec.vrids6)} counter name vrrp_spoofed drop")
     lines += [
-        f"\t\t@th,8,8 {vrids} counter name vrrp_spoofed drop",
         "\t\tcounter name vrrp_other drop",
         "\t}",
         "}",
@@ -147,14 +203,43 @@ def counters(nft_json: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def verdict(per_node: t.Mapping[str, t.Mapping[str, t.Mapping[str, int]] | None]) -> dict[str, t.Any]:
+#: Guard verdicts that run status.yml's alert hook (none of them fails the play).
+ALERTING = ("foreign_vrrp", "unguarded")
+
+
+def configured_on(value: t.Any) -> bool:
+    """``keepalived_vrrp_guard`` asks for the guard: ``auto`` and ``true`` do, ``false`` does not."""
+    v = value.lower() if isinstance(value, str) else value
+    return v not in (False, "off", "false", "no", "never", "0", 0)
+
+
+def verdict(
+    per_node: t.Mapping[str, t.Mapping[str, t.Mapping[str, int]] | None],
+    configured: t.Mapping[str, bool] | None = None,
+) -> dict[str, t.Any]:
     """One verdict over the pair: 'ok', 'foreign_vrrp' (someone outside the pair sends
-    adverts for its VRIDs), or 'unguarded' (a node has no guard table)."""
+    adverts for its VRIDs), 'unguarded' (a node whose guard is configured on, ``configured``,
+    has no guard table: the guard it should have is missing), or 'off' (the guard is
+    switched off, keepalived_vrrp_guard: false, on the nodes without a table). A node
+    missing from ``configured`` counts as configured on (the role's default is auto).
+    'foreign_vrrp' and 'unguarded' alert (``ALERTING``); none fails the play."""
+    configured = configured or {}
     spoofed = {h: int((c or {}).get("vrrp_spoofed", {}).get("packets", 0)) for h, c in per_node.items()}
-    unguarded = sorted(h for h, c in per_node.items() if not c)
+    bare = sorted(h for h, c in per_node.items() if not c)
+    unguarded = [h for h in bare if configured.get(h, True)]
+    off = [h for h in bare if not configured.get(h, True)]
     if any(spoofed.values()):
         seen = ", ".join(f"{h}: {n}" for h, n in sorted(spoofed.items()) if n)
         return {"verdict": "foreign_vrrp", "why": f"VRRP for this pair's VRIDs from outside the pair, dropped ({seen} packets)", "spoofed": spoofed}
     if unguarded:
-        return {"verdict": "unguarded", "why": "no VRRP guard on " + ", ".join(unguarded), "spoofed": spoofed}
+        return {
+            "verdict": "unguarded",
+            "why": "no VRRP guard table on " + ", ".join(unguarded) + ", although keepalived_vrrp_guard asks for it "
+            "(run site.yml for the pair with every node's network facts; nft list table inet halb_pair_vrrp)",
+            "spoofed": spoofed,
+        }
+    if off and len(off) == len(per_node):
+        return {"verdict": "off", "why": "switched off (keepalived_vrrp_guard: false)", "spoofed": spoofed}
+    if off:
+        return {"verdict": "ok", "why": "VRRP only from the pair's nodes (switched off on " + ", ".join(off) + ")", "spoofed": spoofed}
     return {"verdict": "ok", "why": "VRRP only from the pair's nodes", "spoofed": spoofed}

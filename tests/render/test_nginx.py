@@ -263,7 +263,7 @@ CASES = {
             ],
             "nginx_lb_proxy_read_timeout": "30s",
             "nginx_lb_health_port": 9000,
-            "nginx_lb_health_listen": "127.0.0.1:9000",
+            "nginx_lb_health_listen": "9000",
             "nginx_lb_health_path": "/hc",
         },
         "upstreams": {"web": ["server 198.51.100.21:80", "server 198.51.100.22:80"]},
@@ -273,7 +273,7 @@ CASES = {
             {"listen": ["8000 default_server", "[::]:8000 default_server"], "server_name": "_", "upstream": "web",
              "next_upstream": "error timeout http_502 http_503 http_504", "timeouts": ["2s", "30s", "60s"]},
         ],
-        "health": ("127.0.0.1:9000", "/hc"),
+        "health": ("9000", "/hc"),
     },
 }
 

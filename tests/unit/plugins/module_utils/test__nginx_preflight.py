@@ -50,7 +50,7 @@ ACCEPTED = [
         {"upstream": "web", "listen": ["198.51.100.100:80", "198.51.100.101:80"], "server_name": ["www.example.test", "example.test"],
          "proxy_next_upstream": "error timeout", "proxy_connect_timeout": "1s", "proxy_read_timeout": "5s", "proxy_send_timeout": "7s"},
         {"upstream": "web", "listen": ["8000 default_server", "[::]:8000 default_server"]}],
-        "nginx_lb_proxy_read_timeout": "30s", "nginx_lb_health_port": 9000, "nginx_lb_health_listen": "127.0.0.1:9000",
+        "nginx_lb_proxy_read_timeout": "30s", "nginx_lb_health_port": 9000, "nginx_lb_health_listen": "9000",
         "nginx_lb_health_path": "/hc"}, id="vip_listens"),
     pytest.param({"nginx_lb_streams": [
         {"name": "pg", "listen": ["5432"], "method": "hash", "hash_key": "$remote_addr",
@@ -198,3 +198,22 @@ def test_a_stricter_value_check_slots_in():
 )
 def test_listen_port(listen, port):
     assert listen_port(listen) == port
+
+
+# (case, health listen, fragment of the refusal)
+HEALTH_LISTENS = [
+    ("loopback", "127.0.0.1:8081", "nginx_lb_health_listen on lb1 is '127.0.0.1:8081': the peers cannot reach a loopback address"),
+    ("IPv6 loopback", "[::1]:8081", "nginx_lb_health_listen on lb1 is '[::1]:8081': the peers cannot reach a loopback address"),
+    ("TLS", "8081 ssl", "nginx_lb_health_listen on lb1 is '8081 ssl': the peers and keepalived request plain HTTP"),
+]
+
+
+@pytest.mark.parametrize(("listen", "fragment"), [c[1:] for c in HEALTH_LISTENS], ids=[c[0] for c in HEALTH_LISTENS])
+def test_a_health_listen_the_peers_cannot_reach_is_refused(listen, fragment):
+    errors = check("lb1", values(nginx_lb_health_listen=listen), OPTIONS)
+    assert any(fragment in e and "Allowed: PORT or *:PORT" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("listen", ["9000", "*:9000", "0.0.0.0:9000", "198.51.100.11:8081", "8081 reuseport"])
+def test_a_health_listen_the_peers_can_reach_passes(listen):
+    assert check("lb1", values(nginx_lb_health_listen=listen), OPTIONS) == []

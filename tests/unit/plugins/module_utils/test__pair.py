@@ -30,7 +30,7 @@ CONTRACT_CASES = [
         "interface": "eth0", "priorities": {"VI_1": 150}, "states": {"VI_1": "MASTER"}, "instances": ["VI_1"],
         "preferred": ["VI_1"], "vips": ["198.51.100.100"], "preferred_vips": ["198.51.100.100"],
         "drain_file": "/var/lib/halb-pair/drain", "state_dir": "/var/lib/halb-pair/state",
-        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz"}}),
+        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz", "listen": "8081", "peer_url": None}}),
     ("the backup prefers nothing", SINGLE, "lb2", {
         "priorities": {"VI_1": 100}, "states": {"VI_1": "BACKUP"}, "preferred": [], "vips": ["198.51.100.100"],
         "preferred_vips": []}),
@@ -38,11 +38,11 @@ CONTRACT_CASES = [
         "priorities": {"VI_1": 100, "VI_2": 150}, "preferred": ["VI_2"],
         "vips": ["198.51.100.100", "198.51.100.101"], "preferred_vips": ["198.51.100.101"]}),
     ("health follows nginx_lb_health_port", {**SINGLE, "nginx_lb_health_port": 9000}, "lb1", {
-        "health": {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz"}}),
+        "health": {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz", "listen": "9000", "peer_url": None}}),
     ("and nginx_lb_health_path", {**SINGLE, "nginx_lb_health_port": "9000", "nginx_lb_health_path": "/hc"}, "lb1", {
-        "health": {"port": 9000, "path": "/hc", "url": "http://127.0.0.1:9000/hc"}}),
+        "health": {"port": 9000, "path": "/hc", "url": "http://127.0.0.1:9000/hc", "listen": "9000", "peer_url": None}}),
     ("keepalived_check_url overrides", {**SINGLE, "keepalived_check_url": "http://127.0.0.1:7000/up"}, "lb1", {
-        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:7000/up"}}),
+        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:7000/up", "listen": "8081", "peer_url": None}}),
     ("paths and interface per node", {**SINGLE, "keepalived_drain_file": "/run/d", "keepalived_state_dir": "/run/s",
                                       "keepalived_interface": "ens3"}, "lb2", {
         "interface": "ens3", "drain_file": "/run/d", "state_dir": "/run/s", "segment": "if:ens3"}),
@@ -54,6 +54,68 @@ def test_contract(vars_, host, expected):
     pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **vars_)).as_dict()
     node = pair["nodes"][host]
     assert {k: node[k] for k in expected} == expected
+
+
+def nodes_at(**vars_):
+    return {h: {**vars_, **facts(a)} for h, a in (("lb1", "198.51.100.11"), ("lb2", "198.51.100.12"))}
+
+
+# (case, group vars, lb1's health, lb1's check URL)
+HEALTH_CASES = [
+    ("a port-only listen is the port everywhere", {**SINGLE, "nginx_lb_health_listen": "9000"},
+     {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz", "listen": "9000",
+      "peer_url": "http://198.51.100.11:9000/healthz"}, "http://127.0.0.1:9000/healthz"),
+    ("the default: every address, the peers use the node's address", SINGLE,
+     {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz", "listen": "8081",
+      "peer_url": "http://198.51.100.11:8081/healthz"}, "http://127.0.0.1:8081/healthz"),
+    ("*:PORT", {**SINGLE, "nginx_lb_health_listen": "*:9000 reuseport"},
+     {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz", "listen": "*:9000 reuseport",
+      "peer_url": "http://198.51.100.11:9000/healthz"}, "http://127.0.0.1:9000/healthz"),
+]
+
+
+@pytest.mark.parametrize(("vars_", "health", "check"), [c[1:] for c in HEALTH_CASES], ids=[c[0] for c in HEALTH_CASES])
+def test_one_health_contract(vars_, health, check):
+    node = _pair.model(["lb1", "lb2"], nodes_at(**vars_)).as_dict()["nodes"]["lb1"]
+    assert node["health"] == health
+    assert node["check"]["url"] == check
+
+
+def test_a_listen_on_the_nodes_own_address_is_requested_there():
+    per_host = nodes_at(**SINGLE)
+    per_host["lb1"]["nginx_lb_health_listen"] = "198.51.100.11:8081"
+    per_host["lb2"]["nginx_lb_health_listen"] = "198.51.100.12:8081"
+    pair = _pair.model(["lb1", "lb2"], per_host)
+    assert pair.nodes["lb1"].check.url == pair.nodes["lb1"].health.url == "http://198.51.100.11:8081/healthz"
+    assert pair.nodes["lb2"].health.peer_url == "http://198.51.100.12:8081/healthz"
+
+
+def test_the_hand_over_asks_each_peer_at_its_contract_url():
+    """With nginx_lb_health_listen: "9000" the hand-over asked the peers on 8081 (nginx_lb_health_port)."""
+    pair = _pair.model(["lb1", "lb2"], nodes_at(**SINGLE, nginx_lb_health_listen="9000"))
+    assert _pair.handover(pair, "lb1", "/h", "/f")["peers"] == [{"host": "lb2", "health_url": "http://198.51.100.12:9000/healthz"}]
+
+
+# (case, lb1's listen, fragments of the refusal)
+UNREACHABLE_LISTENS = [
+    ("loopback", "127.0.0.1:8081", ["nginx_lb_health_listen on lb1 is '127.0.0.1:8081'", "loopback", "Allowed: PORT"]),
+    ("IPv6 loopback", "[::1]:8081", ["nginx_lb_health_listen on lb1 is '[::1]:8081'", "loopback"]),
+    ("another node's address", "198.51.100.12:8081", ["198.51.100.12 is not this node's address 198.51.100.11"]),
+    ("IPv6 wildcard on an IPv4 node", "[::]:8081", ["IPv6 only"]),
+    ("TLS", "8081 ssl", ["plain HTTP, which ssl refuses"]),
+    ("a name", "lb1.example.test:8081", ["'lb1.example.test' is not an IP address"]),
+]
+
+
+@pytest.mark.parametrize(("listen", "fragments"), [c[1:] for c in UNREACHABLE_LISTENS], ids=[c[0] for c in UNREACHABLE_LISTENS])
+def test_a_health_listen_the_peers_cannot_reach_is_refused(listen, fragments):
+    per_host = nodes_at(**SINGLE)
+    per_host["lb1"]["nginx_lb_health_listen"] = listen
+    with pytest.raises(PairError) as err:
+        _pair.model(["lb1", "lb2"], per_host)
+    text = "; ".join(err.value.errors)
+    for f in fragments:
+        assert f in text
 
 
 def test_check_url_follows_the_health_port_everywhere():

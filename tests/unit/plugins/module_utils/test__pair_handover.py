@@ -84,3 +84,42 @@ def test_status_has_a_vrrp_guard_verdict_of_its_own():
     assert _pair.status_all([p], [{"lb1": report(24), "lb2": report(0)}])["foreign_vrrp"] == ["lb"]
     bare = _pair.status(p, {"lb1": report(0, guarded=False), "lb2": report(0)})
     assert bare["vrrp_guard"]["verdict"] == "unguarded"
+
+
+def _guard_report(guarded=True):
+    r = {"held_vips": ["198.51.100.100"], "keepalived": {"running": True}, "instances": [], "drain": {"drained": False}, "nginx": {"healthy": True}}
+    if guarded:
+        r["vrrp_guard"] = {"vrrp_spoofed": {"packets": 0, "bytes": 0}}
+    return r
+
+
+# (case, keepalived_vrrp_guard per node, lb1 has a table, guard verdict, the alert hook runs)
+GUARD_ALERTS = [
+    ("guard asked for (auto) and missing", {}, False, "unguarded", True),
+    ("guard asked for (true) and missing", {"keepalived_vrrp_guard": True}, False, "unguarded", True),
+    ("guard in place", {}, True, "ok", False),
+    ("guard switched off and absent", {"keepalived_vrrp_guard": False}, False, "off", False),
+    ("guard switched off by a string", {"keepalived_vrrp_guard": "false"}, False, "off", False),
+]
+
+
+@pytest.mark.parametrize(("guard", "lb1_guarded", "verdict", "alert"), [c[1:] for c in GUARD_ALERTS], ids=[c[0] for c in GUARD_ALERTS])
+def test_a_missing_guard_that_is_configured_on_alerts(guard, lb1_guarded, verdict, alert):
+    """unguarded used to neither alert nor fail: the placement was ok, and the hook ran only for foreign_vrrp."""
+    p = _pair.model(["lb1", "lb2"], hostvars(**SINGLE, **guard))
+    lb2 = _guard_report(guarded=lb1_guarded)
+    whole = _pair.status_all([p], [{"lb1": _guard_report(guarded=lb1_guarded), "lb2": dict(lb2, held_vips=[])}])
+    assert whole["problems"] == [] and whole["failing"] == []
+    assert whole["vrrp_guard"]["lb"]["verdict"] == verdict
+    assert whole["alert"] is alert
+    assert whole["unguarded"] == (["lb"] if verdict == "unguarded" else [])
+    if verdict == "unguarded":
+        assert "VRRP GUARD  UNGUARDED" in whole["table"][-1] and "lb1" in whole["table"][-1]
+
+
+def test_placement_problems_alert():
+    p = _pair.model(["lb1", "lb2"], hostvars(**SINGLE))
+    sick = dict(_guard_report(), nginx={"healthy": False})
+    whole = _pair.status_all([p], [{"lb1": sick, "lb2": dict(_guard_report(), held_vips=[])}])
+    assert [x["verdict"] for x in whole["problems"]] == ["unhealthy_holder"] and whole["failing"] == []
+    assert whole["alert"] is True

@@ -60,8 +60,18 @@ CASES = [
     ("unknown when lb1 failed", SINGLE, {"lb1": {"failed": True, "msg": "boom"}, "lb2": report()}, [(A, [], "unknown", "lb2")]),
     ("lb1 silent, lb2 holds: ok", SINGLE, {"lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
     ("misplaced", SINGLE, {"lb1": report(), "lb2": report([A])}, [(A, ["lb2"], "misplaced", "lb1")]),
-    ("drained master, backup holds", SINGLE, {"lb1": report(drained=True), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
-    ("drained master still holds", SINGLE, {"lb1": report([A], drained=True), "lb2": report()}, [(A, ["lb1"], "ok", "lb2")]),
+    # a drain is a state to come back from: never ok, so a forgotten one alerts
+    ("drained master, backup holds", SINGLE, {"lb1": report(drained=True), "lb2": report([A])}, [(A, ["lb2"], "drained", "lb2")]),
+    ("drained master still holds", SINGLE, {"lb1": report([A], drained=True), "lb2": report()}, [(A, ["lb1"], "drained", "lb2")]),
+    ("drained backup: no failover left", SINGLE, {"lb1": report([A]), "lb2": report(drained=True)}, [(A, ["lb1"], "drained", "lb1")]),
+    # the holder's nginx fails its check: clients reach a broken balancer
+    ("nginx down on the holder", SINGLE, {"lb1": report([A], nginx=False), "lb2": report()}, [(A, ["lb1"], "unhealthy_holder", "lb2")]),
+    ("nginx down everywhere", SINGLE, {"lb1": report([A], nginx=False), "lb2": report(nginx=False)},
+     [(A, ["lb1"], "unhealthy_holder", None)]),
+    ("keepalived stopped on the holder", SINGLE, {"lb1": report([A], running=False), "lb2": report()},
+     [(A, ["lb1"], "unhealthy_holder", "lb2")]),
+    ("an unhealthy holder before a drain", SINGLE, {"lb1": report(drained=True), "lb2": report([A], nginx=False)},
+     [(A, ["lb2"], "unhealthy_holder", None)]),
     ("nginx down on master", SINGLE, {"lb1": report(nginx=False), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
     ("keepalived stopped on master", SINGLE, {"lb1": report(running=False), "lb2": report([A])}, [(A, ["lb2"], "ok", "lb2")]),
     (
@@ -80,7 +90,7 @@ CASES = [
         "dual master, lb1 drained holds nothing",
         DUAL,
         {"lb1": report(drained=True), "lb2": report([A, B])},
-        [(A, ["lb2"], "ok", "lb2"), (B, ["lb2"], "ok", "lb2")],
+        [(A, ["lb2"], "drained", "lb2"), (B, ["lb2"], "drained", "lb2")],
     ),
     (
         "dual master, split brain on one VIP only",
@@ -92,7 +102,7 @@ CASES = [
         "three nodes: expected is the next priority",
         [instance("VI_1", 55, "lb1", [A], nodes=("lb1", "lb2", "lb3"))],
         {"lb1": report(drained=True), "lb2": report(nginx=False), "lb3": report([A])},
-        [(A, ["lb3"], "ok", "lb3")],
+        [(A, ["lb3"], "drained", "lb3")],
     ),
     (
         "a host outside the instance holding the VIP counts",
@@ -119,6 +129,34 @@ CASES = [
 def test_judge(instances, reports, expected):
     result = judge(instances, reports)
     assert [(p["vip"], p["holders"], p["verdict"], p["expected"]) for p in result] == expected
+
+
+# (case, reports, verdict, words the WHY column must hold)
+REASONS = [
+    ("unhealthy holder", {"lb1": report([A], nginx=False), "lb2": report()}, "unhealthy_holder",
+     ["on lb1", "nginx fails its health check"]),
+    ("stale holder", {"lb1": report([A], running=False), "lb2": report()}, "unhealthy_holder", ["on lb1", "keepalived is not running"]),
+    ("drained master", {"lb1": report(drained=True), "lb2": report([A])}, "drained",
+     ["lb1 drained", "not on its preferred master lb1", "failover.yml -e node=lb1 -e restore=true"]),
+    ("drained backup", {"lb1": report([A]), "lb2": report(drained=True)}, "drained", ["lb2 drained", "on its preferred master"]),
+]
+
+
+@pytest.mark.parametrize(("reports", "verdict", "words"), [c[1:] for c in REASONS], ids=[c[0] for c in REASONS])
+def test_the_reason_says_what_is_wrong(reports, verdict, words):
+    (p,) = judge(SINGLE, reports)
+    assert p["verdict"] == verdict
+    for w in words:
+        assert w in p["reason"]
+    assert verdict.upper() in "\n".join(render([p]))
+
+
+def test_new_verdicts_alert_but_do_not_fail_by_default():
+    placements = judge(DUAL, {"lb1": report([A], nginx=False), "lb2": report([B], drained=True)})
+    assert [p["verdict"] for p in placements] == ["unhealthy_holder", "drained"]
+    assert failing(placements) == []
+    assert "unhealthy_holder: VIP" in summary(placements) and "drained: VIP" in summary(placements)
+    assert [p["verdict"] for p in failing(placements, ["drained", "unhealthy_holder"])] == ["unhealthy_holder", "drained"]
 
 
 def test_judge_lists_unreachable_and_reason():
