@@ -3,7 +3,7 @@
 """Filters over the pair model: thin wrappers around module_utils/_pair.py.
 
 Documented one by one next to this file (pair_model.yml, pairs.yml, pair_status.yml,
-pair_drain.yml, pair_conflicts.yml, pair_members.yml): ``ansible-doc -t filter halb.pair.NAME``.
+pair_drain.yml, pair_conflicts.yml, pair_members.yml, pair_contract.yml): ``ansible-doc -t filter halb.pair.NAME``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.module_utils import _pair
+from ansible_collections.halb.pair.plugins.module_utils import _pair, _pair_contract
 from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError, role_defaults
 from ansible_collections.halb.pair.plugins.module_utils._topology import TopologyError
 
@@ -217,6 +217,12 @@ def pair_members(hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str,
     return members
 
 
+@_guard("pair_contract")
+def pair_contract(pair: t.Mapping[str, t.Any], auth_pass: t.Any = None, running: str | None = None) -> dict[str, t.Any]:
+    wanted = _pair_contract.contract(pair, auth_pass)
+    return {"path": _pair_contract.PATH, "contract": wanted, "changes": _pair_contract.changes(wanted, _pair_contract.parse(running))}
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -228,4 +234,5 @@ class FilterModule:
             "pair_preflight": pair_preflight,
             "pair_handover": pair_handover,
             "pair_members": pair_members,
+            "pair_contract": pair_contract,
         }

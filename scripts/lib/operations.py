@@ -140,6 +140,16 @@ def guard_peers(n: str) -> list[str]:
     return sorted(a.strip() for a in m.group(1).split(",")) if m else []
 
 
+def refused_upgrade() -> None:
+    """upgrade.yml asked for another advert interval: refused, naming it, before any node is drained."""
+    run = playbook("playbooks/upgrade.yml", "-e", "keepalived_advert_int=2", check=False)
+    out = run.stdout + run.stderr
+    if run.returncode == 0 or "runs other pair-wide settings" not in out or "advert_int: 1.0 -> 2.0" not in out:
+        raise RuntimeError(f"upgrade.yml with a pair-wide change was not refused as expected (exit {run.returncode})")
+    if "Drain the node" in out and "TASK [halb.pair._pair : Move the node to state drained]" in out:
+        raise RuntimeError("upgrade.yml drained a node before refusing the pair-wide change")
+
+
 def main() -> int:
     for c in [CLIENT, *LBS.values()]:
         sh(PODMAN, "cp", str(PROBE), f"{c}:/usr/local/bin/halb_probe.py")
@@ -153,6 +163,7 @@ def main() -> int:
         measured("failover.yml -e node=lb1 -e restore=true", lambda: playbook("playbooks/failover.yml", "-e", "node=lb1", "-e", "restore=true")),
         measured("upgrade.yml (1st)", lambda: playbook("playbooks/upgrade.yml")),
         measured("upgrade.yml (2nd)", lambda: playbook("playbooks/upgrade.yml")),
+        measured("upgrade.yml with a pair-wide change (refused before any drain)", refused_upgrade),
         measured("site.yml --limit lb1", lambda: playbook("playbooks/site.yml", "--limit", "lb1")),
         measured("password rotation (site.yml -e keepalived_auth_pass)",
                  lambda: playbook("playbooks/site.yml", "-e", "keepalived_auth_pass=rot8-pw")),
