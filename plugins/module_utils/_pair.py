@@ -13,6 +13,8 @@ variables (over the roles' own defaults, see ``_defaults``) this module builds:
   nginx role's ``nginx_lb_health_port`` / ``nginx_lb_health_path``, so keepalived's
   check, ``status.yml`` and ``upgrade.yml`` all request the URL nginx serves;
   ``keepalived_check_url`` set to a URL overrides it (for an nginx not managed here).
+  Its leaving file (``nginx_lb_health_leaving_file``) is what the node's hand-over
+  writes before a stop and nginx tests for ``X-HALB-Leaving: 1``.
 
 Several pairs in one inventory (``pairs``) are each their own model; ``conflicts``
 refuses a VRID or a VIP that two pairs use on one segment.
@@ -48,6 +50,7 @@ CONTRACT_SETTINGS = (
     "keepalived_check_rise",
     "nginx_lb_health_port",
     "nginx_lb_health_path",
+    "nginx_lb_health_leaving_file",
 )
 #: Optional per-node settings (no role default).
 OPTIONAL_SETTINGS = ("keepalived_segment", "nginx_lb_health_listen")
@@ -77,13 +80,17 @@ class Health:
     ``nginx_lb_health_path``. ``url``: what the node itself requests (keepalived's check,
     vip_info): 127.0.0.1 for a listen on every address, else the listen's own address.
     ``peer_url``: what the peers request (the hand-over): the node's address and the port;
-    None while the node's address is unknown."""
+    None while the node's address is unknown. ``leaving_file``: ``nginx_lb_health_leaving_file``;
+    while it exists the node's health answer (still 200) carries ``X-HALB-Leaving: 1`` and
+    its peers' hand-over does not count it as healthy; the node's own hand-over writes it
+    before a stop and removes it after the start."""
 
     port: int
     path: str
     url: str
     listen: str = ""
     peer_url: str | None = None
+    leaving_file: str = ""
 
 
 @dataclass
@@ -280,16 +287,23 @@ def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str], address: s
     url = f"http://{_host(local)}:{port}{path}"
     reach = bound or address
     peer_url = f"http://{_host(reach)}:{port}{path}" if reach else None
+    leaving = s["nginx_lb_health_leaving_file"]
+    if not isinstance(leaving, str) or not _valid(_types.ABS_PATH, leaving) or leaving.endswith("/"):
+        errors.append(
+            f"nginx_lb_health_leaving_file on {host}: expected an absolute file path such as '/run/halb-pair/leaving', "
+            f"found {leaving!r}"
+        )
+        leaving = ""
     check_url = s.get("keepalived_check_url")
     if check_url in (None, ""):
-        return Health(port=port, path=path, url=url, listen=listen, peer_url=peer_url), url
+        return Health(port=port, path=path, url=url, listen=listen, peer_url=peer_url, leaving_file=leaving), url
     if not isinstance(check_url, str) or not _valid(_types.URL, check_url):
         errors.append(
             f"keepalived_check_url on {host}: expected an http(s) URL such as 'http://127.0.0.1:8081/healthz' "
             f"(or null: derived from nginx_lb_health_port/path), found {check_url!r}"
         )
-        return Health(port=port, path=path, url=url, listen=listen, peer_url=peer_url), url
-    return Health(port=port, path=path, url=check_url, listen=listen, peer_url=peer_url), check_url
+        return Health(port=port, path=path, url=url, listen=listen, peer_url=peer_url, leaving_file=leaving), url
+    return Health(port=port, path=path, url=check_url, listen=listen, peer_url=peer_url, leaving_file=leaving), check_url
 
 
 def _node_settings(hv: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -361,8 +375,10 @@ def handover_timeout(pair: t.Mapping[str, t.Any]) -> float:
 
 def handover(pair: Pair | t.Mapping[str, t.Any], host: str, handover_file: str, fault_file: str) -> dict[str, t.Any]:
     """The configuration of a node's hand-over script (roles/keepalived/files/libexec/handover):
-    the VIPs it may hold, and each peer with the health URL of its nginx, reached at the
-    peer's address (a peer whose address is unknown is left out: it cannot be asked)."""
+    the VIPs it may hold, each peer with the health URL of its nginx, reached at the
+    peer's address (a peer whose address is unknown is left out: it cannot be asked), and
+    the node's own leaving file (its nginx answers ``X-HALB-Leaving: 1`` while it exists:
+    ``down`` writes it before asking the peers, ``up`` removes it)."""
     p = pair.as_dict() if isinstance(pair, Pair) else pair
     timeout = handover_timeout(p)
     nodes = p["nodes"]
@@ -386,6 +402,7 @@ def handover(pair: Pair | t.Mapping[str, t.Any], host: str, handover_file: str, 
         "pid_file": "/run/keepalived.pid",
         "handover_file": handover_file,
         "fault_file": fault_file,
+        "leaving_file": str(me["health"]["leaving_file"]),
         "timeout": float(timeout),
     }
 

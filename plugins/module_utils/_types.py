@@ -780,6 +780,7 @@ NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_health_port": PORT,
     "nginx_lb_health_listen": LISTEN_HTTP,
     "nginx_lb_health_path": URI_PATH,
+    "nginx_lb_health_leaving_file": ABS_PATH,
 }
 
 ROLE_VARS: dict[str, dict[str, Spec]] = {"keepalived": KEEPALIVED_VARS, "nginx": NGINX_VARS}

@@ -10,6 +10,7 @@ import contextlib
 import http.server
 import importlib.machinery
 import importlib.util
+import os
 import pathlib
 import shutil
 import subprocess
@@ -31,7 +32,13 @@ def load_script(name: str) -> types.ModuleType:
 
 class _Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.server.on_request:
+            self.server.on_request()
         self.send_response(self.server.status)
+        leaving = self.server.leaving
+        # as nginx's health server: the header while the node's leaving file exists
+        if leaving is True or (isinstance(leaving, (str, pathlib.Path)) and os.path.exists(leaving)):
+            self.send_header("X-HALB-Leaving", "1")
         self.end_headers()
 
     def log_message(self, *a):
@@ -41,9 +48,12 @@ class _Health(http.server.BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def health_endpoint() -> t.Iterator[http.server.ThreadingHTTPServer]:
     """A server answering every GET with its ``status`` (200; set it to fail the check),
-    ``url`` its /healthz."""
+    ``url`` its /healthz. ``leaving``: True, or a path whose existence (as nginx's
+    ``if (-f ...)``) adds ``X-HALB-Leaving: 1``; ``on_request``: called before each answer."""
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     srv.status = 200
+    srv.leaving = False
+    srv.on_request = None
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/healthz"
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:

@@ -189,7 +189,7 @@ CASES = {
         "servers": [{"listen": ["80"], "server_name": "_", "upstream": "web",
                      "next_upstream": "error timeout http_502 http_503 http_504",
                      "timeouts": ["2s", "60s", "60s"]}],
-        "health": ("8081", "/healthz"),
+        "health": ("8081", "/healthz", "/run/halb-pair/leaving"),
     },
     "least_conn": {
         "vars": {
@@ -215,7 +215,7 @@ CASES = {
         "servers": [{"listen": ["80"], "server_name": "app.example.test", "upstream": "app",
                      "next_upstream": "error timeout http_502 http_503 http_504",
                      "timeouts": ["2s", "60s", "60s"]}],
-        "health": ("8081", "/healthz"),
+        "health": ("8081", "/healthz", "/run/halb-pair/leaving"),
     },
     "ip_hash": {
         "vars": {
@@ -227,7 +227,7 @@ CASES = {
         "servers": [{"listen": ["80"], "server_name": "_", "upstream": "sticky",
                      "next_upstream": "error timeout http_502 http_503 http_504",
                      "timeouts": ["2s", "60s", "60s"]}],
-        "health": ("8081", "/healthz"),
+        "health": ("8081", "/healthz", "/run/halb-pair/leaving"),
     },
     "hash_key": {
         "vars": {
@@ -248,7 +248,7 @@ CASES = {
             {"listen": ["8090"], "server_name": "_", "upstream": "plain",
              "next_upstream": "error timeout http_502 http_503 http_504", "timeouts": ["2s", "60s", "60s"]},
         ],
-        "health": ("8081", "/healthz"),
+        "health": ("8081", "/healthz", "/run/halb-pair/leaving"),
     },
     "vip_listens": {
         "netns": True,
@@ -265,6 +265,7 @@ CASES = {
             "nginx_lb_health_port": 9000,
             "nginx_lb_health_listen": "9000",
             "nginx_lb_health_path": "/hc",
+            "nginx_lb_health_leaving_file": "/run/halb-test/node-leaving",
         },
         "upstreams": {"web": ["server 198.51.100.21:80", "server 198.51.100.22:80"]},
         "servers": [
@@ -273,7 +274,7 @@ CASES = {
             {"listen": ["8000 default_server", "[::]:8000 default_server"], "server_name": "_", "upstream": "web",
              "next_upstream": "error timeout http_502 http_503 http_504", "timeouts": ["2s", "30s", "60s"]},
         ],
-        "health": ("9000", "/hc"),
+        "health": ("9000", "/hc", "/run/halb-test/node-leaving"),
     },
 }
 
@@ -378,13 +379,26 @@ def test_server_blocks(rendered, name):
     base = _case_dir(rendered, name)
     tree = parse((base / "etc" / "conf.d" / "halb-lb.conf").read_text())
     servers = blocks(tree, "server")
-    health_listen, health_path = CASES[name]["health"]
+    health_listen, health_path, leaving_file = CASES[name]["health"]
     health = [s for s in servers if f"listen {health_listen}" in directives(s[1])]
     assert len(health) == 1
     h = health[0][1]
     assert "add_header X-HALB-Node $hostname always" in directives(h)
     loc = dict(blocks(h, "location"))
-    assert directives(loc[f"location = {health_path}"]) == ['return 200 "ok\\n"']
+    # the leaving file (nginx_lb_health_leaving_file) turns X-HALB-Leaving on, the status
+    # stays 200; the location's own add_header inherits none of the server's: X-HALB-Node again
+    hc = loc[f"location = {health_path}"]
+    assert directives(hc) == [
+        'set $halb_leaving ""',
+        "add_header X-HALB-Node $hostname always",
+        "add_header X-HALB-Leaving $halb_leaving always",
+        'return 200 "ok\\n"',
+    ]
+    assert blocks(hc, "if") == [(f"if (-f {leaving_file})", [("set $halb_leaving 1", None)])]
+    assert [name for name, _ in hc] == [
+        'set $halb_leaving ""', f"if (-f {leaving_file})", "add_header X-HALB-Node $hostname always",
+        "add_header X-HALB-Leaving $halb_leaving always", 'return 200 "ok\\n"',
+    ], "the leaving test must run before the return"
     assert directives(loc["location /"]) == ["return 404"]
 
     lb = [s for s in servers if s is not health[0]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import threading
 
 import pytest
@@ -66,6 +67,7 @@ def cfg(tmp_path, peers, timeout=0.5, alive=True, pid=None):
         "peer_timeout": 0.3,
         "handover_file": str(tmp_path / "handover"),
         "fault_file": str(tmp_path / "nginx-down"),
+        "leaving_file": str(tmp_path / "run" / "halb-pair" / "leaving"),
         "timeout": timeout,
     }
 
@@ -171,3 +173,131 @@ def test_nginx_dropin_never_lets_the_helper_stop_nginx():
         "ExecStartPost=-/usr/local/libexec/halb-pair/handover nginx-up /etc/keepalived/halb-pair-handover.json",
         "ExecStopPost=-/usr/local/libexec/halb-pair/handover nginx-down /etc/keepalived/halb-pair-handover.json",
     ]
+
+
+# --- A node that is leaving is not a healthy peer (issue 17, finding 7) ----------------
+# Each of these fails on the script before it: it neither wrote nor read X-HALB-Leaving.
+
+
+@pytest.fixture
+def leaving_peer():
+    """A second peer, whose nginx answers 200 with X-HALB-Leaving: 1 (it is stopping too)."""
+    with node_scripts.health_endpoint() as srv:
+        srv.leaving = True
+        yield srv
+
+
+def test_a_leaving_peer_is_not_healthy(tmp_path, health, leaving_peer):
+    assert ho.healthy(health.url, 0.3)
+    assert not ho.healthy(leaving_peer.url, 0.3)
+    c = {**cfg(tmp_path, []), "peers": [{"host": "lb2", "health_url": health.url}, {"host": "lb3", "health_url": leaving_peer.url}]}
+    assert ho.healthy_peers(c) == ["lb2"]
+
+
+def test_down_keeps_the_vips_when_its_only_peer_is_leaving(tmp_path, node, leaving_peer):
+    node("198.51.100.100")
+    ho.down(cfg(tmp_path, [leaving_peer.url], timeout=0.3))
+    assert not (tmp_path / "handover").exists()
+    assert ho.held(["198.51.100.100"]) == ["198.51.100.100"]
+
+
+def test_down_writes_the_leaving_file_before_asking_the_peers(tmp_path, node, health):
+    node("198.51.100.100")
+    c = cfg(tmp_path, [health.url], timeout=0.2)
+    seen = []
+    health.on_request = lambda: seen.append(os.path.exists(c["leaving_file"]))
+    ho.down(c)
+    assert seen == [True]
+    assert (tmp_path / "handover").read_text() == "-253\n"
+
+
+def test_down_marks_the_node_leaving_even_without_a_vip(tmp_path, node, health):
+    # a backup that stops is no peer to hand over to either
+    node()
+    c = cfg(tmp_path, [health.url])
+    ho.down(c)
+    assert os.path.isfile(c["leaving_file"])
+
+
+def test_up_removes_the_leaving_file(tmp_path):
+    c = cfg(tmp_path, [])
+    os.makedirs(os.path.dirname(c["leaving_file"]))
+    open(c["leaving_file"], "w").close()
+    assert ho.main(["handover", "up", _write(tmp_path, c)]) == 0
+    assert not os.path.lexists(c["leaving_file"])
+    assert (tmp_path / "handover").read_text() == "0\n"
+
+
+def test_nginx_down_with_a_leaving_peer_does_not_fault(tmp_path, leaving_peer):
+    c = cfg(tmp_path, [leaving_peer.url])
+    assert ho.main(["handover", "nginx-down", _write(tmp_path, c)]) == 0
+    assert not (tmp_path / "nginx-down").exists()
+
+
+def test_the_leaving_directory_is_created_root_only_writable(tmp_path, node):
+    c = cfg(tmp_path, [])
+    ho.down(c)
+    d = os.path.dirname(c["leaving_file"])
+    assert os.stat(d).st_mode & 0o777 == 0o755
+    assert os.stat(os.path.dirname(d)).st_mode & 0o777 == 0o755
+    assert os.stat(c["leaving_file"]).st_mode & 0o777 == 0o644
+
+
+def test_the_leaving_file_never_follows_a_link(tmp_path, node):
+    c = cfg(tmp_path, [])
+    os.makedirs(os.path.dirname(c["leaving_file"]))
+    target = tmp_path / "precious"
+    target.write_text("keep\n")
+    os.symlink(target, c["leaving_file"])
+    ho.down(c)
+    assert target.read_text() == "keep\n"
+    assert os.path.isfile(c["leaving_file"]) and not os.path.islink(c["leaving_file"])
+    os.unlink(c["leaving_file"])
+    os.symlink(target, c["leaving_file"])
+    ho.main(["handover", "up", _write(tmp_path, c)])
+    assert target.read_text() == "keep\n"
+    assert not os.path.lexists(c["leaving_file"])
+
+
+def test_no_leaving_file_in_a_directory_others_may_write(tmp_path, node, health):
+    # the directory is not this node's own: nothing written there, the hand-over goes on
+    node("198.51.100.100")
+    c = cfg(tmp_path, [health.url], timeout=0.2)
+    os.makedirs(os.path.dirname(c["leaving_file"]))
+    os.chmod(os.path.dirname(c["leaving_file"]), 0o777)
+    ho.down(c)
+    assert not os.path.lexists(c["leaving_file"])
+    assert (tmp_path / "handover").read_text() == "-253\n"
+
+
+def test_two_nodes_stopping_together_never_both_hand_over_nor_both_fault(tmp_path, node):
+    """systemctl restart nginx on both nodes of a dual-master pair: each node's `down`, then
+    its `nginx-down`, at the same moment. Each peer's health endpoint answers as its nginx
+    does: X-HALB-Leaving while that node's leaving file exists. At most one node lowers its
+    priority, and neither goes to FAULT: some node keeps holding the VIPs."""
+    node("198.51.100.100", "198.51.100.101")
+    with node_scripts.health_endpoint() as h1, node_scripts.health_endpoint() as h2:
+        for round_ in range(15):
+            base = tmp_path / f"r{round_}"
+            cfgs = {}
+            for me, other in (("lb1", h2), ("lb2", h1)):
+                d = base / me
+                cfgs[me] = {**cfg(tmp_path, [other.url], timeout=0.1), "handover_file": str(d / "handover"),
+                            "fault_file": str(d / "nginx-down"), "leaving_file": str(d / "leaving")}
+            h1.leaving, h2.leaving = cfgs["lb1"]["leaving_file"], cfgs["lb2"]["leaving_file"]
+            start = threading.Barrier(2)
+
+            def stop(c, start):
+                start.wait()
+                ho.down(c)
+                ho.main(["handover", "nginx-down", _write(pathlib.Path(os.path.dirname(c["leaving_file"])), c)])
+
+            threads = [threading.Thread(target=stop, args=(c, start)) for c in cfgs.values()]
+            for t_ in threads:
+                t_.start()
+            for t_ in threads:
+                t_.join()
+            handed = [me for me, c in cfgs.items() if os.path.exists(c["handover_file"])]
+            faulted = [me for me, c in cfgs.items() if os.path.exists(c["fault_file"])]
+            assert len(handed) <= 1, f"round {round_}: both nodes handed over"
+            assert faulted == [], f"round {round_}: {faulted} went to FAULT beside a leaving peer"

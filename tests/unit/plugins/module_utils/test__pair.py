@@ -14,6 +14,8 @@ from ansible_collections.halb.pair.plugins.module_utils._pair import PairError
 
 SINGLE = {"keepalived_vips": ["198.51.100.100/24"]}
 DUAL = {"keepalived_topology": "dual_master", "keepalived_vips": ["198.51.100.100/24", "198.51.100.101/24"]}
+#: nginx_lb_health_leaving_file's documented default (roles/nginx/README.md).
+LEAVING = "/run/halb-pair/leaving"
 
 
 def hv(hosts, **vars_):
@@ -30,7 +32,8 @@ CONTRACT_CASES = [
         "interface": "eth0", "priorities": {"VI_1": 150}, "states": {"VI_1": "MASTER"}, "instances": ["VI_1"],
         "preferred": ["VI_1"], "vips": ["198.51.100.100"], "preferred_vips": ["198.51.100.100"],
         "drain_file": "/var/lib/halb-pair/drain", "state_dir": "/var/lib/halb-pair/state",
-        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz", "listen": "8081", "peer_url": None}}),
+        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz", "listen": "8081", "peer_url": None,
+                   "leaving_file": LEAVING}}),
     ("the backup prefers nothing", SINGLE, "lb2", {
         "priorities": {"VI_1": 100}, "states": {"VI_1": "BACKUP"}, "preferred": [], "vips": ["198.51.100.100"],
         "preferred_vips": []}),
@@ -38,11 +41,16 @@ CONTRACT_CASES = [
         "priorities": {"VI_1": 100, "VI_2": 150}, "preferred": ["VI_2"],
         "vips": ["198.51.100.100", "198.51.100.101"], "preferred_vips": ["198.51.100.101"]}),
     ("health follows nginx_lb_health_port", {**SINGLE, "nginx_lb_health_port": 9000}, "lb1", {
-        "health": {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz", "listen": "9000", "peer_url": None}}),
+        "health": {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz", "listen": "9000", "peer_url": None,
+                   "leaving_file": LEAVING}}),
     ("and nginx_lb_health_path", {**SINGLE, "nginx_lb_health_port": "9000", "nginx_lb_health_path": "/hc"}, "lb1", {
-        "health": {"port": 9000, "path": "/hc", "url": "http://127.0.0.1:9000/hc", "listen": "9000", "peer_url": None}}),
+        "health": {"port": 9000, "path": "/hc", "url": "http://127.0.0.1:9000/hc", "listen": "9000", "peer_url": None, "leaving_file": LEAVING}}),
+    ("the leaving file follows nginx_lb_health_leaving_file", {**SINGLE, "nginx_lb_health_leaving_file": "/run/x/gone"}, "lb1", {
+        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz", "listen": "8081", "peer_url": None,
+                   "leaving_file": "/run/x/gone"}}),
     ("keepalived_check_url overrides", {**SINGLE, "keepalived_check_url": "http://127.0.0.1:7000/up"}, "lb1", {
-        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:7000/up", "listen": "8081", "peer_url": None}}),
+        "health": {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:7000/up", "listen": "8081", "peer_url": None,
+                   "leaving_file": LEAVING}}),
     ("paths and interface per node", {**SINGLE, "keepalived_drain_file": "/run/d", "keepalived_state_dir": "/run/s",
                                       "keepalived_interface": "ens3"}, "lb2", {
         "interface": "ens3", "drain_file": "/run/d", "state_dir": "/run/s", "segment": "if:ens3"}),
@@ -64,13 +72,13 @@ def nodes_at(**vars_):
 HEALTH_CASES = [
     ("a port-only listen is the port everywhere", {**SINGLE, "nginx_lb_health_listen": "9000"},
      {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz", "listen": "9000",
-      "peer_url": "http://198.51.100.11:9000/healthz"}, "http://127.0.0.1:9000/healthz"),
+      "peer_url": "http://198.51.100.11:9000/healthz", "leaving_file": LEAVING}, "http://127.0.0.1:9000/healthz"),
     ("the default: every address, the peers use the node's address", SINGLE,
      {"port": 8081, "path": "/healthz", "url": "http://127.0.0.1:8081/healthz", "listen": "8081",
-      "peer_url": "http://198.51.100.11:8081/healthz"}, "http://127.0.0.1:8081/healthz"),
+      "peer_url": "http://198.51.100.11:8081/healthz", "leaving_file": LEAVING}, "http://127.0.0.1:8081/healthz"),
     ("*:PORT", {**SINGLE, "nginx_lb_health_listen": "*:9000 reuseport"},
      {"port": 9000, "path": "/healthz", "url": "http://127.0.0.1:9000/healthz", "listen": "*:9000 reuseport",
-      "peer_url": "http://198.51.100.11:9000/healthz"}, "http://127.0.0.1:9000/healthz"),
+      "peer_url": "http://198.51.100.11:9000/healthz", "leaving_file": LEAVING}, "http://127.0.0.1:9000/healthz"),
 ]
 
 
@@ -94,6 +102,24 @@ def test_the_hand_over_asks_each_peer_at_its_contract_url():
     """With nginx_lb_health_listen: "9000" the hand-over asked the peers on 8081 (nginx_lb_health_port)."""
     pair = _pair.model(["lb1", "lb2"], nodes_at(**SINGLE, nginx_lb_health_listen="9000"))
     assert _pair.handover(pair, "lb1", "/h", "/f")["peers"] == [{"host": "lb2", "health_url": "http://198.51.100.12:9000/healthz"}]
+
+
+def test_the_hand_over_gets_the_nodes_own_leaving_file():
+    """The hand-over writes the leaving file nginx tests (one source: nginx_lb_health_leaving_file,
+    per node); main's configuration had none, so ``down`` could not tell the peers it was leaving."""
+    per_host = nodes_at(**SINGLE)
+    per_host["lb2"]["nginx_lb_health_leaving_file"] = "/run/lb2/leaving"
+    pair = _pair.model(["lb1", "lb2"], per_host)
+    assert _pair.handover(pair, "lb1", "/h", "/f")["leaving_file"] == LEAVING
+    assert _pair.handover(pair, "lb2", "/h", "/f")["leaving_file"] == "/run/lb2/leaving"
+
+
+@pytest.mark.parametrize("value", ["run/leaving", "/run/halb pair/leaving", "/run/leaving;", "/run/leaving\n", "/run/"])
+def test_a_leaving_file_that_is_no_absolute_file_path_is_refused(value):
+    with pytest.raises(PairError) as err:
+        _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE, nginx_lb_health_leaving_file=value))
+    expected = f"nginx_lb_health_leaving_file on lb1: expected an absolute file path such as '/run/halb-pair/leaving', found {value!r}"
+    assert expected in err.value.errors
 
 
 # (case, lb1's listen, fragments of the refusal)
