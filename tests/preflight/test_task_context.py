@@ -29,7 +29,7 @@ WRITE_TASK = "TASK [halb.pair.keepalived : Write keepalived's files"
 # Where the render playbook points the role's files (as tests/render/render_keepalived.yml does).
 OUT_VARS = {
     "keepalived_conf_path": "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}/keepalived.conf",
-    "keepalived_libexec_dir": "{{ lookup('ansible.builtin.env', 'HALB_LIBEXEC') }}",
+    "keepalived_libexec_dir": "{{ lookup('ansible.builtin.env', 'HALB_LIBEXEC') }}/{{ inventory_hostname }}",
     "keepalived_drain_file": "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}/drain",
     "keepalived_state_dir": "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}",
     "keepalived_manage_service": False,

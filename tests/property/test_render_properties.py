@@ -395,7 +395,12 @@ def _expected_halb_lb(hv: dict[str, t.Any]) -> list:
     out.append((("server",), [
         (("listen", "8081"), None), (("server_name", "_"), None), (("access_log", "off"), None),
         (("default_type", "text/plain"), None), (("add_header", "X-HALB-Node", "$hostname", "always"), None),
-        (("location", "=", "/healthz"), [(("return", "200", '"ok\\n"'), None)]),
+        (("location", "=", "/healthz"), [
+            (("set", "$halb_leaving", '""'), None),
+            (("if", "(-f", "/run/halb-pair/leaving)"), [(("set", "$halb_leaving", "1"), None)]),
+            (("add_header", "X-HALB-Node", "$hostname", "always"), None),
+            (("add_header", "X-HALB-Leaving", "$halb_leaving", "always"), None),
+            (("return", "200", '"ok\\n"'), None)]),
         (("location", "/"), [(("return", "404"), None)]),
     ]))
     for srv in hv["nginx_lb_servers"]:
@@ -580,10 +585,10 @@ def test_direct_render_matches_the_role_keepalived(tmp_path):
     group = {**GOOD_KA[0], "keepalived_interface": IFACE, "keepalived_script_user": SCRIPT_USER}
     run = run_playbook(tmp_path, REPO / "tests" / "render" / "render_keepalived.yml", HOSTS, group, {"lb1": GOOD_KA[1]})
     assert run.rc == 0, run.output
-    paths = {"keepalived_libexec_dir": str(tmp_path / "libexec"), "keepalived_interface": IFACE,
-             "keepalived_script_user": SCRIPT_USER}
+    paths = {"keepalived_interface": IFACE, "keepalived_script_user": SCRIPT_USER}
     for host in HOSTS:
-        hostvars = {h: {**paths, **GOOD_KA[0], "keepalived_drain_file": str(run.outdir / h / "drain"),
+        hostvars = {h: {**paths, **GOOD_KA[0], "keepalived_libexec_dir": str(tmp_path / "libexec" / h),
+                        "keepalived_drain_file": str(run.outdir / h / "drain"),
                         "keepalived_state_dir": str(run.outdir / h), **(GOOD_KA[1] if h == "lb1" else {})} for h in HOSTS}
         direct = R.render("keepalived", "keepalived.conf.j2", R.keepalived_vars(HOSTS, hostvars, host))
         assert kaconf.parse(direct) == kaconf.parse(run.conf(host))
