@@ -2,7 +2,7 @@
 
     lab_report.py INVENTORY nodes     one line per host: container hostname ip kind (lb|other)
     lab_report.py INVENTORY vips      every VIP address of every pair, one a line
-    lab_report.py INVENTORY wait [S]  until every VIP has a holder (S seconds at most, default 15)
+    lab_report.py INVENTORY wait [S]  until every VIP is on its preferred master alone (S s at most, default 30)
     lab_report.py INVENTORY report    the table: holders, HTTP status and X-HALB-* through each VIP
 
 The inventory is read with ``ansible-inventory --list`` (the .venv's), the pairs with
@@ -153,18 +153,24 @@ def collect(inventory: str) -> dict[str, t.Any]:
     return {"vips": vips, "addrs": collect_addrs(pairs, hostvars), "answers": answers}
 
 
+def settled(pairs: list[_pair.Pair], holders: t.Mapping[str, list[str]]) -> bool:
+    """Every VIP on its preferred master alone (the pair as the inventory places it)."""
+    return all(holders.get(str(ipaddress.ip_interface(v.address).ip)) == [v.master] for p in pairs for v in p.vips)
+
+
 def wait(inventory: str, seconds: float) -> bool:
-    """keepalived has just started: give every VIP time to find its holder."""
+    """keepalived has just started: give every VIP time to settle on its preferred master
+    alone (a backup that started first holds it until the master preempts)."""
     groups, hostvars = read_inventory(inventory)
     pairs = lab_pairs(groups, hostvars)
     vips = [a for p in pairs for a in p.addresses]
     deadline = time.monotonic() + seconds
     while True:
         holders = vip_holders(vips, collect_addrs(pairs, hostvars))
-        if all(holders.values()):
+        if settled(pairs, holders):
             return True
         if time.monotonic() >= deadline:
-            print(f"[lab] some VIP has no holder after {seconds:g} s", file=sys.stderr)
+            print(f"[lab] not settled after {seconds:g} s (every VIP on its preferred master alone): {holders}", file=sys.stderr)
             return False
         time.sleep(0.5)
 
@@ -181,7 +187,7 @@ def main(argv: list[str]) -> int:
         groups, hostvars = read_inventory(inventory)
         print("\n".join(a for p in lab_pairs(groups, hostvars) for a in p.addresses))
     elif cmd == "wait":
-        wait(inventory, float(argv[2]) if len(argv) > 2 else 15.0)
+        wait(inventory, float(argv[2]) if len(argv) > 2 else 30.0)
     else:
         print(render(collect(inventory)))
     return 0

@@ -43,6 +43,24 @@ def test_group_members_follow_children():
 
 
 @pytest.mark.parametrize(
+    ("holders", "expected"),
+    [
+        ({"198.51.100.100": ["lb1"], "198.51.100.101": ["lb2"]}, True),
+        # scripts/lab up used to report this: lb2 had not preempted VI_2 yet
+        ({"198.51.100.100": ["lb1"], "198.51.100.101": ["lb1"]}, False),
+        ({"198.51.100.100": ["lb1", "lb2"], "198.51.100.101": ["lb2"]}, False),
+        ({"198.51.100.100": [], "198.51.100.101": ["lb2"]}, False),
+        ({"198.51.100.101": ["lb2"]}, False),
+    ],
+    ids=["settled", "backup-still-holds", "two-holders", "no-holder", "vip-unseen"],
+)
+def test_settled_means_every_vip_on_its_preferred_master_alone(holders, expected):
+    """inventories/lab is dual_master: .100 prefers lb1, .101 lb2 (group_vars/lb.yml)."""
+    pairs = lr.lab_pairs(*lr.read_inventory("inventories/lab"))
+    assert lr.settled(pairs, holders) is expected
+
+
+@pytest.mark.parametrize(
     ("out", "expected"),
     [
         ("HTTP/1.1 200 OK\r\nX-HALB-Node: lb1\r\nX-HALB-Backend: web1\r\n\r\nHTTP/1.1 200 OK\r\nX-HALB-Node: lb1\r\n"
