@@ -8,8 +8,10 @@ the clock and sleep are injectable too, so the decisions are tested from recorde
 ``ip -j addr`` outputs without a node.
 
 A node is never left half-drained: when the drain does not complete (timeout, a
-command that fails, or SIGTERM/SIGHUP/SIGINT while waiting — a dropped SSH
-session, Ctrl-C), the drain file is put back to the value it had before.
+command that fails, SIGTERM/SIGHUP/SIGINT while waiting, or the controller's end of
+the session closing: Ctrl-C or a dropped SSH session reach a pipelined module without a
+tty as no signal, only as its output's reader going away), the drain file is put back to
+the value it had before.
 """
 
 from __future__ import annotations
@@ -26,17 +28,22 @@ from ._node_io import NodeError
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
+#: What ``Interrupted`` names when the module's output has no reader any more.
+GONE = "the controller's end of the session closing (Ctrl-C or a dropped connection)"
+
+
 class Interrupted(BaseException):  # a signal, like KeyboardInterrupt
-    """A signal of ``SIGNALS`` arrived while the drain was being applied.
+    """A signal of ``SIGNALS`` arrived, or the controller went away (``signum`` None),
+    while the drain was being applied.
 
     A BaseException, as KeyboardInterrupt is: AnsibleModule.run_command turns any
     Exception raised while it waits for a command into fail_json, which would exit
     without the restore.
     """
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int | None) -> None:
         self.signum = signum
-        self.name = signal.Signals(signum).name
+        self.name = signal.Signals(signum).name if signum is not None else GONE
         super().__init__(self.name)
 
 
@@ -47,8 +54,9 @@ class Deferred:
     the logging lock Python holds around the fork of a command (the wait runs ``ip`` every
     20 ms): the lock stays taken and the module hangs instead of restoring the drain."""
 
-    def __init__(self) -> None:
+    def __init__(self, gone: t.Callable[[], bool] | None = None) -> None:
         self.pending: int | None = None
+        self.gone = gone
 
     def handler(self, signum: int, _frame: t.Any) -> None:
         if self.pending is None:
@@ -57,6 +65,8 @@ class Deferred:
     def check(self) -> None:
         if self.pending is not None:
             raise Interrupted(self.pending)
+        if self.gone is not None and self.gone():
+            raise Interrupted(None)
 
     def guard(self, fn: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         """``fn``, with a check before and after it."""
@@ -179,8 +189,12 @@ def apply(
     clock: t.Callable[[], float] = time.monotonic,
     sleep: t.Callable[[float], None] = time.sleep,
     signums: t.Iterable[int] = SIGNALS,
+    gone: t.Callable[[], bool] | None = None,
 ) -> Outcome:
     """Write the planned value, wait for the move, check the peers; restore a drain that did not complete.
+
+    ``gone()`` says whether the controller went away (the module's output has no reader):
+    checked between two steps of the wait, like the signals.
 
     ``result`` holds the return values that changed (``waited``, ``held_after``,
     ``moved``, ``elapsed``, ``peers_answering``, and on failure ``restored``/``after``).
@@ -192,7 +206,7 @@ def apply(
     result: dict[str, t.Any] = {}
     warnings: list[str] = []
     start = clock()
-    deferred = Deferred()
+    deferred = Deferred(gone)
     restore_write = write  # the restore runs with the signals ignored, never interrupted
     write, read_held, probe, sleep = (deferred.guard(f) for f in (write, read_held, probe, sleep))
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
 import socket
 import stat
@@ -443,6 +444,23 @@ def write_text(path: str, text: str) -> None:
             handle.write(text.encode("utf-8"))
         except OSError as exc:
             raise NodeError(f"expected to write {path}, found {exc.strerror}") from None
+
+
+def reader_gone(fd: int = 1) -> bool:
+    """Whether the reader of ``fd`` (the module's standard output, where its result goes)
+    went away: a pipe or socket whose other end closed polls as POLLERR or POLLHUP.
+
+    A pipelined module without a tty hears of Ctrl-C or a dropped SSH session only this
+    way (sshd closes the session's pipes, no signal reaches the process). A terminal, a
+    file or a reader that stays (podman's conmon keeps an exec session's output open
+    after its client died) never reads as gone.
+    """
+    try:
+        events = select.poll()
+        events.register(fd, select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in events.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def tcp_open(address: str, port: int, timeout: float = 1.0) -> bool:

@@ -16,9 +16,11 @@ description:
     the node keeps serving until they do (make-before-break).
     The module then waits until the node holds none of the watched VIPs (polling C(ip -j addr))
     and, with O(peers_check_port), until each released VIP accepts TCP connections again.
-  - If the wait times out, a command fails, or the module receives SIGTERM, SIGHUP (a dropped SSH
-    session) or SIGINT (Ctrl-C) while it applies the drain, the drain file is put back to the value it
-    had before and the module fails saying so; a node is never left half-drained.
+  - If the wait times out, a command fails, the module receives SIGTERM, SIGHUP or SIGINT, or the
+    controller's end of the session closes (Ctrl-C on the controller or a dropped SSH session: a
+    pipelined module without a tty gets no signal, its output loses its reader) while it applies the
+    drain, the drain file is put back to the value it had before and the module fails saying so; a
+    node is never left half-drained.
   - O(state=active) writes C(0) and waits until the node holds the watched VIPs again (those it is
     the preferred master of). A timeout or a signal here fails but leaves the node active.
   - Refusing a drain that would leave a VIP without holder is left to the caller, who runs
@@ -71,6 +73,9 @@ options:
 notes:
   - Needs root on the node (the collection's playbooks set C(become)); the drain file
     belongs to root.
+  - Through a container connection (C(podman exec), C(docker exec)) the engine keeps the exec
+    session's output open after its client died: Ctrl-C on the controller does not reach the module
+    there, and a completed drain stays (C(playbooks/failover.yml -e restore=true) undoes it).
   - Switchover time is about one master-down interval of the peers; no request is lost on the way
     (measured with keepalived 2.2.7, see docs).
 seealso:
@@ -248,6 +253,7 @@ def main():
         write=lambda text: _node_io.write_text(p["drain_file"], text),
         read_held=lambda: _node_io.held_vips(run, watched, ip),
         probe=lambda vip, port, timeout: _node_io.tcp_open(vip, port, timeout=timeout),
+        gone=_node_io.reader_gone,
     )
 
     # Exit.

@@ -173,6 +173,25 @@ def test_a_signal_during_the_wait_restores_the_drain(signum):
     assert signal.getsignal(signum) == previous, "the handler is put back"
 
 
+def test_the_controller_going_away_during_the_wait_restores_the_drain():
+    """Ctrl-C or a dropped session reach a pipelined module as its output losing its
+    reader (no signal): ``gone()`` turns true on the third reading of the wait."""
+    node = Node(outputs={0: HOLDING, -253: HOLDING})
+    out = apply(node, timeout=60.0, gone=lambda: node.reads >= 3)
+    assert out["failed"] is True
+    assert node.writes == ["-253\n", "0\n"]
+    assert out["result"]["restored"] is True
+    assert out["msg"] == (
+        f"interrupted by {_failover.GONE} while applying /var/lib/halb-pair/drain=-253; restored /var/lib/halb-pair/drain to 0"
+    )
+
+
+def test_a_controller_that_stays_changes_nothing():
+    node = Node()
+    out = apply(node, gone=lambda: False)
+    assert (out["failed"], node.writes) == (False, ["-253\n"])
+
+
 def test_a_signal_while_activating_leaves_the_node_active():
     node = Node(before=-253, outputs={-253: RELEASED, 0: RELEASED}, on_read=lambda n: os.kill(os.getpid(), signal.SIGTERM))
     out = apply(node, state="active", before=-253, timeout=60.0)

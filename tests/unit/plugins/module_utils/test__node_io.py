@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import stat
 import threading
 
@@ -444,3 +445,53 @@ def test_read_states(tmp_path, keepalived, order, pid, table, binary, source, er
                                                  dump_dir=str(tmp_path), state_dir=str(state))
     assert (found, why) == (source, errors)
     assert bool(instances) is (source is not None)
+
+
+# --- reader_gone: the module's output has no reader (the controller went away) ---
+
+
+def _pipe_closed_reader():
+    r, w = os.pipe()
+    os.close(r)
+    return w, []
+
+
+def _pipe_open_reader():
+    r, w = os.pipe()
+    return w, [r]
+
+
+def _socket_peer_closed():
+    a, b = socket.socketpair()
+    b.close()
+    return a.detach(), []
+
+
+def _socket_peer_open():
+    a, b = socket.socketpair()
+    return a.detach(), [b.detach()]
+
+
+def _regular_file(tmp_path):
+    return os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT), []
+
+
+@pytest.mark.parametrize(
+    ("make", "gone"),
+    [(_pipe_closed_reader, True), (_pipe_open_reader, False), (_socket_peer_closed, True), (_socket_peer_open, False)],
+    ids=["pipe-reader-closed", "pipe-reader-open", "socket-peer-closed", "socket-peer-open"],
+)
+def test_reader_gone_reads_the_other_end_of_the_output(make, gone):
+    fd, keep = make()
+    try:
+        assert _node_io.reader_gone(fd) is gone
+    finally:
+        for f in (fd, *keep):
+            os.close(f)
+
+
+def test_reader_gone_is_false_for_a_file_and_a_closed_descriptor(tmp_path):
+    fd, _ = _regular_file(tmp_path)
+    assert _node_io.reader_gone(fd) is False
+    os.close(fd)
+    assert _node_io.reader_gone(fd) is False  # poll reports POLLNVAL: not a reader that left

@@ -273,3 +273,35 @@ def test_signal_during_the_wait_restores_the_drain(tmp_path, drain, signum):
     assert (result["before"], result["after"]) == (0, 0)
     assert result["msg"] == f"interrupted by {signal.Signals(signum).name} while applying {drain}=-253; restored {drain} to 0"
     assert proc.returncode == 1
+
+
+def test_the_controller_going_away_during_the_wait_restores_the_drain(tmp_path, drain):
+    """Ctrl-C on the controller or a dropped SSH session: sshd closes the session's pipes
+    and no signal reaches a pipelined module without a tty. Here the module's stdout is a
+    pipe whose reader this test closes during the wait: the drain must be put back long
+    before the 60 s timeout would restore it anyway."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ip").write_text(f"#!/bin/sh\necho '{ip_json(A)}'\n")
+    (bindir / "ip").chmod(0o755)
+    params = tmp_path / "args.json"
+    params.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args(drain, state="drained", vips=[A], timeout=60, poll_interval=0.02)}))
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen([sys.executable, str(MODULE), str(params)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while drain.read_text() != "-253\n":
+            assert proc.poll() is None and time.monotonic() < deadline, "the module never drained"
+            time.sleep(0.02)
+        time.sleep(0.2)  # well into the wait
+        proc.stdout.close()  # the controller's end of the session
+        deadline = time.monotonic() + 10
+        while drain.read_text() != "0\n" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        restored = drain.read_text()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert restored == "0\n", "the drain stayed after the controller went away"
