@@ -7,6 +7,8 @@ command's own output:
 - two holders and no holder of either VIP during the operation: 0 s (the expected value),
   within what the watchers can resolve (RESOLUTION below);
 - after it: each VIP on its preferred master alone, or on the node the operation moved it to;
+- Ctrl-C on the controller during a drain over a real SSH session: lb1's drain file back
+  to 0 within 10 s (the module's own timeout is 60 s);
 - after the failed run and its rerun: keepalived on every LB runs what the inventory asks
   (its own state dump, not the role's checksum), the guard table is there on every LB
   with both LBs' addresses.
@@ -150,6 +152,57 @@ def refused_upgrade() -> None:
         raise RuntimeError("upgrade.yml drained a node before refusing the pair-wide change")
 
 
+DRAIN_FILE = "/var/lib/halb-pair/drain"
+
+
+def drain_value(n: str) -> str:
+    return node(n, "cat", DRAIN_FILE).strip()
+
+
+def interrupted_drain_over_ssh() -> None:
+    """Ctrl-C on the controller while vrrp_failover waits on lb1, over a real SSH session
+    (pipelined, no tty: no signal reaches the module). lb1's own address is the VIP it
+    waits for, so the wait lasts until the interrupt; the drain moves lb1's VIP to lb2 in
+    the meantime. The drain must be put back within seconds, not at the 60 s timeout."""
+    key = REPO / ".cache" / "ssh-operations" / "id"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "halb-pair-operations", "-f", str(key))
+    sh(PODMAN, "cp", f"{key}.pub", f"{LBS['lb1']}:/tmp/halb-operations.pub")
+    node("lb1", "sh", "-c", "install -d -m 0700 /root/.ssh && install -m 0600 /tmp/halb-operations.pub /root/.ssh/authorized_keys"
+         " && rm /tmp/halb-operations.pub && systemctl start ssh")
+    address = "198.51.100.11"
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False")
+    argv = [str(REPO / ".venv" / "bin" / "ansible"), *INV, "lb1", "-b", "-m", "halb.pair.vrrp_failover",
+            "-a", f"state=drained vips={address} timeout=60",
+            "-e", "ansible_connection=ssh", "-e", f"ansible_host={address}", "-e", "ansible_user=root",
+            "-e", f"ansible_ssh_private_key_file={key}", "-e", "ansible_pipelining=true",
+            "-e", "ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null'"]
+    # its own process group: the SIGINT a terminal sends on Ctrl-C goes to ansible and its ssh
+    proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while drain_value("lb1") != "-253":
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"vrrp_failover over SSH never drained lb1: {proc.communicate()[0][-1500:]}")
+            time.sleep(0.2)
+        time.sleep(2)  # the peer took the VIP; the module still waits
+        os.killpg(proc.pid, 2)  # SIGINT, as Ctrl-C
+        t0 = time.time()
+        while drain_value("lb1") != "0" and time.time() - t0 < 10:
+            time.sleep(0.1)
+        after = drain_value("lb1")
+        print(f"     Ctrl-C over SSH: drain file back to {after} {time.time() - t0:.2f} s after the interrupt", flush=True)
+        if after != "0":
+            node("lb1", "sh", "-c", f"echo 0 > {DRAIN_FILE}")
+            raise RuntimeError(f"lb1 stayed drained ({after}) 10 s after Ctrl-C on the controller")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+        proc.wait()
+        node("lb1", "sh", "-c", "systemctl stop ssh; rm -f /root/.ssh/authorized_keys", check=False)
+
+
 def main() -> int:
     for c in [CLIENT, *LBS.values()]:
         sh(PODMAN, "cp", str(PROBE), f"{c}:/usr/local/bin/halb_probe.py")
@@ -161,6 +214,7 @@ def main() -> int:
         measured("failover.yml -e node=lb1", lambda: playbook("playbooks/failover.yml", "-e", "node=lb1"),
                  expect={"198.51.100.100": "lb2", "198.51.100.101": "lb2"}),
         measured("failover.yml -e node=lb1 -e restore=true", lambda: playbook("playbooks/failover.yml", "-e", "node=lb1", "-e", "restore=true")),
+        measured("Ctrl-C during a drain (vrrp_failover over SSH)", interrupted_drain_over_ssh),
         measured("upgrade.yml (1st)", lambda: playbook("playbooks/upgrade.yml")),
         measured("upgrade.yml (2nd)", lambda: playbook("playbooks/upgrade.yml")),
         measured("upgrade.yml with a pair-wide change (refused before any drain)", refused_upgrade),
