@@ -17,7 +17,7 @@ description:
     The module then waits until the node holds none of the watched VIPs (polling C(ip -j addr))
     and, with O(peers_check_port), until each released VIP accepts TCP connections again.
   - If the wait times out, a command fails, the module receives SIGTERM, SIGHUP or SIGINT, or the
-    controller's end of the session closes (Ctrl-C on the controller or a dropped SSH session: a
+    controller's end of the session closes (Ctrl-C on the controller or a dropped SSH session; a
     pipelined module without a tty gets no signal, its output loses its reader) while it applies the
     drain, the drain file is put back to the value it had before and the module fails saying so; a
     node is never left half-drained.
@@ -74,7 +74,7 @@ notes:
   - Needs root on the node (the collection's playbooks set C(become)); the drain file
     belongs to root.
   - Through a container connection (C(podman exec), C(docker exec)) the engine keeps the exec
-    session's output open after its client died: Ctrl-C on the controller does not reach the module
+    session's output open after its client died; Ctrl-C on the controller does not reach the module
     there, and a completed drain stays (C(playbooks/failover.yml -e restore=true) undoes it).
   - Switchover time is about one master-down interval of the peers; no request is lost on the way
     (measured with keepalived 2.2.7, see docs).
