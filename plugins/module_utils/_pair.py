@@ -244,7 +244,7 @@ def health_listen_problem(listen: str, address: str | None) -> tuple[str | None,
     first = words[0] if words else ""
     bad_params = [w for w in words[1:] if w in ("ssl", "proxy_protocol")]
     if ":" in first and not first.isdigit():
-        where, _, port_text = first.rpartition(":")
+        where, port_text = first.rsplit(":", 1)
     else:
         where, port_text = "", first
     if not re.fullmatch(r"[0-9]+", port_text) or not 1 <= int(port_text) <= 65535:

@@ -491,7 +491,7 @@ def test_reader_gone_reads_the_other_end_of_the_output(make, gone):
 
 
 def test_reader_gone_is_false_for_a_file_and_a_closed_descriptor(tmp_path):
-    fd, _ = _regular_file(tmp_path)
+    fd = _regular_file(tmp_path)[0]
     assert _node_io.reader_gone(fd) is False
     os.close(fd)
     assert _node_io.reader_gone(fd) is False  # poll reports POLLNVAL: not a reader that left
