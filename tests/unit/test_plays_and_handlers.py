@@ -94,3 +94,26 @@ def test_the_nginx_restart_is_what_a_new_stream_notifies():
     task = next(t for t in install if "__nginx_lb_stream_packages" in str(t.get("ansible.builtin.apt", {}).get("name", "")))
     (restart,) = _restarts("nginx")
     assert task["notify"] in (restart["name"], restart.get("listen"))
+
+
+def _index(handlers, topic):
+    return [i for i, h in enumerate(handlers) if topic in (h.get("listen"), h.get("name"))]
+
+
+def test_the_guard_is_loaded_before_keepalived_reloads_or_restarts():
+    """Issue 17, finding 12: Ansible runs handlers in the order the file defines them. New
+    VRIDs or a new peer address must be let in by the guard before keepalived speaks them
+    (in the fast profile, one handler round trip is a split brain)."""
+    handlers = _handlers("keepalived")
+    guard = _index(handlers, "keepalived guard changed")
+    daemon = _index(handlers, "keepalived config changed") + _index(handlers, "keepalived package changed")
+    assert guard and daemon, "the handlers were not found (the test would prove nothing)"
+    assert max(guard) < min(daemon)
+
+
+def test_the_handlers_decide_from_the_node_not_from_what_this_run_registered():
+    """Issue 17, finding 3: a file written in a run that failed later was never loaded when the
+    handlers required results registered by later tasks (__keepalived_started and the like)."""
+    for h in _handlers("keepalived"):
+        when = " ".join(map(str, h.get("when") or []))
+        assert "_started" not in when, f"handler {h['name']!r} depends on a result this run may not have: {when}"
