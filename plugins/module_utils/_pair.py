@@ -645,11 +645,13 @@ def guard_line(guard: t.Mapping[str, t.Any]) -> str:
 
 
 def guard_verdict(reports: t.Mapping[str, t.Any], configured: t.Mapping[str, bool] | None = None) -> dict[str, t.Any]:
-    """VRRP seen from outside the pair, from the guard's counters each answering node
-    reported (``vip_info``'s ``vrrp_guard``): ok, foreign_vrrp, unguarded (a node whose
-    guard is configured on has none) or off. ``configured``: node -> guard asked for."""
-    per_node = {h: (r.get("vrrp_guard") or None) for h, r in reports.items() if isinstance(r, t.Mapping) and not r.get("failed")}
-    return _vrrp_guard.verdict(per_node, configured)
+    """VRRP seen from outside the pair, from the guard's counters and the sources each
+    answering node reported (``vip_info``'s ``vrrp_guard`` and ``vrrp_strangers``): ok,
+    foreign_vrrp (naming the sources: ``strangers``), unguarded (a node whose guard is
+    configured on has none) or off. ``configured``: node -> guard asked for."""
+    answered = {h: r for h, r in reports.items() if isinstance(r, t.Mapping) and not r.get("failed")}
+    per_node = {h: (r.get("vrrp_guard") or None) for h, r in answered.items()}
+    return _vrrp_guard.verdict(per_node, configured, {h: r.get("vrrp_strangers") for h, r in answered.items()})
 
 
 def status_all(

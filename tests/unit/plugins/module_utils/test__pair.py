@@ -347,3 +347,26 @@ def test_drain_plan_of_a_stranger():
     pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
     with pytest.raises(PairError, match="node: expected one of the pair's hosts"):
         _pair.drain_plan(pair, {}, "web1")
+
+
+def test_status_names_the_sources_of_foreign_vrrp():
+    """What each node's guard remembers (vip_info's vrrp_strangers) reaches the VRRP GUARD
+    line, the verdict's ``strangers`` and the alert."""
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    lb1 = dict(report(["198.51.100.100"]), vrrp_guard={"vrrp_spoofed": {"packets": 24, "bytes": 960}},
+               vrrp_strangers=[{"address": "198.51.100.13", "expires": 3500}])
+    lb2 = dict(report(), vrrp_guard={"vrrp_spoofed": {"packets": 0, "bytes": 0}}, vrrp_strangers=[])
+    s = _pair.status_all([pair], [{"lb1": lb1, "lb2": lb2}])
+    guard = s["vrrp_guard"]["lb"]
+    assert (guard["verdict"], guard["strangers"]) == ("foreign_vrrp", ["198.51.100.13"])
+    assert s["foreign_vrrp"] == ["lb"] and s["alert"] is True
+    line = s["table"][-1]
+    assert line.startswith("VRRP GUARD  FOREIGN_VRRP  VRRP for this pair's VRIDs from outside the pair, dropped "
+                           "(lb1: 24 packets; from 198.51.100.13)")
+    assert "playbooks/leave.yml" in line
+
+
+def test_a_silent_nodes_strangers_are_not_read():
+    lb1 = dict(report(["198.51.100.100"]), vrrp_guard={"vrrp_spoofed": {"packets": 0}}, vrrp_strangers=[])
+    silent = {"failed": True, "msg": "no answer", "vrrp_strangers": [{"address": "198.51.100.13"}]}
+    assert _pair.guard_verdict({"lb1": lb1, "lb2": silent})["strangers"] == []
