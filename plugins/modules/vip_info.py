@@ -226,6 +226,7 @@ vrrp_strangers:
   type: list
   elements: dict
   sample: [{address: 198.51.100.13, expires: 3597}]
+  version_added: 0.2.0
 nginx:
   description:
     - The answer of nginx's health endpoint; C(healthy) is true for a 200, null when O(health_url) is empty.
