@@ -3,7 +3,7 @@
 """Filters over the pair model: thin wrappers around module_utils/_pair.py.
 
 Documented one by one next to this file (pair_model.yml, pairs.yml, pair_status.yml,
-pair_drain.yml, pair_conflicts.yml, pair_members.yml, pair_contract.yml): ``ansible-doc -t filter halb.pair.NAME``.
+pair_drain.yml, pair_leave.yml, pair_conflicts.yml, pair_members.yml, pair_contract.yml): ``ansible-doc -t filter halb.pair.NAME``.
 """
 
 from __future__ import annotations
@@ -155,16 +155,22 @@ def pair_status(
     hostvars: t.Any,
     fail_on: t.Iterable[str] = _pair.FAILING,
     reader: str | None = None,
+    leaving: t.Iterable[str] | None = None,
 ) -> dict[str, t.Any]:
     models = [pairs] if isinstance(pairs, t.Mapping) else list(pairs)
     hv = _HostVars(hostvars)
     reports = [_pair.reports_of(m, hv, reader) for m in models]
-    return _pair.status_all(models, reports, list(fail_on))
+    return _pair.status_all(models, reports, list(fail_on), [str(h) for h in leaving or []])
 
 
 @_guard("pair_drain")
 def pair_drain(pair: t.Mapping[str, t.Any], reports: t.Mapping[str, t.Any], node: str, restore: bool = False) -> dict[str, t.Any]:
     return _pair.drain_plan(pair, dict(reports or {}), str(node), bool(restore))
+
+
+@_guard("pair_leave")
+def pair_leave(pair: t.Mapping[str, t.Any], reports: t.Mapping[str, t.Any], node: str, force: bool = False) -> dict[str, t.Any]:
+    return _pair.leave_plan(pair, dict(reports or {}), str(node), bool(force))
 
 
 @_guard("pair_conflicts")
@@ -230,6 +236,7 @@ class FilterModule:
             "pairs": pairs,
             "pair_status": pair_status,
             "pair_drain": pair_drain,
+            "pair_leave": pair_leave,
             "pair_conflicts": pair_conflicts,
             "pair_preflight": pair_preflight,
             "pair_handover": pair_handover,

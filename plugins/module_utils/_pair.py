@@ -616,15 +616,22 @@ def status(
     pair: Pair | t.Mapping[str, t.Any],
     reports: t.Mapping[str, t.Any],
     fail_on: t.Iterable[str] = FAILING,
+    leaving: t.Iterable[str] = (),
 ) -> dict[str, t.Any]:
     """Placement verdicts of every VIP of the pair, the table a person reads, the
-    entries that are not ok, those that fail (``fail_on``) and one-line summaries."""
+    entries that are not ok, those that fail (``fail_on``) and one-line summaries.
+    ``leaving``: nodes taken out of the pair (playbooks/leave.yml): the remaining nodes
+    are judged (``_placement.judge``), and the leaving nodes' guards are not."""
     group = pair.group if isinstance(pair, Pair) else pair["group"]
-    placements = _placement.judge(_instances_of(pair), dict(reports))
+    gone = [str(h) for h in leaving]
+    placements = _placement.judge(_instances_of(pair), dict(reports), gone)
     problems = [p for p in placements if p["verdict"] != "ok"]
     failing = _placement.failing(placements, list(fail_on))
     nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
-    guard = guard_verdict(reports, {h: bool(n.vrrp_guard if isinstance(n, NodeContract) else n.get("vrrp_guard", True)) for h, n in nodes.items()})
+    guard = guard_verdict(
+        {h: r for h, r in reports.items() if h not in gone},
+        {h: bool(n.vrrp_guard if isinstance(n, NodeContract) else n.get("vrrp_guard", True)) for h, n in nodes.items() if h not in gone},
+    )
     return {
         "group": group,
         "reports": dict(reports),
@@ -645,23 +652,27 @@ def guard_line(guard: t.Mapping[str, t.Any]) -> str:
 
 
 def guard_verdict(reports: t.Mapping[str, t.Any], configured: t.Mapping[str, bool] | None = None) -> dict[str, t.Any]:
-    """VRRP seen from outside the pair, from the guard's counters each answering node
-    reported (``vip_info``'s ``vrrp_guard``): ok, foreign_vrrp, unguarded (a node whose
-    guard is configured on has none) or off. ``configured``: node -> guard asked for."""
-    per_node = {h: (r.get("vrrp_guard") or None) for h, r in reports.items() if isinstance(r, t.Mapping) and not r.get("failed")}
-    return _vrrp_guard.verdict(per_node, configured)
+    """VRRP seen from outside the pair, from the guard's counters and the sources each
+    answering node reported (``vip_info``'s ``vrrp_guard`` and ``vrrp_strangers``): ok,
+    foreign_vrrp (naming the sources: ``strangers``), unguarded (a node whose guard is
+    configured on has none) or off. ``configured``: node -> guard asked for."""
+    answered = {h: r for h, r in reports.items() if isinstance(r, t.Mapping) and not r.get("failed")}
+    per_node = {h: (r.get("vrrp_guard") or None) for h, r in answered.items()}
+    return _vrrp_guard.verdict(per_node, configured, {h: r.get("vrrp_strangers") for h, r in answered.items()})
 
 
 def status_all(
     models: t.Sequence[Pair | t.Mapping[str, t.Any]],
     reports: t.Sequence[t.Mapping[str, t.Any]],
     fail_on: t.Iterable[str] = FAILING,
+    leaving: t.Iterable[str] = (),
 ) -> dict[str, t.Any]:
     """``status`` of every pair (``reports[i]`` for ``models[i]``), and the whole:
     one table (a heading per pair when there are several), every entry not ok and
-    every failing one (each naming its pair), and the summaries."""
+    every failing one (each naming its pair), and the summaries. ``leaving``: see ``status``."""
     fail_on = list(fail_on)
-    each = [status(m, r, fail_on) for m, r in zip(models, reports, strict=True)]
+    leaving = list(leaving)
+    each = [status(m, r, fail_on, leaving) for m, r in zip(models, reports, strict=True)]
     many = len(each) > 1
     table: list[str] = []
     problems: list[dict[str, t.Any]] = []
@@ -731,6 +742,89 @@ def drain_plan(
     return {"node": node, "state": "drained", "vips": list(get("vips")), "blockers": blockers, "drain_file": get("drain_file"), "timeout": timeout}
 
 
+def leave_plan(
+    pair: Pair | t.Mapping[str, t.Any],
+    reports: t.Mapping[str, t.Any],
+    node: str,
+    force: bool = False,
+) -> dict[str, t.Any]:
+    """How ``node`` is taken out of its pair (playbooks/leave.yml) before keepalived stops
+    there, and what the person does once it is out.
+
+    ``drain``: its peers take every VIP of its instances first (make-before-break, through
+    ``drain_plan``), when keepalived runs on the node. Not when keepalived does not run there
+    (nothing to hand over: a rerun after the node left, where a drain would only write the
+    drain file the leave removes), nor with keepalived_nopreempt (a lower priority moves
+    nothing; the stop's priority-0 advert hands the VIPs over), nor with ``force``: it goes on
+    whatever the pair's state, without a drain, which cannot work when the peers no longer
+    hear the node (a node put back in the inventory to take it out, whose peers' guard drops
+    its adverts). ``blockers``: the VIPs no healthy peer would take; they refuse the leave
+    unless ``force``. ``refused``: why the node may not leave now, empty when it may.
+    ``how``: what happens first, ``next``: what to do after, each for the person.
+    """
+    nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
+    group = pair.group if isinstance(pair, Pair) else pair["group"]
+    if node not in nodes:
+        raise PairError([f"node: expected one of the pair's hosts {list(nodes)!r}, found {node!r}"])
+    remaining = [h for h in nodes if h != node]
+    instances = _instances_of(pair)
+    mine = [i for i in instances if any(n["host"] == node for n in i["nodes"])]
+    vips = _unique(v["address"] for i in mine for v in i["vips"])
+    nopreempt = [i["name"] for i in mine if not i["preempt"]]
+    view = _placement.node_view(reports.get(node))
+    blockers = _placement.drain_blockers(instances, dict(reports), node) if mine else []
+    out = {"node": node, "group": group, "vips": vips, "remaining": remaining, "blockers": blockers, "drain": False, "refused": ""}
+    if len(remaining) >= 2:
+        out["next"] = (
+            f"{node} has left pair {group}. Next: remove {node} from the inventory group {group} (and its host_vars), then "
+            f"run playbooks/site.yml: {', '.join(remaining)} drop its address from their VRRP guard, hand-over and crash "
+            f"hand-over. Until then {node}'s nginx answers its health check as leaving (X-HALB-Leaving: 1; until it "
+            "reboots), so their hand-over does not count it as a peer."
+        )
+    else:
+        out["next"] = (
+            f"{node} has left pair {group}; {', '.join(remaining) or 'no node'} is left alone and holds every VIP with no "
+            f"failover. Next: put the node that replaces {node} in the inventory group {group} in its place (a pair needs "
+            "two nodes: site.yml refuses one), then run playbooks/site.yml for the pair. Until then "
+            f"{node}'s nginx answers its health check as leaving (X-HALB-Leaving: 1; until it reboots), so the hand-over "
+            "does not count it as a peer."
+        )
+    if view is None:
+        out["refused"] = f"not taking {node} out of pair {group}: it did not answer, so what it holds is unknown"
+        out["how"] = out["refused"]
+        return out
+    if not mine:
+        out["how"] = f"{node} is a node of no instance of pair {group}: no VIP to hand over"
+        return out
+    if not view["keepalived_running"]:
+        held = f"; it still holds {', '.join(view['held'])}, removed once keepalived is stopped for good" if view["held"] else ""
+        out["how"] = f"keepalived does not run on {node}: no VIP to hand over by VRRP{held}"
+        return out
+    if force:
+        out["how"] = (
+            f"forced: {node} is not drained{' (' + '; '.join(blockers) + ')' if blockers else ''}; keepalived's stop on it "
+            "sends a priority-0 advert, a peer that runs and hears it takes over after its skew time"
+        )
+        return out
+    if blockers:
+        out["refused"] = (
+            f"not taking {node} out of pair {group}: {'; '.join(blockers)}. Bring a peer back first, or add -e force=true "
+            f"to take it out anyway, without a drain: keepalived's stop on {node} sends a priority-0 advert, and a VIP "
+            "no peer takes has no holder"
+        )
+        out["how"] = out["refused"]
+        return out
+    if nopreempt:
+        out["how"] = (
+            f"keepalived_nopreempt is true for {', '.join(nopreempt)}: a drain moves nothing, so keepalived's stop on "
+            f"{node} hands its VIPs over (a priority-0 advert: its peers take them after their skew time)"
+        )
+        return out
+    out["drain"] = True
+    out["how"] = f"draining {node} first: its peers take {', '.join(vips) or 'nothing'} before keepalived stops there"
+    return out
+
+
 def nopreempt_refusal(node: str, instances: t.Sequence[str]) -> str:
     """Why a drain of ``node`` cannot work with keepalived_nopreempt, and what to do."""
     return (
@@ -751,6 +845,7 @@ __all__ = [
     "drain_plan",
     "handover",
     "handover_timeout",
+    "leave_plan",
     "model",
     "nopreempt_refusal",
     "pair_groups",

@@ -112,18 +112,50 @@ def _vip_entries(instance: t.Mapping[str, t.Any]) -> list[tuple[str, str]]:
     return result
 
 
-def judge(instances: t.Sequence[t.Mapping[str, t.Any]], reports: t.Mapping[str, t.Any]) -> list[Placement]:
-    """One Placement per VIP of every instance, in instance order."""
+def _left_alone(instance: t.Mapping[str, t.Any], views: t.Mapping[str, NodeView | None]) -> list[Placement]:
+    """The VIPs of an instance none of whose nodes is left: orphans, whoever still holds them."""
+    result: list[Placement] = []
+    for address, cidr in _vip_entries(instance):
+        holders = sorted(h for h, v in views.items() if v and address in v["held"])
+        still = f" (still on {', '.join(holders)}: a stale address)" if holders else ""
+        result.append(
+            Placement(vip=address, cidr=cidr, instance=str(instance["name"]), vrid=instance.get("vrid"), preferred=None,
+                      expected=None, holders=holders, nodes=[], unreachable=[], verdict="orphan",
+                      reason=f"no node of this instance is left in the pair{still}")
+        )
+    return result
+
+
+def judge(
+    instances: t.Sequence[t.Mapping[str, t.Any]],
+    reports: t.Mapping[str, t.Any],
+    leaving: t.Iterable[str] = (),
+) -> list[Placement]:
+    """One Placement per VIP of every instance, in instance order.
+
+    ``leaving``: nodes taken out of the pair (playbooks/leave.yml), judged as gone: they are
+    no node of any instance, so a VIP one of them still holds is held from outside the
+    instance (two holders: split_brain; only it: unhealthy_holder or orphan); an instance
+    whose preferred master leaves is preferred on its remaining node of the highest
+    priority (whom keepalived elects with the configuration the remaining nodes still run);
+    the VIPs of an instance with no node left are orphans.
+    """
     if not isinstance(instances, (list, tuple)):
         raise PlacementError(f"expected the list from halb.pair.keepalived_instances, found {type(instances).__name__}")
     views = {host: node_view(report) for host, report in (reports or {}).items()}
+    gone = {str(h) for h in leaving}
     result: list[Placement] = []
     for instance in instances:
         if not isinstance(instance, t.Mapping) or "name" not in instance:
             raise PlacementError(f"expected an instance with a name, found {instance!r}")
-        nodes = _instance_nodes(instance)
+        nodes = [(h, p) for h, p in _instance_nodes(instance) if h not in gone]
+        if not nodes:
+            result += _left_alone(instance, views)
+            continue
         hosts = [h for h, _node in nodes]
         preferred = instance.get("master")
+        if preferred in gone:
+            preferred = sorted(nodes, key=lambda n: (-n[1], hosts.index(n[0])))[0][0]
         preempt = bool(instance.get("preempt", True))
         unreachable = [h for h in hosts if views.get(h) is None]
         # Who should hold it now: the preferred master when it can, else the healthy

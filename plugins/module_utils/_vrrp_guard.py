@@ -12,6 +12,11 @@ The table (``inet halb_pair_vrrp``) is replaced atomically (``table``/``delete t
 ``table {...}`` in one ``nft -f`` transaction) and never touches any other table. An
 ``accept`` in it does not bypass the host's own firewall (nftables runs every base chain
 of a hook; a drop anywhere is final), so it only ever removes VRRP, never opens anything.
+
+The sources of the adverts it drops for the pair's VRIDs are remembered for an hour in
+dynamic sets (``strangers4``, ``strangers6``): ``status.yml`` names them, so a node taken
+out of the inventory that still runs keepalived, or a stranger on the segment, is seen
+by its address and not only by a packet count.
 """
 
 from __future__ import annotations
@@ -31,6 +36,12 @@ COUNTER_MEANING = {
     "vrrp_spoofed": "VRRP for the pair's VRIDs from an address outside the pair (dropped)",
     "vrrp_other": "VRRP for other VRIDs (another pair on the segment; dropped)",
 }
+#: The dynamic sets of the sources of dropped adverts for the pair's VRIDs, per family.
+STRANGER_SETS = {4: "strangers4", 6: "strangers6"}
+#: How long the guard remembers a source after its last dropped advert (the sets' timeout, s).
+STRANGER_TIMEOUT = 3600
+#: How many sources a set holds; past that the adverts are still dropped and counted.
+STRANGER_SIZE = 1024
 
 
 class GuardError(ValueError):
@@ -161,6 +172,16 @@ def render(spec: GuardSpec, header: str = "") -> str:
         lines += ["\tset peers4 {", "\t\ttype ipv4_addr", f"\t\telements = {{ {_elements(spec.peers4)} }}", "\t}"]
     if spec.peers6:
         lines += ["\tset peers6 {", "\t\ttype ipv6_addr", f"\t\telements = {{ {_elements(spec.peers6)} }}", "\t}"]
+    for family, vrids in ((4, spec.vrids), (6, spec.vrids6)):
+        if vrids:
+            lines += [
+                f"\tset {STRANGER_SETS[family]} {{",
+                f"\t\ttype ipv{family}_addr",
+                f"\t\tsize {STRANGER_SIZE}",
+                "\t\tflags dynamic,timeout",
+                f"\t\ttimeout {STRANGER_TIMEOUT}s",
+                "\t}",
+            ]
     lines += [
         "\tchain input {",
         "\t\ttype filter hook input priority filter; policy accept;",
@@ -176,9 +197,13 @@ def render(spec: GuardSpec, header: str = "") -> str:
         # IPv6 adverts come from the sender's link-local address; IPv4 instances with an IPv6
         # unicast source (if any) are accepted from it too.
         lines.append(f"\t\tip6 saddr @peers6 @th,8,8 {_set(spec.vrids6 or spec.vrids)} counter name vrrp_peer accept")
+    # The source of a dropped advert is remembered in a rule of its own, before the drop: a
+    # full set stops only the update's rule, and the drop after it still counts the packet.
     if spec.vrids:
+        lines.append(f"\t\tmeta nfproto ipv4 @th,8,8 {_set(spec.vrids)} update @{STRANGER_SETS[4]} {{ ip saddr }}")
         lines.append(f"\t\tmeta nfproto ipv4 @th,8,8 {_set(spec.vrids)} counter name vrrp_spoofed drop")
     if spec.vrids6:
+        lines.append(f"\t\tmeta nfproto ipv6 @th,8,8 {_set(spec.vrids6)} update @{STRANGER_SETS[6]} {{ ip6 saddr }}")
         lines.append(f"\t\tmeta nfproto ipv6 @th,8,8 {_set(spec.vrids6)} counter name vrrp_spoofed drop")
     lines += [
         "\t\tcounter name vrrp_other drop",
@@ -203,6 +228,53 @@ def counters(nft_json: str) -> dict[str, dict[str, int]]:
     return out
 
 
+def strangers(nft_json: str) -> list[dict[str, t.Any]]:
+    """Sources of dropped VRRP from ``nft -j list set inet halb_pair_vrrp strangers4`` (or
+    ``strangers6``): ``[{"address": "198.51.100.13", "expires": 3599}]``, sorted by address.
+
+    ``expires``: seconds until the guard forgets the source (None when nft does not say).
+    Only the guard's own stranger sets are read; an element that is not a plain address
+    is left out.
+    """
+    data = json.loads(nft_json or "{}")
+    out: dict[str, int | None] = {}
+    for item in data.get("nftables", []):
+        s = item.get("set") if isinstance(item, dict) else None
+        if not isinstance(s, dict) or s.get("table") != TABLE or s.get("name") not in STRANGER_SETS.values():
+            continue
+        for elem in s.get("elem") or []:
+            # a plain value, or {"elem": {"val": ..., "timeout": N, "expires": N}} in a set with timeouts
+            inner = elem.get("elem") if isinstance(elem, dict) else None
+            value = inner.get("val") if isinstance(inner, dict) else elem
+            expires = inner.get("expires") if isinstance(inner, dict) else None
+            if not isinstance(value, str):
+                continue
+            try:
+                address = str(ipaddress.ip_address(value))
+            except ValueError:
+                continue
+            out[address] = int(expires) if isinstance(expires, int) and not isinstance(expires, bool) else None
+    return [{"address": a, "expires": out[a]} for a in sorted(out, key=ipaddress.ip_address)]
+
+
+def _addresses_of(seen: t.Iterable[t.Any] | None) -> list[str]:
+    """Addresses out of ``strangers()`` results (or plain strings)."""
+    out = []
+    for s in seen or []:
+        a = s.get("address") if isinstance(s, t.Mapping) else s
+        if isinstance(a, str) and a:
+            out.append(a)
+    return out
+
+
+#: At most this many stranger addresses are written into a verdict's sentence (all are in ``strangers``).
+STRANGERS_SHOWN = 5
+#: What a stranger most likely is, and what to do about it.
+STRANGER_CAUSE = (
+    "a node taken out of the inventory that still runs keepalived (take it out with playbooks/leave.yml: "
+    "README, Operations) or a stranger on the segment"
+)
+
 #: Guard verdicts that run status.yml's alert hook (none of them fails the play).
 ALERTING = ("foreign_vrrp", "unguarded")
 
@@ -216,30 +288,39 @@ def configured_on(value: t.Any) -> bool:
 def verdict(
     per_node: t.Mapping[str, t.Mapping[str, t.Mapping[str, int]] | None],
     configured: t.Mapping[str, bool] | None = None,
+    seen: t.Mapping[str, t.Iterable[t.Any] | None] | None = None,
 ) -> dict[str, t.Any]:
     """One verdict over the pair: 'ok', 'foreign_vrrp' (someone outside the pair sends
     adverts for its VRIDs), 'unguarded' (a node whose guard is configured on, ``configured``,
     has no guard table: the guard it should have is missing), or 'off' (the guard is
     switched off, keepalived_vrrp_guard: false, on the nodes without a table). A node
     missing from ``configured`` counts as configured on (the role's default is auto).
+    ``seen``: node -> the sources its guard remembers (``strangers()``); the verdict names
+    them (``strangers``: every address, sorted) and says what they most likely are.
     'foreign_vrrp' and 'unguarded' alert (``ALERTING``); none fails the play."""
     configured = configured or {}
     spoofed = {h: int((c or {}).get("vrrp_spoofed", {}).get("packets", 0)) for h, c in per_node.items()}
+    found = sorted({a for h in per_node for a in _addresses_of((seen or {}).get(h))}, key=ipaddress.ip_address)
     bare = sorted(h for h, c in per_node.items() if not c)
     unguarded = [h for h in bare if configured.get(h, True)]
     off = [h for h in bare if not configured.get(h, True)]
-    if any(spoofed.values()):
-        seen = ", ".join(f"{h}: {n}" for h, n in sorted(spoofed.items()) if n)
-        return {"verdict": "foreign_vrrp", "why": f"VRRP for this pair's VRIDs from outside the pair, dropped ({seen} packets)", "spoofed": spoofed}
+    base = {"spoofed": spoofed, "strangers": found}
+    if any(spoofed.values()) or found:
+        counted = ", ".join(f"{h}: {n}" for h, n in sorted(spoofed.items()) if n)
+        counts = f"{counted} packets" if counted else "no packet counted"
+        shown = ", ".join(found[:STRANGERS_SHOWN]) + (f" and {len(found) - STRANGERS_SHOWN} more" if len(found) > STRANGERS_SHOWN else "")
+        sources = f"from {shown}" if found else f"no source seen in the last {STRANGER_TIMEOUT // 60} min"
+        why = f"VRRP for this pair's VRIDs from outside the pair, dropped ({counts}; {sources})"
+        return {"verdict": "foreign_vrrp", "why": f"{why}: {STRANGER_CAUSE}", **base}
     if unguarded:
         return {
             "verdict": "unguarded",
             "why": "no VRRP guard table on " + ", ".join(unguarded) + ", although keepalived_vrrp_guard asks for it "
             "(run site.yml for the pair with every node's network facts; nft list table inet halb_pair_vrrp)",
-            "spoofed": spoofed,
+            **base,
         }
     if off and len(off) == len(per_node):
-        return {"verdict": "off", "why": "switched off (keepalived_vrrp_guard: false)", "spoofed": spoofed}
+        return {"verdict": "off", "why": "switched off (keepalived_vrrp_guard: false)", **base}
     if off:
-        return {"verdict": "ok", "why": "VRRP only from the pair's nodes (switched off on " + ", ".join(off) + ")", "spoofed": spoofed}
-    return {"verdict": "ok", "why": "VRRP only from the pair's nodes", "spoofed": spoofed}
+        return {"verdict": "ok", "why": "VRRP only from the pair's nodes (switched off on " + ", ".join(off) + ")", **base}
+    return {"verdict": "ok", "why": "VRRP only from the pair's nodes", **base}

@@ -215,6 +215,18 @@ vrrp_guard:
   returned: always
   type: dict
   sample: {vrrp_peer: {packets: 120, bytes: 4800}, vrrp_spoofed: {packets: 24, bytes: 960}, vrrp_other: {packets: 0, bytes: 0}}
+vrrp_strangers:
+  description:
+    - The addresses the VRRP guard dropped adverts for the pair's VRIDs from (the counter C(vrrp_spoofed)), from its
+      sets C(strangers4) and C(strangers6), each remembered for an hour after its last advert - most likely a node
+      taken out of the inventory that still runs keepalived, or a stranger on the segment.
+    - C(expires) is the number of seconds until the guard forgets the address, null when nft does not say.
+    - Empty when the node has no guard table, or a guard written before these sets existed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{address: 198.51.100.13, expires: 3597}]
+  version_added: 0.2.0
 nginx:
   description:
     - The answer of nginx's health endpoint; C(healthy) is true for a 200, null when O(health_url) is empty.
@@ -264,7 +276,7 @@ def read(module, run, p):
     if not order:
         errors.append("auto: keepalived is not running and there is no state feed")
     nginx = _node_io.http_health(p["health_url"], timeout=p["health_timeout"]) if p["health_url"] else None
-    guard = {}
+    guard, strangers = {}, []
     nft = module.get_bin_path("nft")
     if nft:
         rc, out, _err = run([nft, "-j", "list", "counters", "table", _vrrp_guard.FAMILY, _vrrp_guard.TABLE])
@@ -273,8 +285,17 @@ def read(module, run, p):
                 guard = _vrrp_guard.counters(out)
             except ValueError:
                 guard = {}
+        # the sources of the dropped adverts (a guard of an IPv4-only pair has no strangers6)
+        for name in _vrrp_guard.STRANGER_SETS.values() if guard else ():
+            rc, out, _err = run([nft, "-j", "list", "set", _vrrp_guard.FAMILY, _vrrp_guard.TABLE, name])
+            if rc == 0:
+                try:
+                    strangers += _vrrp_guard.strangers(out)
+                except ValueError:
+                    pass
     return {
         "vrrp_guard": guard,
+        "vrrp_strangers": strangers,
         "addresses": addresses, "pid": pid, "version": version, "json_supported": json_supported, "drain": drain_value,
         "source": source, "instances": instances, "errors": errors, "nginx": nginx,
     }
@@ -303,6 +324,7 @@ def report(wanted, node, drain_file):
         "drain": {"path": drain_file, "value": node["drain"], "status": status, "drained": status == "drained"},
         "nginx": dict(node["nginx"]) if node["nginx"] else dict(NOT_CHECKED),
         "vrrp_guard": dict(node.get("vrrp_guard") or {}),
+        "vrrp_strangers": [dict(x) for x in node.get("vrrp_strangers") or []],
     }
 
 

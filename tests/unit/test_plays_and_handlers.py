@@ -38,7 +38,7 @@ def _writes(play) -> bool:
     for role, tasks_from in _role_refs(play):
         if role in WRITING_ROLES and tasks_from not in READ_ONLY_TASKS:
             return True
-        if role == "halb.pair._pair" and tasks_from == "drain.yml":
+        if role == "halb.pair._pair" and tasks_from in ("drain.yml", "leave.yml"):
             return True
     return False
 
@@ -54,6 +54,7 @@ def test_the_plays_that_write_are_found():
     found = sorted(p.id for p in _plays() if _writes(p.values[0]))
     assert found == [
         "failover.yml: Drain or restore one node of a pair",
+        "leave.yml: Take one node out of its pair",
         "site.yml: Load balancers",
         "site.yml: Web backends",
         "upgrade.yml: Upgrade the load balancers one at a time",

@@ -44,6 +44,7 @@ MODULES = {
             "drain",
             "nginx",
             "vrrp_guard",
+            "vrrp_strangers",
         },
     },
     "halb.pair.vrrp_failover": {

@@ -63,6 +63,23 @@ def test_status_reads_halb_pair_read():
     assert (plan["state"], plan["vips"], plan["blockers"]) == ("drained", ["198.51.100.100"], [])
 
 
+def test_leave_and_the_status_of_the_remaining_nodes_through_the_filters():
+    """leave.yml's plan (pair_leave) and its last judgement (pair_status with leaving)."""
+    gone = {"item": "lb1", "held_vips": ["198.51.100.100"], "keepalived": {"running": False}}
+    hv = hostvars(lb1={"halb_pair_read": {"results": [gone]}},
+                  lb2={"halb_pair_read": {"results": [{"item": "lb2", "held_vips": ["198.51.100.100"]}]}})
+    pairs = F["pairs"](["lb1"], hv, GROUPS)
+    # judged as a pair, lb1's stale address beside lb2's is a split brain; judged without lb1 too
+    assert [p["verdict"] for p in F["pair_status"](pairs, hv)["failing"]] == ["split_brain"]
+    remaining = F["pair_status"](pairs, hv, ["split_brain", "orphan"], None, ["lb1"])
+    assert [(p["holders"], p["nodes"], p["verdict"]) for p in remaining["failing"]] == [(["lb2", "lb1"], ["lb2"], "split_brain")]
+    plan = F["pair_leave"](pairs[0], remaining["reports"], "lb1")
+    assert (plan["drain"], plan["refused"]) == (False, "")
+    assert plan["how"].startswith("keepalived does not run on lb1")
+    with pytest.raises(AnsibleFilterError, match="pair_leave: node: expected one of the pair's hosts"):
+        F["pair_leave"](pairs[0], {}, "web1")
+
+
 def test_preflight_of_every_pair():
     groups = {"all": ["a1", "a2", "b1", "b2"], "lb": ["a1", "a2", "b1", "b2"], "lb_a": ["a1", "a2"], "lb_b": ["b1", "b2"]}
     hv = {h: {"keepalived_group": f"lb_{h[0]}", "keepalived_vips": [f"198.51.100.{10 + i}/24"]}
@@ -93,8 +110,8 @@ def test_pair_members_outside_the_limit_and_those_without_an_address():
     assert F["pair_members"](["web9"], hv, groups) == ["web9"]
 
 
-FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_conflicts", "pair_preflight", "pair_handover", "pair_members",
-           "pair_contract"]
+FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_leave", "pair_conflicts", "pair_preflight", "pair_handover",
+           "pair_members", "pair_contract"]
 
 
 def test_every_pair_filter_is_documented():

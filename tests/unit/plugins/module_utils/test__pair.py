@@ -347,3 +347,104 @@ def test_drain_plan_of_a_stranger():
     pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
     with pytest.raises(PairError, match="node: expected one of the pair's hosts"):
         _pair.drain_plan(pair, {}, "web1")
+
+
+def test_status_names_the_sources_of_foreign_vrrp():
+    """What each node's guard remembers (vip_info's vrrp_strangers) reaches the VRRP GUARD
+    line, the verdict's ``strangers`` and the alert."""
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    lb1 = dict(report(["198.51.100.100"]), vrrp_guard={"vrrp_spoofed": {"packets": 24, "bytes": 960}},
+               vrrp_strangers=[{"address": "198.51.100.13", "expires": 3500}])
+    lb2 = dict(report(), vrrp_guard={"vrrp_spoofed": {"packets": 0, "bytes": 0}}, vrrp_strangers=[])
+    s = _pair.status_all([pair], [{"lb1": lb1, "lb2": lb2}])
+    guard = s["vrrp_guard"]["lb"]
+    assert (guard["verdict"], guard["strangers"]) == ("foreign_vrrp", ["198.51.100.13"])
+    assert s["foreign_vrrp"] == ["lb"] and s["alert"] is True
+    line = s["table"][-1]
+    assert line.startswith("VRRP GUARD  FOREIGN_VRRP  VRRP for this pair's VRIDs from outside the pair, dropped "
+                           "(lb1: 24 packets; from 198.51.100.13)")
+    assert "playbooks/leave.yml" in line
+
+
+def test_a_silent_nodes_strangers_are_not_read():
+    lb1 = dict(report(["198.51.100.100"]), vrrp_guard={"vrrp_spoofed": {"packets": 0}}, vrrp_strangers=[])
+    silent = {"failed": True, "msg": "no answer", "vrrp_strangers": [{"address": "198.51.100.13"}]}
+    assert _pair.guard_verdict({"lb1": lb1, "lb2": silent})["strangers"] == []
+
+
+# --- taking a node out of its pair (playbooks/leave.yml) -----------------------
+
+A, B = "198.51.100.100", "198.51.100.101"
+# (case, group vars, reports, node, force, expected (drain, refused?, words in how))
+LEAVE_CASES = [
+    ("keepalived runs, a healthy peer: drain first", DUAL, {"lb1": report([A]), "lb2": report([B])}, "lb1", False,
+     (True, False, [f"draining lb1 first: its peers take {A}, {B} before keepalived stops there"])),
+    ("no healthy peer: refused, saying how to go on", DUAL, {"lb1": report([A]), "lb2": report([B], nginx=False)}, "lb1", False,
+     (False, True, ["not taking lb1 out of pair lb: VI_1 (198.51.100.100): no healthy peer of lb1", "-e force=true"])),
+    ("no healthy peer, forced: no drain", DUAL, {"lb1": report([A]), "lb2": report([B], nginx=False)}, "lb1", True,
+     (False, False, ["forced: lb1 is not drained (VI_1 (198.51.100.100): no healthy peer", "priority-0 advert"])),
+    # a node put back in the inventory to be taken out: its peers' guard drops its adverts, a drain cannot work
+    ("forced with a healthy peer: no drain either", DUAL, {"lb1": report([A, B]), "lb2": report([A, B])}, "lb1", True,
+     (False, False, ["forced: lb1 is not drained; keepalived's stop on it sends a priority-0 advert"])),
+    ("a peer that did not answer is no healthy peer", DUAL, {"lb1": report([A])}, "lb1", False,
+     (False, True, ["no healthy peer of lb1"])),
+    ("keepalived stopped (a rerun after the node left): nothing to drain, nothing refused", DUAL,
+     {"lb1": report(running=False), "lb2": report([A, B], nginx=False)}, "lb1", False,
+     (False, False, ["keepalived does not run on lb1: no VIP to hand over by VRRP"])),
+    ("keepalived stopped but a VIP still there: named", DUAL, {"lb1": report([A], running=False), "lb2": report([B])}, "lb1", False,
+     (False, False, [f"it still holds {A}, removed once keepalived is stopped for good"])),
+    ("nopreempt: the stop hands over, a drain would move nothing", {**DUAL, "keepalived_nopreempt": True},
+     {"lb1": report([A]), "lb2": report([B])}, "lb1", False,
+     (False, False, ["keepalived_nopreempt is true for VI_1, VI_2", "keepalived's stop on lb1 hands its VIPs over"])),
+    ("the node did not answer: refused", DUAL, {"lb2": report([A, B])}, "lb1", True,
+     (False, True, ["it did not answer"])),
+]
+
+
+@pytest.mark.parametrize(("vars_", "reports", "node", "force", "expected"), [c[1:] for c in LEAVE_CASES], ids=[c[0] for c in LEAVE_CASES])
+def test_leave_plan(vars_, reports, node, force, expected):
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **vars_))
+    plan = _pair.leave_plan(pair.as_dict(), reports, node, force)
+    drain, refused, words = expected
+    assert (plan["drain"], bool(plan["refused"])) == (drain, refused)
+    for w in words:
+        assert w in plan["how"]
+    assert plan["vips"] == [A, B] and plan["remaining"] == ["lb2"]
+    if refused:
+        assert plan["how"] == plan["refused"]
+
+
+def test_leave_plan_says_what_comes_next():
+    three = _pair.model(["lb1", "lb2", "lb3"], hv(["lb1", "lb2", "lb3"], **DUAL))
+    plan = _pair.leave_plan(three, {h: report() for h in ("lb1", "lb2", "lb3")}, "lb3")
+    assert plan["next"].startswith("lb3 has left pair lb. Next: remove lb3 from the inventory group lb (and its host_vars), "
+                                   "then run playbooks/site.yml: lb1, lb2 drop its address")
+    assert "X-HALB-Leaving: 1" in plan["next"]
+    # a pair of two leaves one node: site.yml refuses a pair of one, so the replacement comes first
+    two = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **DUAL))
+    plan = _pair.leave_plan(two, {"lb1": report([A]), "lb2": report([B])}, "lb2")
+    assert "lb1 is left alone and holds every VIP with no failover" in plan["next"]
+    assert "put the node that replaces lb2 in the inventory group lb in its place" in plan["next"]
+
+
+def test_leave_plan_of_a_host_outside_the_pair():
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    with pytest.raises(PairError, match="node: expected one of the pair's hosts"):
+        _pair.leave_plan(pair, {}, "web1")
+
+
+def test_status_of_the_remaining_nodes_leaves_the_leaving_nodes_guard_out():
+    """After leave.yml the node has no guard table (its verdict would be unguarded) and
+    holds nothing: the remaining node holding every VIP is ok, and the guard too."""
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **DUAL))
+    guarded = {"vrrp_guard": {"vrrp_spoofed": {"packets": 0}}, "vrrp_strangers": []}
+    reports = {"lb1": dict(report(running=False), vrrp_guard={}), "lb2": dict(report([A, B]), **guarded)}
+    before = _pair.status_all([pair], [reports])
+    assert before["unguarded"] == ["lb"]
+    after = _pair.status_all([pair], [reports], leaving=["lb1"])
+    assert [p["verdict"] for p in after["pairs"][0]["placements"]] == ["ok", "ok"]
+    assert after["vrrp_guard"]["lb"]["verdict"] == "ok" and after["alert"] is False
+    # a VIP the leaving node kept is a split brain of the pair it left
+    reports["lb1"] = dict(report([A], running=False), vrrp_guard={})
+    kept = _pair.status_all([pair], [reports], leaving=["lb1"])
+    assert [(p["vip"], p["verdict"]) for p in kept["failing"]] == [(A, "split_brain")]

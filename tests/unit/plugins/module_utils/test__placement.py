@@ -248,3 +248,47 @@ def test_drain_blockers(instances, reports, node, expected):
     assert len(reasons) == len(expected)
     for reason, start in zip(reasons, expected, strict=True):
         assert reason.startswith(start)
+
+
+# --------------------------------------------------------------------------- a node leaving the pair
+
+THREE = [instance("VI_1", 55, "lb1", [A], nodes=("lb1", "lb2", "lb3")), instance("VI_2", 56, "lb2", [B], nodes=("lb1", "lb2", "lb3"))]
+GONE = report(running=False)  # what vip_info says of a node after leave.yml: keepalived stopped, nothing held
+
+LEAVING_CASES = [
+    # id, instances, reports, leaving, expected [(vip, holders, verdict, preferred, nodes)]
+    ("the peer holds both: ok, preferred on it", DUAL, {"lb1": GONE, "lb2": report([A, B])}, ["lb1"],
+     [(A, ["lb2"], "ok", "lb2", ["lb2"]), (B, ["lb2"], "ok", "lb2", ["lb2"])]),
+    ("a VIP the leaving node still holds beside the peer: split brain", DUAL,
+     {"lb1": report([A], running=False), "lb2": report([A, B])}, ["lb1"],
+     [(A, ["lb2", "lb1"], "split_brain", "lb2", ["lb2"]), (B, ["lb2"], "ok", "lb2", ["lb2"])]),
+    ("held only by the leaving node: a stale address", DUAL, {"lb1": report([A], running=False), "lb2": report([B])}, ["lb1"],
+     [(A, ["lb1"], "unhealthy_holder", "lb2", ["lb2"]), (B, ["lb2"], "ok", "lb2", ["lb2"])]),
+    ("held by no remaining node: orphan", DUAL, {"lb1": GONE, "lb2": report([B])}, ["lb1"],
+     [(A, [], "orphan", "lb2", ["lb2"]), (B, ["lb2"], "ok", "lb2", ["lb2"])]),
+    ("three nodes: the remaining node of highest priority is preferred", THREE,
+     {"lb1": GONE, "lb2": report([A, B]), "lb3": report()}, ["lb1"],
+     [(A, ["lb2"], "ok", "lb2", ["lb2", "lb3"]), (B, ["lb2"], "ok", "lb2", ["lb2", "lb3"])]),
+    ("three nodes: on the lower remaining node while the higher is healthy: misplaced", THREE,
+     {"lb1": GONE, "lb2": report([B]), "lb3": report([A])}, ["lb1"],
+     [(A, ["lb3"], "misplaced", "lb2", ["lb2", "lb3"]), (B, ["lb2"], "ok", "lb2", ["lb2", "lb3"])]),
+    ("a leaving node that does not answer is not waited for", DUAL, {"lb2": report([A, B])}, ["lb1"],
+     [(A, ["lb2"], "ok", "lb2", ["lb2"]), (B, ["lb2"], "ok", "lb2", ["lb2"])]),
+    ("no node leaving: judged as ever", DUAL, {"lb1": report([A]), "lb2": report([B])}, [],
+     [(A, ["lb1"], "ok", "lb1", ["lb1", "lb2"]), (B, ["lb2"], "ok", "lb2", ["lb1", "lb2"])]),
+]
+
+
+@pytest.mark.parametrize(("instances", "reports", "leaving", "expected"), [c[1:] for c in LEAVING_CASES], ids=[c[0] for c in LEAVING_CASES])
+def test_judge_the_remaining_nodes(instances, reports, leaving, expected):
+    got = [(p["vip"], p["holders"], p["verdict"], p["preferred"], p["nodes"]) for p in judge(instances, reports, leaving)]
+    assert got == expected
+
+
+def test_an_instance_with_no_node_left_is_an_orphan_whoever_holds_it():
+    alone = [instance("VI_9", 59, "lb1", [A], nodes=("lb1",))]
+    (p,) = judge(alone, {"lb1": report([A], running=False), "lb2": report()}, ["lb1"])
+    assert (p["verdict"], p["holders"], p["nodes"], p["preferred"]) == ("orphan", ["lb1"], [], None)
+    assert p["reason"] == "no node of this instance is left in the pair (still on lb1: a stale address)"
+    (p,) = judge(alone, {"lb1": GONE}, ["lb1"])
+    assert (p["verdict"], p["reason"]) == ("orphan", "no node of this instance is left in the pair")

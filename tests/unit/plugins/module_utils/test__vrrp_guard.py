@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _vrrp_guard as g
@@ -68,6 +69,35 @@ def test_render_guards_each_family_by_its_own_sources():
     assert "meta nfproto ipv4 @th,8,8 { 55, 56 } counter name vrrp_spoofed drop" in text
     assert "meta nfproto ipv6 @th,8,8 { 57 } counter name vrrp_spoofed drop" in text
     assert text.index("ip6 saddr @peers6") < text.index("meta nfproto ipv6")
+
+
+def _block(text: str, name: str) -> list[str]:
+    """The lines of ``set NAME { ... }`` in the rendered file, without indentation."""
+    lines = text.splitlines()
+    start = lines.index(f"\tset {name} {{")
+    end = lines.index("\t}", start)
+    return [line.strip() for line in lines[start + 1:end]]
+
+
+def test_render_remembers_the_sources_of_dropped_adverts_per_family():
+    text = g.render(g.spec_for([*DUAL, V6], ADDRS, LINK))
+    assert _block(text, "strangers4") == ["type ipv4_addr", "size 1024", "flags dynamic,timeout", "timeout 3600s"]
+    assert _block(text, "strangers6") == ["type ipv6_addr", "size 1024", "flags dynamic,timeout", "timeout 3600s"]
+    v4_update = "meta nfproto ipv4 @th,8,8 { 55, 56 } update @strangers4 { ip saddr }"
+    v6_update = "meta nfproto ipv6 @th,8,8 { 57 } update @strangers6 { ip6 saddr }"
+    assert f"\t\t{v4_update}" in text.splitlines()
+    assert f"\t\t{v6_update}" in text.splitlines()
+    # the source is remembered after the peers are let through and before the drop counts it
+    assert text.index("vrrp_peer accept") < text.index(v4_update) < text.index("{ 55, 56 } counter name vrrp_spoofed drop")
+    assert text.index(v6_update) < text.index("{ 57 } counter name vrrp_spoofed drop") < text.index("vrrp_other drop")
+    # the update is a rule of its own: a full set stops that rule only, the drop still counts
+    assert not any("update @" in line and "drop" in line for line in text.splitlines())
+
+
+def test_an_ipv4_pair_has_no_ipv6_stranger_set():
+    text = g.render(g.spec_for(DUAL, ADDRS))
+    assert "set strangers4 {" in text
+    assert "strangers6" not in text
 
 
 @pytest.mark.parametrize("bad", ["fe80::1; flush ruleset", "198.51.100.11", "fe80::1 }"])
@@ -172,3 +202,158 @@ def test_verdict_knows_where_the_guard_is_asked_for(per_node, configured, want, 
     assert (v["verdict"] in g.ALERTING) is alerts
     if want == "unguarded":
         assert "lb1" in v["why"] and "keepalived_vrrp_guard" in v["why"]
+
+
+# --------------------------------------------------------------------------- the sources it drops
+
+
+def _set_json(name: str, elems, table: str = "halb_pair_vrrp", family_type: str = "ipv4_addr") -> str:
+    """``nft -j list set inet TABLE NAME`` as nftables 1.0.6 prints it (recorded in a network namespace)."""
+    s = {"family": "inet", "name": name, "table": table, "type": family_type, "handle": 6, "size": 1024,
+         "flags": ["timeout"], "timeout": 3600}
+    if elems is not None:
+        s["elem"] = elems
+    return json.dumps({"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+                                    {"set": s}]})
+
+
+# (case, nft -j output, expected)
+STRANGER_CASES = [
+    ("one source the guard remembers", _set_json("strangers4", [{"elem": {"val": "198.51.100.13", "expires": 3599}}]),
+     [{"address": "198.51.100.13", "expires": 3599}]),
+    ("an element with a timeout of its own", _set_json("strangers4", [{"elem": {"val": "198.51.100.13", "timeout": 600, "expires": 599}}]),
+     [{"address": "198.51.100.13", "expires": 599}]),
+    ("a plain element: no expiry known", _set_json("strangers4", ["198.51.100.14"]), [{"address": "198.51.100.14", "expires": None}]),
+    ("sorted by address, not as text",
+     _set_json("strangers4", [{"elem": {"val": "198.51.100.100", "expires": 10}}, {"elem": {"val": "198.51.100.9", "expires": 20}}]),
+     [{"address": "198.51.100.9", "expires": 20}, {"address": "198.51.100.100", "expires": 10}]),
+    ("IPv6, written the short way", _set_json("strangers6", [{"elem": {"val": "fe80:0:0:0:0:0:0:13", "expires": 5}}], family_type="ipv6_addr"),
+     [{"address": "fe80::13", "expires": 5}]),
+    ("an empty set has no elem key", _set_json("strangers4", None), []),
+    ("the peers' set is not a stranger", _set_json("peers4", ["198.51.100.11"]), []),
+    ("another table's set of that name", _set_json("strangers4", ["198.51.100.13"], table="someone_else"), []),
+    ("what is not an address is left out",
+     _set_json("strangers4", [{"elem": {"val": {"prefix": {"addr": "198.51.100.0", "len": 24}}}}, "not-an-address", 7]), []),
+    ("nothing", "", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in STRANGER_CASES], ids=[c[0] for c in STRANGER_CASES])
+def test_strangers_are_read_from_the_guards_sets(text, expected):
+    assert g.strangers(text) == expected
+
+
+def test_strangers_of_a_broken_answer_raise_value_error():
+    with pytest.raises(ValueError):
+        g.strangers("{not json")
+
+
+# (case, per node counters, sources per node, verdict, strangers, fragments of why)
+SEEN_CASES = [
+    ("the source is named", {"lb1": {"vrrp_spoofed": {"packets": 24}}, "lb2": {"vrrp_spoofed": {"packets": 0}}},
+     {"lb1": [{"address": "198.51.100.13", "expires": 3500}], "lb2": []}, "foreign_vrrp", ["198.51.100.13"],
+     ["(lb1: 24 packets; from 198.51.100.13)", "a node taken out of the inventory that still runs keepalived", "playbooks/leave.yml",
+      "a stranger on the segment"]),
+    ("one address seen by both nodes is named once", {"lb1": {"vrrp_spoofed": {"packets": 3}}, "lb2": {"vrrp_spoofed": {"packets": 4}}},
+     {"lb1": [{"address": "198.51.100.13"}], "lb2": ["198.51.100.13", "198.51.100.9"]}, "foreign_vrrp", ["198.51.100.9", "198.51.100.13"],
+     ["(lb1: 3, lb2: 4 packets; from 198.51.100.9, 198.51.100.13)"]),
+    ("packets older than the sets' memory", {"lb1": {"vrrp_spoofed": {"packets": 2}}, "lb2": {"vrrp_spoofed": {"packets": 0}}},
+     {}, "foreign_vrrp", [], ["(lb1: 2 packets; no source seen in the last 60 min)"]),
+    ("many sources: five in the sentence, all in the key",
+     {"lb1": {"vrrp_spoofed": {"packets": 7}}, "lb2": {"vrrp_spoofed": {"packets": 0}}},
+     {"lb1": [f"198.51.100.{n}" for n in range(40, 47)]}, "foreign_vrrp", [f"198.51.100.{n}" for n in range(40, 47)],
+     ["from 198.51.100.40, 198.51.100.41, 198.51.100.42, 198.51.100.43, 198.51.100.44 and 2 more)"]),
+    ("a remembered source alone is foreign VRRP", {"lb1": {"vrrp_spoofed": {"packets": 0}}, "lb2": {"vrrp_spoofed": {"packets": 0}}},
+     {"lb2": ["198.51.100.13"]}, "foreign_vrrp", ["198.51.100.13"], ["(no packet counted; from 198.51.100.13)"]),
+    ("a node without guard says nothing", {"lb1": {"vrrp_spoofed": {"packets": 0}}, "lb2": {"vrrp_spoofed": {"packets": 0}}},
+     {"lb1": None, "lb2": []}, "ok", [], ["VRRP only from the pair's nodes"]),
+    ("a node that is not judged is not read", {"lb1": {"vrrp_spoofed": {"packets": 0}}},
+     {"lb3": ["198.51.100.13"]}, "ok", [], ["VRRP only from the pair's nodes"]),
+]
+
+
+@pytest.mark.parametrize(("per_node", "seen", "want", "strangers", "fragments"), [c[1:] for c in SEEN_CASES], ids=[c[0] for c in SEEN_CASES])
+def test_verdict_names_the_strangers(per_node, seen, want, strangers, fragments):
+    v = g.verdict(per_node, None, seen)
+    assert v["verdict"] == want
+    assert v["strangers"] == strangers
+    for fragment in fragments:
+        assert fragment in v["why"]
+
+
+def test_every_verdict_has_the_strangers_key():
+    assert g.verdict({"lb1": None}, {"lb1": False})["strangers"] == []
+    assert g.verdict({"lb1": None})["strangers"] == []
+
+
+# --------------------------------------------------------------------------- the guard in a kernel
+
+UNSHARE = shutil.which("unshare")
+IP = shutil.which("ip") or "/usr/sbin/ip"
+SEND = r"""
+import socket, sys
+# a VRRPv2 advert for VRID 55 (RFC 3768 5.1), sent to this namespace's own loopback
+pkt = bytes([0x21, 55, 100, 1, 0, 1, 0, 0]) + socket.inet_aton("198.51.100.100") + bytes(8)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+for _ in range(int(sys.argv[1])):
+    s.sendto(pkt, ("127.0.0.1", 0))
+"""
+
+
+def _in_netns(tmp_path, script: str) -> subprocess.CompletedProcess:
+    return subprocess.run([UNSHARE, "--net", "sh", "-ec", script], capture_output=True, text=True, check=False, cwd=tmp_path, timeout=60)
+
+
+@pytest.fixture
+def netns(tmp_path):
+    """A network namespace of the test's own (``unshare --net``, root only): the host's ruleset is never touched."""
+    import os
+
+    if os.geteuid() != 0 or not UNSHARE or not shutil.which("nft"):
+        pytest.skip("needs root, unshare and nft: the guard is loaded into a network namespace of its own")
+    probe = _in_netns(tmp_path, f"{NFT} list ruleset")
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a network namespace here: {probe.stderr.strip()}")
+    return tmp_path
+
+
+def test_the_kernel_remembers_a_stranger_and_the_parsers_name_it(netns):
+    """The rendered guard loaded into a fresh namespace: an advert for the pair's VRID from
+    an address outside the pair (127.0.0.1) is dropped, counted and remembered; what
+    ``nft -j`` then prints is what ``counters()`` and ``strangers()`` read."""
+    spec = g.GuardSpec(vrids=(55, 56), peers4=("198.51.100.11", "198.51.100.12"))
+    (netns / "guard.nft").write_text(g.render(spec))
+    (netns / "send.py").write_text(SEND)
+    proc = _in_netns(netns, f"""
+        {IP} link set lo up
+        {NFT} -f guard.nft
+        {sys.executable} send.py 3
+        {NFT} -j list counters table inet halb_pair_vrrp > counters.json
+        {NFT} -j list set inet halb_pair_vrrp strangers4 > strangers4.json
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert g.counters((netns / "counters.json").read_text())["vrrp_spoofed"]["packets"] == 3
+    seen = g.strangers((netns / "strangers4.json").read_text())
+    assert [s["address"] for s in seen] == ["127.0.0.1"]
+    assert 0 < seen[0]["expires"] <= g.STRANGER_TIMEOUT
+    v = g.verdict({"lb1": g.counters((netns / "counters.json").read_text())}, None, {"lb1": seen})
+    assert (v["verdict"], v["strangers"]) == ("foreign_vrrp", ["127.0.0.1"])
+    assert "(lb1: 3 packets; from 127.0.0.1)" in v["why"]
+
+
+def test_in_the_kernel_a_peer_is_not_a_stranger(netns):
+    # the same advert from an address of the pair: accepted, and nobody remembered
+    spec = g.GuardSpec(vrids=(55,), peers4=("127.0.0.1", "198.51.100.12"))
+    (netns / "guard.nft").write_text(g.render(spec))
+    (netns / "send.py").write_text(SEND)
+    proc = _in_netns(netns, f"""
+        {IP} link set lo up
+        {NFT} -f guard.nft
+        {sys.executable} send.py 2
+        {NFT} -j list counters table inet halb_pair_vrrp > counters.json
+        {NFT} -j list set inet halb_pair_vrrp strangers4 > strangers4.json
+    """)
+    assert proc.returncode == 0, proc.stderr
+    c = g.counters((netns / "counters.json").read_text())
+    assert (c["vrrp_peer"]["packets"], c["vrrp_spoofed"]["packets"]) == (2, 0)
+    assert g.strangers((netns / "strangers4.json").read_text()) == []

@@ -240,15 +240,64 @@ def test_the_vrrp_guard_counters_are_returned(run_module, node):
     def run(argv):
         if argv[1:] == ["-j", "list", "counters", "table", "inet", "halb_pair_vrrp"]:
             return 0, counters, ""
+        if argv[1:4] == ["-j", "list", "set"]:  # a guard written before the stranger sets
+            return 1, "", "Error: No such file or directory"
         return base(argv)
 
     kind, result = run_module(vip_info.main, node["args"], run, missing=())
     assert kind == "exit"
     assert result["vrrp_guard"]["vrrp_spoofed"] == {"packets": 12, "bytes": 480}
+    assert result["vrrp_strangers"] == []
     # no guard table: nft says so, the module says nothing is guarded
     kind, result = run_module(vip_info.main, node["args"], lambda a: (1, "", "Error: No such file or directory") if a[0].endswith("nft") else base(a),
                               missing=())
     assert result["vrrp_guard"] == {}
+    assert result["vrrp_strangers"] == []
+
+
+def _nft_set(name, elems):
+    # `nft -j list set inet halb_pair_vrrp NAME` as nftables 1.0.6 prints it
+    return json.dumps({"nftables": [
+        {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+        {"set": {"family": "inet", "name": name, "table": "halb_pair_vrrp", "type": "ipv4_addr" if name.endswith("4") else "ipv6_addr",
+                 "handle": 6, "size": 1024, "flags": ["timeout"], "timeout": 3600, **({"elem": elems} if elems else {})}},
+    ]})
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        # an IPv4-only pair's guard has no strangers6: nft answers "No such file or directory"
+        ({"strangers4": [{"elem": {"val": "198.51.100.13", "expires": 3597}}]}, [{"address": "198.51.100.13", "expires": 3597}]),
+        ({"strangers4": [], "strangers6": [{"elem": {"val": "fe80::13", "timeout": 600, "expires": 12}}]},
+         [{"address": "fe80::13", "expires": 12}]),
+        ({"strangers4": ["198.51.100.14"], "strangers6": []}, [{"address": "198.51.100.14", "expires": None}]),
+        # a guard written before the sets existed
+        ({}, []),
+    ],
+)
+def test_the_vrrp_guard_strangers_are_returned(run_module, node, sets, expected):
+    counters = json.dumps({"nftables": [
+        {"counter": {"family": "inet", "name": "vrrp_spoofed", "table": "halb_pair_vrrp", "handle": 2, "packets": 9, "bytes": 360}},
+    ]})
+    base = commands()
+    asked = []
+
+    def run(argv):
+        if argv[0].endswith("nft"):
+            asked.append(argv[1:])
+            if argv[1:] == ["-j", "list", "counters", "table", "inet", "halb_pair_vrrp"]:
+                return 0, counters, ""
+            if argv[1:5] == ["-j", "list", "set", "inet"] and argv[5] == "halb_pair_vrrp" and argv[6] in sets:
+                return 0, _nft_set(argv[6], sets[argv[6]]), ""
+            return 1, "", "Error: No such file or directory"
+        return base(argv)
+
+    kind, result = run_module(vip_info.main, node["args"], run, missing=())
+    assert kind == "exit", result
+    assert result["vrrp_strangers"] == expected
+    assert ["-j", "list", "set", "inet", "halb_pair_vrrp", "strangers4"] in asked
+    assert ["-j", "list", "set", "inet", "halb_pair_vrrp", "strangers6"] in asked
 
 
 # --------------------------------------------------------------------------- whose pid is signalled
