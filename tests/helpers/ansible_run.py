@@ -98,6 +98,9 @@ def run_playbook(tmp: Path, playbook: Path, hosts: list[str], group_vars: dict,
         "HALB_OUT": str(outdir),
         "HALB_LIBEXEC": str(safe_libexec(tmp)),
     })
-    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inv), str(playbook), *(extra or [])]
+    # the keepalived role's contract file goes to each host's output directory, never to this
+    # machine's /etc/keepalived (a role var: only an extra var overrides it)
+    contract = ["-e", f"__keepalived_contract_file={outdir}/{{{{ inventory_hostname }}}}/halb-pair-contract.json"]
+    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inv), str(playbook), *contract, *(extra or [])]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     return Run(proc.returncode, proc.stdout + proc.stderr, outdir)

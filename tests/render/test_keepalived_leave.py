@@ -108,7 +108,8 @@ def listed(tmp_path_factory):
         run = run_playbook(tmp, paths_playbook(tmp, switches), ["lb1", "lb2"], BASE, HOSTS)
         assert run.rc == 0, run.output
         assert BASE["keepalived_auth_pass"] not in run.output
-        out[name] = {h: json.loads(run.conf(h, "paths.json")) for h in ("lb1", "lb2")}
+        # the run's own output directory (where the tests put the contract file) reads as OUT
+        out[name] = {h: json.loads(run.conf(h, "paths.json").replace(str(run.outdir), "OUT")) for h in ("lb1", "lb2")}
     return out
 
 
