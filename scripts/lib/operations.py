@@ -9,6 +9,8 @@ command's own output:
 - after it: each VIP on its preferred master alone, or on the node the operation moved it to;
 - Ctrl-C on the controller during a drain over a real SSH session: lb1's drain file back
   to 0 within 10 s (the module's own timeout is 60 s);
+- leave.yml -e node=lb2: nothing of the keepalived role left on lb2 (service, guard table,
+  files, units, VIPs), every VIP on lb1; a rerun changes nothing; site.yml brings lb2 back;
 - after the failed run and its rerun: keepalived on every LB runs what the inventory asks
   (its own state dump, not the role's checksum), the guard table is there on every LB
   with both LBs' addresses.
@@ -203,6 +205,39 @@ def interrupted_drain_over_ssh() -> None:
         node("lb1", "sh", "-c", "systemctl stop ssh; rm -f /root/.ssh/authorized_keys", check=False)
 
 
+def left_behind(n: str) -> list[str]:
+    """What of halb.pair.keepalived is still on a node that left its pair."""
+    out = []
+    if node(n, "systemctl", "is-active", "keepalived", check=False).strip() == "active":
+        out.append("keepalived runs")
+    if node(n, "nft", "list", "table", "inet", "halb_pair_vrrp", check=False).strip():
+        out.append("the guard's table is loaded")
+    files = node(n, "sh", "-c", "ls -d /etc/keepalived/keepalived.conf /etc/keepalived/halb-pair-* /var/lib/halb-pair/drain "
+                 "/etc/systemd/system/halb-pair-* /etc/systemd/system/keepalived.service.d/* "
+                 "/etc/systemd/system/nginx.service.d/halb-pair-handover.conf /etc/sysctl.d/60-halb-pair.conf "
+                 "/usr/local/libexec/halb-pair/handover /usr/local/libexec/halb-pair/crash-handover "
+                 "/run/halb-pair/*.loaded 2>/dev/null", check=False).split()
+    out += [f"{f} is there" for f in files]
+    vips = [v for v in VIPS if v in node(n, "ip", "-4", "-o", "addr", "show", "dev", "eth0")]
+    out += [f"it holds {v}" for v in vips]
+    return out
+
+
+def leave_lb2() -> None:
+    playbook("playbooks/leave.yml", "-e", "node=lb2")
+    left = left_behind("lb2")
+    if left:
+        raise RuntimeError("after leave.yml -e node=lb2: " + "; ".join(left))
+
+
+def leave_again() -> None:
+    """A rerun on the node already out changes nothing on it."""
+    run = playbook("playbooks/leave.yml", "-e", "node=lb2")
+    m = re.search(r"^lb2\s*:.*?changed=(\d+)", run.stdout, flags=re.M)
+    if not m or m.group(1) != "0":
+        raise RuntimeError(f"leave.yml again changed lb2 ({m.group(0) if m else 'no recap'})")
+
+
 def main() -> int:
     for c in [CLIENT, *LBS.values()]:
         sh(PODMAN, "cp", str(PROBE), f"{c}:/usr/local/bin/halb_probe.py")
@@ -247,6 +282,11 @@ def main() -> int:
         if rid != "halb_ops_a":
             problems.append(f"{n}: keepalived runs router_id {rid!r} after the rerun, expected 'halb_ops_a'")
     rows.append(measured("site.yml (router_id back)", lambda: playbook("playbooks/site.yml")))
+    # A node taken out of its pair (make-before-break), the rerun, and the node back by site.yml.
+    lb1_alone = dict.fromkeys(VIPS, "lb1")
+    rows.append(measured("leave.yml -e node=lb2", leave_lb2, expect=lb1_alone))
+    rows.append(measured("leave.yml -e node=lb2 again (nothing left to change)", leave_again, expect=lb1_alone))
+    rows.append(measured("site.yml (lb2 joins again)", lambda: playbook("playbooks/site.yml")))
     for n in LBS:
         peers = guard_peers(n)
         if peers != ["198.51.100.11", "198.51.100.12"]:
