@@ -241,9 +241,9 @@ REPO = Path(__file__).resolve().parents[4]
 MODULE = REPO / "plugins" / "modules" / "vrrp_failover.py"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name)
-def test_signal_during_the_wait_restores_the_drain(tmp_path, drain, signum):
-    # `ip` that always shows the VIP: no peer takes it, the module waits until the signal.
+def waiting_module(tmp_path, drain, **popen) -> subprocess.Popen:
+    """A real module process that drained and waits: its `ip` always shows the VIP, no peer
+    takes it, so it waits (60 s timeout) until something interrupts it."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "ip").write_text(f"#!/bin/sh\necho '{ip_json(A)}'\n")
@@ -253,13 +253,22 @@ def test_signal_during_the_wait_restores_the_drain(tmp_path, drain, signum):
     # this process's own import path: ansible and ansible_collections.halb.pair as pytest or
     # ansible-test units found them
     env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    proc = subprocess.Popen([sys.executable, str(MODULE), str(params)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(MODULE), str(params)], env=env, **popen)
+    deadline = time.monotonic() + 30
+    while drain.read_text() != "-253\n":
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail("the module never drained")
+        time.sleep(0.02)
+    time.sleep(0.2)  # well into the wait
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name)
+def test_signal_during_the_wait_restores_the_drain(tmp_path, drain, signum):
+    proc = waiting_module(tmp_path, drain, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while drain.read_text() != "-253\n":
-            assert proc.poll() is None and time.monotonic() < deadline, "the module never drained"
-            time.sleep(0.02)
-        time.sleep(0.2)  # well into the wait
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -280,20 +289,8 @@ def test_the_controller_going_away_during_the_wait_restores_the_drain(tmp_path, 
     and no signal reaches a pipelined module without a tty. Here the module's stdout is a
     pipe whose reader this test closes during the wait: the drain must be put back long
     before the 60 s timeout would restore it anyway."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "ip").write_text(f"#!/bin/sh\necho '{ip_json(A)}'\n")
-    (bindir / "ip").chmod(0o755)
-    params = tmp_path / "args.json"
-    params.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args(drain, state="drained", vips=[A], timeout=60, poll_interval=0.02)}))
-    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    proc = subprocess.Popen([sys.executable, str(MODULE), str(params)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = waiting_module(tmp_path, drain, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while drain.read_text() != "-253\n":
-            assert proc.poll() is None and time.monotonic() < deadline, "the module never drained"
-            time.sleep(0.02)
-        time.sleep(0.2)  # well into the wait
         proc.stdout.close()  # the controller's end of the session
         deadline = time.monotonic() + 10
         while drain.read_text() != "0\n" and time.monotonic() < deadline:
