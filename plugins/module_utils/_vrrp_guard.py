@@ -214,7 +214,7 @@ def render(spec: GuardSpec, header: str = "") -> str:
 
 
 def counters(nft_json: str) -> dict[str, dict[str, int]]:
-    """Counters of the guard from ``nft -j list counters table inet halb_pair_vrrp``.
+    """Counters of the guard from ``nft -j list table inet halb_pair_vrrp`` (or ``list counters table``).
 
     Returns ``{name: {"packets": N, "bytes": N}}`` for the guard's counters found.
     """
@@ -229,8 +229,9 @@ def counters(nft_json: str) -> dict[str, dict[str, int]]:
 
 
 def strangers(nft_json: str) -> list[dict[str, t.Any]]:
-    """Sources of dropped VRRP from ``nft -j list set inet halb_pair_vrrp strangers4`` (or
-    ``strangers6``): ``[{"address": "198.51.100.13", "expires": 3599}]``, sorted by address.
+    """Sources of dropped VRRP from ``nft -j list table inet halb_pair_vrrp`` (its sets
+    ``strangers4`` and ``strangers6``; or ``list set`` of one of them):
+    ``[{"address": "198.51.100.13", "expires": 3599}]``, sorted by address.
 
     ``expires``: seconds until the guard forgets the source (None when nft does not say).
     Only the guard's own stranger sets are read; an element that is not a plain address

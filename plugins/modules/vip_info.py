@@ -279,20 +279,14 @@ def read(module, run, p):
     guard, strangers = {}, []
     nft = module.get_bin_path("nft")
     if nft:
-        rc, out, _err = run([nft, "-j", "list", "counters", "table", _vrrp_guard.FAMILY, _vrrp_guard.TABLE])
+        # one read of the guard's table: its counters, and its sets with the sources of the
+        # dropped adverts (a guard of an IPv4-only pair has no strangers6)
+        rc, out, _err = run([nft, "-j", "list", "table", _vrrp_guard.FAMILY, _vrrp_guard.TABLE])
         if rc == 0:
             try:
-                guard = _vrrp_guard.counters(out)
+                guard, strangers = _vrrp_guard.counters(out), _vrrp_guard.strangers(out)
             except ValueError:
-                guard = {}
-        # the sources of the dropped adverts (a guard of an IPv4-only pair has no strangers6)
-        for name in _vrrp_guard.STRANGER_SETS.values() if guard else ():
-            rc, out, _err = run([nft, "-j", "list", "set", _vrrp_guard.FAMILY, _vrrp_guard.TABLE, name])
-            if rc == 0:
-                try:
-                    strangers += _vrrp_guard.strangers(out)
-                except ValueError:
-                    pass
+                guard, strangers = {}, []
     return {
         "vrrp_guard": guard,
         "vrrp_strangers": strangers,

@@ -317,43 +317,38 @@ def netns(tmp_path):
     return tmp_path
 
 
-def test_the_kernel_remembers_a_stranger_and_the_parsers_name_it(netns):
-    """The rendered guard loaded into a fresh namespace: an advert for the pair's VRID from
-    an address outside the pair (127.0.0.1) is dropped, counted and remembered; what
-    ``nft -j`` then prints is what ``counters()`` and ``strangers()`` read."""
-    spec = g.GuardSpec(vrids=(55, 56), peers4=("198.51.100.11", "198.51.100.12"))
+def _guarded(netns, spec: g.GuardSpec, adverts: int) -> str:
+    """``spec``'s guard loaded into the namespace, ``adverts`` adverts for VRID 55 sent from
+    127.0.0.1, and what ``nft -j list table`` then prints (the one read vip_info makes)."""
     (netns / "guard.nft").write_text(g.render(spec))
     (netns / "send.py").write_text(SEND)
     proc = _in_netns(netns, f"""
         {IP} link set lo up
         {NFT} -f guard.nft
-        {sys.executable} send.py 3
-        {NFT} -j list counters table inet halb_pair_vrrp > counters.json
-        {NFT} -j list set inet halb_pair_vrrp strangers4 > strangers4.json
+        {sys.executable} send.py {adverts}
+        {NFT} -j list table inet halb_pair_vrrp > table.json
     """)
     assert proc.returncode == 0, proc.stderr
-    assert g.counters((netns / "counters.json").read_text())["vrrp_spoofed"]["packets"] == 3
-    seen = g.strangers((netns / "strangers4.json").read_text())
+    return (netns / "table.json").read_text()
+
+
+def test_the_kernel_remembers_a_stranger_and_the_parsers_name_it(netns):
+    """The rendered guard loaded into a fresh namespace: an advert for the pair's VRID from
+    an address outside the pair (127.0.0.1) is dropped, counted and remembered; what
+    ``nft -j`` then prints is what ``counters()`` and ``strangers()`` read."""
+    table = _guarded(netns, g.GuardSpec(vrids=(55, 56), peers4=("198.51.100.11", "198.51.100.12")), 3)
+    assert g.counters(table)["vrrp_spoofed"]["packets"] == 3
+    seen = g.strangers(table)
     assert [s["address"] for s in seen] == ["127.0.0.1"]
     assert 0 < seen[0]["expires"] <= g.STRANGER_TIMEOUT
-    v = g.verdict({"lb1": g.counters((netns / "counters.json").read_text())}, None, {"lb1": seen})
+    v = g.verdict({"lb1": g.counters(table)}, None, {"lb1": seen})
     assert (v["verdict"], v["strangers"]) == ("foreign_vrrp", ["127.0.0.1"])
     assert "(lb1: 3 packets; from 127.0.0.1)" in v["why"]
 
 
 def test_in_the_kernel_a_peer_is_not_a_stranger(netns):
     # the same advert from an address of the pair: accepted, and nobody remembered
-    spec = g.GuardSpec(vrids=(55,), peers4=("127.0.0.1", "198.51.100.12"))
-    (netns / "guard.nft").write_text(g.render(spec))
-    (netns / "send.py").write_text(SEND)
-    proc = _in_netns(netns, f"""
-        {IP} link set lo up
-        {NFT} -f guard.nft
-        {sys.executable} send.py 2
-        {NFT} -j list counters table inet halb_pair_vrrp > counters.json
-        {NFT} -j list set inet halb_pair_vrrp strangers4 > strangers4.json
-    """)
-    assert proc.returncode == 0, proc.stderr
-    c = g.counters((netns / "counters.json").read_text())
+    table = _guarded(netns, g.GuardSpec(vrids=(55,), peers4=("127.0.0.1", "198.51.100.12")), 2)
+    c = g.counters(table)
     assert (c["vrrp_peer"]["packets"], c["vrrp_spoofed"]["packets"]) == (2, 0)
-    assert g.strangers((netns / "strangers4.json").read_text()) == []
+    assert g.strangers(table) == []

@@ -227,21 +227,31 @@ def test_a_malformed_dump_never_returns_the_password(run_module, node):
     assert "auth_data" not in json.dumps(result)
 
 
+GUARD_READ = ["-j", "list", "table", "inet", "halb_pair_vrrp"]
+
+
+def _nft_table(counters, sets):
+    """`nft -j list table inet halb_pair_vrrp` as nftables 1.0.6 prints it (recorded in a
+    network namespace; chains and rules left out): ``counters`` name -> (packets, bytes),
+    ``sets`` name -> elements (None: a guard written before that set existed)."""
+    items = [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+             {"table": {"family": "inet", "name": "halb_pair_vrrp", "handle": 2}}]
+    items += [{"counter": {"family": "inet", "name": name, "table": "halb_pair_vrrp", "handle": 3 + i, "packets": p, "bytes": b}}
+              for i, (name, (p, b)) in enumerate(counters.items())]
+    items += [{"set": {"family": "inet", "name": name, "table": "halb_pair_vrrp", "type": "ipv4_addr" if name.endswith("4") else "ipv6_addr",
+                       "handle": 7 + i, "size": 1024, "flags": ["timeout"], "timeout": 3600, **({"elem": elems} if elems else {})}}
+              for i, (name, elems) in enumerate(sets.items()) if elems is not None]
+    return json.dumps({"nftables": items})
+
+
 def test_the_vrrp_guard_counters_are_returned(run_module, node):
-    # `nft -j list counters table inet halb_pair_vrrp` as nftables 1.0.6 prints it
-    counters = json.dumps({"nftables": [
-        {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
-        {"counter": {"family": "inet", "name": "vrrp_peer", "table": "halb_pair_vrrp", "handle": 1, "packets": 3, "bytes": 120}},
-        {"counter": {"family": "inet", "name": "vrrp_spoofed", "table": "halb_pair_vrrp", "handle": 2, "packets": 12, "bytes": 480}},
-        {"counter": {"family": "inet", "name": "vrrp_other", "table": "halb_pair_vrrp", "handle": 3, "packets": 0, "bytes": 0}},
-    ]})
+    # a guard written before the stranger sets: counters only
+    table = _nft_table({"vrrp_peer": (3, 120), "vrrp_spoofed": (12, 480), "vrrp_other": (0, 0)}, {})
     base = commands()
 
     def run(argv):
-        if argv[1:] == ["-j", "list", "counters", "table", "inet", "halb_pair_vrrp"]:
-            return 0, counters, ""
-        if argv[1:4] == ["-j", "list", "set"]:  # a guard written before the stranger sets
-            return 1, "", "Error: No such file or directory"
+        if argv[1:] == GUARD_READ:
+            return 0, table, ""
         return base(argv)
 
     kind, result = run_module(vip_info.main, node["args"], run, missing=())
@@ -255,20 +265,12 @@ def test_the_vrrp_guard_counters_are_returned(run_module, node):
     assert result["vrrp_strangers"] == []
 
 
-def _nft_set(name, elems):
-    # `nft -j list set inet halb_pair_vrrp NAME` as nftables 1.0.6 prints it
-    return json.dumps({"nftables": [
-        {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
-        {"set": {"family": "inet", "name": name, "table": "halb_pair_vrrp", "type": "ipv4_addr" if name.endswith("4") else "ipv6_addr",
-                 "handle": 6, "size": 1024, "flags": ["timeout"], "timeout": 3600, **({"elem": elems} if elems else {})}},
-    ]})
-
-
 @pytest.mark.parametrize(
     ("sets", "expected"),
     [
-        # an IPv4-only pair's guard has no strangers6: nft answers "No such file or directory"
-        ({"strangers4": [{"elem": {"val": "198.51.100.13", "expires": 3597}}]}, [{"address": "198.51.100.13", "expires": 3597}]),
+        # an IPv4-only pair's guard has no strangers6
+        ({"strangers4": [{"elem": {"val": "198.51.100.13", "expires": 3597}}], "strangers6": None},
+         [{"address": "198.51.100.13", "expires": 3597}]),
         ({"strangers4": [], "strangers6": [{"elem": {"val": "fe80::13", "timeout": 600, "expires": 12}}]},
          [{"address": "fe80::13", "expires": 12}]),
         ({"strangers4": ["198.51.100.14"], "strangers6": []}, [{"address": "198.51.100.14", "expires": None}]),
@@ -277,27 +279,21 @@ def _nft_set(name, elems):
     ],
 )
 def test_the_vrrp_guard_strangers_are_returned(run_module, node, sets, expected):
-    counters = json.dumps({"nftables": [
-        {"counter": {"family": "inet", "name": "vrrp_spoofed", "table": "halb_pair_vrrp", "handle": 2, "packets": 9, "bytes": 360}},
-    ]})
+    table = _nft_table({"vrrp_spoofed": (9, 360)}, sets)
     base = commands()
     asked = []
 
     def run(argv):
         if argv[0].endswith("nft"):
             asked.append(argv[1:])
-            if argv[1:] == ["-j", "list", "counters", "table", "inet", "halb_pair_vrrp"]:
-                return 0, counters, ""
-            if argv[1:5] == ["-j", "list", "set", "inet"] and argv[5] == "halb_pair_vrrp" and argv[6] in sets:
-                return 0, _nft_set(argv[6], sets[argv[6]]), ""
-            return 1, "", "Error: No such file or directory"
+            return (0, table, "") if argv[1:] == GUARD_READ else (1, "", "Error: No such file or directory")
         return base(argv)
 
     kind, result = run_module(vip_info.main, node["args"], run, missing=())
     assert kind == "exit", result
     assert result["vrrp_strangers"] == expected
-    assert ["-j", "list", "set", "inet", "halb_pair_vrrp", "strangers4"] in asked
-    assert ["-j", "list", "set", "inet", "halb_pair_vrrp", "strangers6"] in asked
+    assert result["vrrp_guard"]["vrrp_spoofed"] == {"packets": 9, "bytes": 360}
+    assert asked == [GUARD_READ], "one read of the guard's table gives its counters and its sets"
 
 
 # --------------------------------------------------------------------------- whose pid is signalled
