@@ -612,6 +612,23 @@ def _instances_of(pair: Pair | t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
     return [dict(i) for i in pair["instances"]]
 
 
+def _group_of(pair: Pair | t.Mapping[str, t.Any]) -> str:
+    return pair.group if isinstance(pair, Pair) else pair["group"]
+
+
+def _nodes_of(pair: Pair | t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """host -> its NodeContract (a model) or its dict (a model as the filters pass it)."""
+    return pair.nodes if isinstance(pair, Pair) else pair["nodes"]
+
+
+def _node_of(pair: Pair | t.Mapping[str, t.Any], node: str) -> t.Any:
+    """``node``'s entry in ``_nodes_of(pair)``; PairError when it is not a host of the pair."""
+    nodes = _nodes_of(pair)
+    if node not in nodes:
+        raise PairError([f"node: expected one of the pair's hosts {list(nodes)!r}, found {node!r}"])
+    return nodes[node]
+
+
 def status(
     pair: Pair | t.Mapping[str, t.Any],
     reports: t.Mapping[str, t.Any],
@@ -622,12 +639,12 @@ def status(
     entries that are not ok, those that fail (``fail_on``) and one-line summaries.
     ``leaving``: nodes taken out of the pair (playbooks/leave.yml): the remaining nodes
     are judged (``_placement.judge``), and the leaving nodes' guards are not."""
-    group = pair.group if isinstance(pair, Pair) else pair["group"]
+    group = _group_of(pair)
     gone = [str(h) for h in leaving]
     placements = _placement.judge(_instances_of(pair), dict(reports), gone)
     problems = [p for p in placements if p["verdict"] != "ok"]
     failing = _placement.failing(placements, list(fail_on))
-    nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
+    nodes = _nodes_of(pair)
     guard = guard_verdict(
         {h: r for h, r in reports.items() if h not in gone},
         {h: bool(n.vrrp_guard if isinstance(n, NodeContract) else n.get("vrrp_guard", True)) for h, n in nodes.items() if h not in gone},
@@ -715,11 +732,7 @@ def drain_plan(
     """What a planned failover of ``node`` does: the drain-file state, the VIPs to
     watch (every VIP of its instances on drain; those it prefers on restore), and why
     draining would leave a VIP without a healthy holder (empty: safe)."""
-    nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
-    if node not in nodes:
-        hosts = list(nodes)
-        raise PairError([f"node: expected one of the pair's hosts {hosts!r}, found {node!r}"])
-    c = nodes[node]
+    c = _node_of(pair, node)
     get = (lambda k: getattr(c, k)) if isinstance(c, NodeContract) else (lambda k: c[k])
     # How long the move may take: the peers wait out their master-down interval and
     # any preempt delay (keepalived_preempt_delay) before they take over; never below 20 s.
@@ -762,11 +775,9 @@ def leave_plan(
     unless ``force``. ``refused``: why the node may not leave now, empty when it may.
     ``how``: what happens first, ``next``: what to do after, each for the person.
     """
-    nodes = pair.nodes if isinstance(pair, Pair) else pair["nodes"]
-    group = pair.group if isinstance(pair, Pair) else pair["group"]
-    if node not in nodes:
-        raise PairError([f"node: expected one of the pair's hosts {list(nodes)!r}, found {node!r}"])
-    remaining = [h for h in nodes if h != node]
+    _node_of(pair, node)
+    group = _group_of(pair)
+    remaining = [h for h in _nodes_of(pair) if h != node]
     instances = _instances_of(pair)
     mine = [i for i in instances if any(n["host"] == node for n in i["nodes"])]
     vips = _unique(v["address"] for i in mine for v in i["vips"])
