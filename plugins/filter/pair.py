@@ -201,6 +201,11 @@ def pair_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mappi
         return [str(exc)]
 
 
+@_guard("pair_watch")
+def pair_watch(pair: t.Mapping[str, t.Any], host: str, settings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    return _pair.watch(pair, str(host), dict(settings))
+
+
 @_guard("pair_handover")
 def pair_handover(pair: t.Mapping[str, t.Any], host: str, handover_file: str, fault_file: str) -> dict[str, t.Any]:
     return _pair.handover(pair, str(host), str(handover_file), str(fault_file))
@@ -240,6 +245,7 @@ class FilterModule:
             "pair_conflicts": pair_conflicts,
             "pair_preflight": pair_preflight,
             "pair_handover": pair_handover,
+            "pair_watch": pair_watch,
             "pair_members": pair_members,
             "pair_contract": pair_contract,
         }

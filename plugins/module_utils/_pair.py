@@ -407,6 +407,55 @@ def handover(pair: Pair | t.Mapping[str, t.Any], host: str, handover_file: str, 
     }
 
 
+#: The port of the watcher's /metrics and /state on each node's address (keepalived_watch_port).
+WATCH_PORT = 9654
+
+
+def watch(pair: Pair | t.Mapping[str, t.Any], host: str, settings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The configuration of a node's watcher (roles/keepalived/files/libexec/watch): the
+    pair's instances as status.yml judges them, this node's files and address, each peer's
+    watcher at the peer's address, and the operator's settings (``settings``: ``port``,
+    ``interval``, ``hold``, ``mail``, ``hook``, ``rate``, ``guard``, the files the role
+    writes). It holds no secret: the watcher never needs the VRRP password."""
+    p = pair.as_dict() if isinstance(pair, Pair) else pair
+    nodes = p["nodes"]
+    me = _node_of(p, host)
+    if not me.get("address"):
+        raise PairError([f"keepalived_watch on {host}: expected the node's address (its unicast source or its interface's "
+                         f"address from facts) for the watcher to listen on, found none"])
+    port = int(settings.get("port") or WATCH_PORT)
+    peers = {h: f"http://{_host(str(n['address']))}:{port}/state" for h, n in nodes.items() if h != host and n.get("address")}
+    mine = [i for i in p["instances"] if any(n["host"] == host for n in i["nodes"])]
+    return {
+        "node": host,
+        "pair": p["group"],
+        "order": list(p["hosts"]),
+        "listen": str(me["address"]),
+        "port": port,
+        "interval": float(settings.get("interval") or 0.5),
+        "hold": dict(settings.get("hold") or {}),
+        "instances": [
+            {"name": i["name"], "vrid": i["vrid"], "master": i["master"], "preempt": i["preempt"],
+             "nodes": [{"host": n["host"], "priority": n["priority"]} for n in i["nodes"]],
+             "vips": [{"address": v["address"], "cidr": v["cidr"]} for v in i["vips"]]}
+            for i in mine
+        ],
+        "vips": list(me["vips"]),
+        "interface": str(me["interface"]),
+        "peers": peers,
+        "peer_timeout": 0.3,
+        "health_url": str(me["check"]["url"]),
+        "drain_file": str(me["drain_file"]),
+        "state_dir": str(me["state_dir"]),
+        "pid_file": "/run/keepalived.pid",
+        **{k: settings[k] for k in ("handover_file", "keepalived_conf", "loaded_stamp", "crash_counter") if settings.get(k)},
+        "guard": dict(settings.get("guard") or {"wanted": False}),
+        "mail": settings.get("mail"),
+        "hook": settings.get("hook"),
+        "rate": dict(settings.get("rate") or {"count": 10, "period": 600}),
+    }
+
+
 def model(
     hosts: t.Sequence[str],
     hostvars: t.Mapping[str, t.Mapping[str, t.Any]],

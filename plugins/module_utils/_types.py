@@ -141,6 +141,17 @@ def integer(lo: int, hi: int, name: str | None = None) -> Type:
     return Type(name or f"int {lo}..{hi}", f"an integer within {lo}..{hi}", parse)
 
 
+def seconds(lo: float, hi: float, name: str | None = None) -> Type:
+    """A number of seconds (an integer or a decimal) within lo..hi."""
+    def parse(value: t.Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Bad(f"a {_kind(value)}, not a number")
+        if not lo <= value <= hi:
+            raise _Bad("out of range")
+        return float(value)
+    return Type(name or f"seconds {lo:g}..{hi:g}", f"a number of seconds within {lo:g}..{hi:g}", parse)
+
+
 def choice(*options: t.Any, name: str | None = None) -> Type:
     def parse(value: t.Any) -> t.Any:
         for o in options:
@@ -599,6 +610,20 @@ BOOL = Type("bool", "true or false (a YAML boolean, not a string)", _bool)
 STATE = choice("MASTER", "BACKUP", name="vrrp_state")
 ANY_STR = Type("str", "a string", _str)
 
+
+
+def _argv(value: t.Any) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise _Bad(f"a {_kind(value)}, not a non-empty list")
+    if not all(isinstance(a, str) and a and "\x00" not in a for a in value):
+        raise _Bad("an item that is not a non-empty string")
+    if not value[0].startswith("/"):
+        raise _Bad("a command that is not an absolute path")
+    return [str(a) for a in value]
+
+
+ARGV = Type("argv", "a command as a list of strings, the first an absolute path (run without a shell)", _argv)
+
 # --------------------------------------------------------------------------
 # Structures: lists and records of the types above
 
@@ -747,6 +772,15 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_handover_file": ABS_PATH,
     "keepalived_nginx_fault_file": ABS_PATH,
     "keepalived_nginx_service": UNIT_NAME,
+    "keepalived_watch_port": PORT,
+    "keepalived_watch_interval": seconds(0.1, 10, "watch_interval"),
+    "keepalived_watch_hold": MapOf(
+        choice("split_brain", "orphan", "unhealthy_holder", "misplaced", "drained", "foreign_vrrp", "guard_missing",
+               "config_drift", name="watch_kind"),
+        seconds(0, 604800, "hold_seconds"),
+    ),
+    "keepalived_watch_hook": optional(ARGV),
+    "keepalived_watch_rate": Record({"count": integer(1, 1000), "period": integer(1, 86400)}, label=""),
 }
 
 NGINX_VARS: dict[str, Spec] = {
@@ -797,6 +831,7 @@ NOT_RENDERED: dict[str, str] = {
     "keepalived_handover": "decides whether the hand-over units are written",
     "keepalived_crash_handover": "decides whether the crash hand-over files are written (their content comes from the pair model)",
     "keepalived_vrrp_guard": "decides whether the guard's table is written (its content comes from the pair model)",
+    "keepalived_watch": "decides whether the watcher's files and unit are written (its configuration comes from the pair model)",
     "nginx_lb_package": "a package name for the package task",
     "nginx_lb_manage_service": "decides tasks (read with the bool filter)",
     "nginx_lb_nonlocal_bind": "decides whether a static file is written",

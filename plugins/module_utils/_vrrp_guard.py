@@ -325,3 +325,24 @@ def verdict(
     if off:
         return {"verdict": "ok", "why": "VRRP only from the pair's nodes (switched off on " + ", ".join(off) + ")", **base}
     return {"verdict": "ok", "why": "VRRP only from the pair's nodes", **base}
+
+
+def intact(nft_json: str) -> bool:
+    """Whether ``nft -j list table inet halb_pair_vrrp`` shows the guard at work: its input
+    chain jumps to its vrrp chain, and the vrrp chain ends in the drop that counts
+    ``vrrp_other`` (``nft flush table`` keeps the table and its chains but empties them)."""
+    try:
+        data = json.loads(nft_json or "{}")
+    except ValueError:
+        return False
+    jump = last = False
+    for item in data.get("nftables", []):
+        rule = item.get("rule") if isinstance(item, dict) else None
+        if not isinstance(rule, dict) or rule.get("table") != TABLE:
+            continue
+        text = json.dumps(rule.get("expr") or [])
+        if rule.get("chain") == "input" and '"jump": {"target": "vrrp"}' in text:
+            jump = True
+        if rule.get("chain") == "vrrp" and '"counter": "vrrp_other"' in text and '"drop": null' in text:
+            last = True
+    return jump and last

@@ -8,8 +8,9 @@
 HALB_IMAGE_PACKAGES=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,procps,sudo,curl,ca-certificates,nftables,openssh-server
 # Each entry is resolved on its own against the base image (nginx and nginx-light are
 # alternatives and must not be resolved together); python3-aiosmtpd is the lab's mail server
-# (the client's, for keepalived's alerts).  Extend with HALB_REPO_EXTRA="pkg ...".
-HALB_REPO_SETS=${HALB_REPO_SETS:-"keepalived nginx-light nginx python3-aiosmtpd"}
+# (the client's, for keepalived's and the watcher's alerts), prometheus the lab's metrics server and
+# alert rule evaluator (the client's, scraping the watchers).  Extend with HALB_REPO_EXTRA="pkg ...".
+HALB_REPO_SETS=${HALB_REPO_SETS:-"keepalived nginx-light nginx python3-aiosmtpd prometheus"}
 # The rootfs and the image are named after the package list: a changed list builds anew
 # instead of reusing a cache without the new packages.
 HALB_IMAGE_KEY=$(printf '%s' "$HALB_IMAGE_PACKAGES" | sha256sum | cut -c1-12)

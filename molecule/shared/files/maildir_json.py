@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Print the messages of a Maildir as JSON lines: from, to, subject, date, body (the lab's
-mail server keeps keepalived's alerts there; the mail_alerts case reads them)."""
+"""Print the messages of a Maildir as JSON lines: from, to, subject, date, received (when the
+lab's server delivered it: the file's time), event (the watcher's X-HALB-Event header, or
+null), body (the lab's mail server keeps keepalived's and the watcher's alerts there; the
+mail_alerts and watch_* cases read them)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ def main(path: str) -> int:
                     "to": msg.get("To", ""),
                     "subject": msg.get("Subject", ""),
                     "date": when,
+                    "received": msg.get_date(),
+                    "event": json.loads(msg["X-HALB-Event"]) if msg["X-HALB-Event"] else None,
                     "body": (body or b"").decode("utf-8", "replace").strip(),
                 },
                 sort_keys=True,
