@@ -1,10 +1,18 @@
 # Copyright: halb.pair contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The segment's answers: frames checked against hand-written bytes."""
+"""The segment's answers: frames checked against hand-written bytes, then real probes
+between network namespaces (root only) bridged into one L2 segment."""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _segment as s
@@ -309,3 +317,197 @@ def test_a_target_is_an_ip_address():
         seg.probe(["198.51.100.100", "vip1"])
     with pytest.raises(ValueError):
         s.Segment("halbseg-x0", src_ip="198.51.100.300")
+
+
+# --------------------------------------------------------------------------- on a real segment
+
+IP = shutil.which("ip") or "/usr/sbin/ip"
+#: the directory on sys.path that holds ansible_collections (the worktree's, as pytest imported it)
+COLLECTIONS = str(Path(s.__file__).parents[5])
+MACS = {"a0": "00:00:5e:00:53:11", "a1": "00:00:5e:00:53:1a", "b0": "00:00:5e:00:53:12", "c0": "00:00:5e:00:53:13"}
+DEVS = {"a": "a0", "b": "b0", "c": "c0"}
+NODE_ADDRESSES = {"a": "198.51.100.11/24", "b": "198.51.100.12/24", "c": "198.51.100.13/24"}
+FAMILIES = {4: ("198.51.100.100", "198.51.100.101"), 6: ("2001:db8::100", "2001:db8::101")}
+
+PROBE = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.halb.pair.plugins.module_utils import _segment
+args = json.loads(sys.argv[2])
+if args.get("trust_no_interface"):
+    _segment.own_macs = lambda root=None: frozenset()  # only the probing interface's MAC is known
+seg = _segment.Segment(args["ifname"])
+out = {}
+if args.get("stale"):  # open the sockets, then let the test queue an old answer
+    seg.probe(args["targets"])
+    print("ready", flush=True)
+    sys.stdin.readline()
+out["answers"] = seg.probe(args["targets"])
+out.update(error=seg.error, drained=seg.drained, src=[seg.src_ip, seg.src_ip6])
+seg.close()
+print(json.dumps(out))
+"""
+
+#: an unsolicited ARP reply (198.51.100.102 is-at B) sent from B straight to A
+STALE = r"""
+import socket, sys
+a, b = bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])
+frame = a + b + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02" + b + bytes([198, 51, 100, 102]) + a + bytes([198, 51, 100, 11])
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+sock.bind(("b0", 0))
+sock.send(frame)
+"""
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run([IP, *args], capture_output=True, text=True, check=False, timeout=10)
+    assert proc.returncode == 0, f"ip {' '.join(args)}: {proc.stderr.strip()}"
+
+
+class Lab:
+    """Namespaces a, b and c, each with one veth into a bridge in namespace sw; a has a
+    second veth (a1) into the same bridge, so the node itself can answer its own probe."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.held: dict[str, set[str]] = {vip: set() for pair in FAMILIES.values() for vip in pair}
+
+    def ns(self, node: str) -> str:
+        return f"{self.prefix}-{node}"
+
+    def sysctl(self, node: str, key: str, value: str) -> None:
+        path = "/proc/sys/net/" + key.replace(".", "/")
+        _ip("netns", "exec", self.ns(node), "sh", "-c", f"echo {value} > {path}")
+
+    def build(self) -> None:
+        _ip("-n", self.ns("sw"), "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
+        _ip("-n", self.ns("sw"), "link", "set", "br0", "up")
+        for node in "abc":
+            # link-local addresses usable at once: no duplicate address detection on the lab's links
+            for scope in ("all", "default"):
+                self.sysctl(node, f"ipv6.conf.{scope}.accept_dad", "0")
+        for node, dev in [("a", "a0"), ("a", "a1"), ("b", "b0"), ("c", "c0")]:
+            _ip("-n", self.ns(node), "link", "add", dev, "address", MACS[dev], "type", "veth", "peer", "name", f"p{dev}", "netns", self.ns("sw"))
+            _ip("-n", self.ns("sw"), "link", "set", f"p{dev}", "master", "br0", "up")
+            _ip("-n", self.ns(node), "link", "set", dev, "up")
+        for node, cidr in NODE_ADDRESSES.items():
+            _ip("-n", self.ns(node), "addr", "add", cidr, "dev", DEVS[node])
+        # a1 answers ARP for the node's VIPs (arp_ignore 0), but only once a request from the
+        # node's own address (198.51.100.11) is not a martian source to it
+        self.sysctl("a", "ipv4.conf.a1.accept_local", "1")
+
+    def hold(self, vip: str, nodes: str) -> None:
+        """``vip`` on exactly ``nodes`` (on a, IPv6 also on a1: Linux answers a solicitation
+        only for an address of the interface it arrived on)."""
+        v6 = ":" in vip
+        places = [(node, DEVS[node], f"{vip}/64" if v6 else f"{vip}/24") for node in "abc"]
+        if v6:
+            places.append(("a", "a1", f"{vip}/128"))
+        for node, dev, cidr in places:
+            key = f"{node}:{dev}"
+            if node in nodes and key not in self.held[vip]:
+                _ip("-n", self.ns(node), "addr", "add", cidr, "dev", dev, *(["nodad"] if v6 else []))
+                self.held[vip].add(key)
+            elif node not in nodes and key in self.held[vip]:
+                _ip("-n", self.ns(node), "addr", "del", cidr, "dev", dev)
+                self.held[vip].discard(key)
+
+    def probe(self, targets: list[str], **options) -> dict:
+        args = json.dumps({"ifname": "a0", "targets": targets, **options})
+        cmd = [IP, "netns", "exec", self.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=20)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the probes run in network namespaces of their own (ip netns)")
+    if not shutil.which("ip"):
+        pytest.skip("needs iproute2's ip to make the network namespaces")
+    lab = Lab(f"halbseg-{secrets.token_hex(3)}")
+    made: list[str] = []
+    try:
+        for node in ("sw", "a", "b", "c"):
+            proc = subprocess.run([IP, "netns", "add", lab.ns(node)], capture_output=True, text=True, check=False, timeout=10)
+            if proc.returncode != 0:
+                pytest.skip(f"cannot make a network namespace here: {proc.stderr.strip()}")
+            made.append(lab.ns(node))
+        lab.build()
+        yield lab
+    finally:
+        for name in reversed(made):
+            subprocess.run([IP, "netns", "del", name], capture_output=True, check=False, timeout=10)
+
+
+@pytest.fixture(params=sorted(FAMILIES), ids=lambda f: f"IPv{f}")
+def family(request, lab):
+    if request.param == 6 and not Path("/proc/sys/net/ipv6").exists():
+        pytest.fail("IPv6 is not available in this kernel: the neighbour-solicitation probes cannot run")
+    return request.param
+
+
+def test_one_holder_answers_with_its_mac(lab, family):
+    vip, _ = FAMILIES[family]
+    lab.hold(vip, "b")
+    out = lab.probe([vip])
+    assert out["error"] is None
+    assert out["answers"] == {vip: [MACS["b0"]]}
+    # the request spoke from the node's own address, never from the VIP (each family's
+    # source is looked up when that family is first asked for)
+    assert out["src"] == (["198.51.100.11", None] if family == 4 else [None, "fe80::200:5eff:fe00:5311"])
+
+
+def test_two_holders_are_the_split_brain_seen_on_the_segment(lab, family):
+    vip, _ = FAMILIES[family]
+    lab.hold(vip, "bc")
+    out = lab.probe([vip])
+    assert (out["error"], out["answers"]) == (None, {vip: [MACS["b0"], MACS["c0"]]})
+
+
+def test_the_node_s_own_answer_never_counts(lab, family):
+    vip, _ = FAMILIES[family]
+    lab.hold(vip, "a")
+    assert lab.probe([vip])["answers"] == {vip: []}
+    # the node did answer itself through a1: only its list of own MACs left that answer out
+    assert lab.probe([vip], trust_no_interface=True)["answers"] == {vip: [MACS["a1"]]}
+
+
+def test_nobody_holds_an_orphan(lab, family):
+    vip, orphan = FAMILIES[family]
+    lab.hold(vip, "b")
+    out = lab.probe([vip, orphan])
+    assert (out["error"], out["answers"]) == (None, {vip: [MACS["b0"]], orphan: []})
+
+
+def test_one_probe_asks_for_both_families_at_once(lab):
+    lab.hold("198.51.100.100", "b")
+    lab.hold("2001:db8::100", "c")
+    out = lab.probe(["198.51.100.100", "2001:db8::100", "198.51.100.101", "2001:db8:0::101"])
+    assert out["error"] is None
+    assert out["answers"] == {
+        "198.51.100.100": [MACS["b0"]], "2001:db8::100": [MACS["c0"]], "198.51.100.101": [], "2001:db8:0::101": [],
+    }
+
+
+def test_an_answer_queued_before_the_probe_does_not_count(lab):
+    """An ARP reply naming B for 198.51.100.102 reaches A between two probes (as a late
+    answer or a gratuitous ARP would): the next probe reads it away, and nobody holds .102."""
+    lab.hold("198.51.100.100", "")
+    args = json.dumps({"ifname": "a0", "targets": ["198.51.100.102"], "stale": True})
+    cmd = [IP, "netns", "exec", lab.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            a, b = MACS["a0"].replace(":", ""), MACS["b0"].replace(":", "")
+            _ip("netns", "exec", lab.ns("b"), sys.executable, "-c", STALE, a, b)
+            time.sleep(0.1)
+            out, err = proc.communicate("go\n", timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    result = json.loads(out)
+    assert result["drained"] >= 1
+    assert result["answers"] == {"198.51.100.102": []}
