@@ -336,7 +336,7 @@ from ansible_collections.halb.pair.plugins.module_utils import _segment
 args = json.loads(sys.argv[2])
 if args.get("trust_no_interface"):
     _segment.own_macs = lambda root=None: frozenset()  # only the probing interface's MAC is known
-seg = _segment.Segment(args["ifname"])
+seg = _segment.Segment(args["ifname"], src_ip=args.get("src_ip"))
 out = {}
 if args.get("stale"):  # open the sockets, then let the test queue an old answer
     seg.probe(args["targets"])
@@ -511,3 +511,18 @@ def test_an_answer_queued_before_the_probe_does_not_count(lab):
     result = json.loads(out)
     assert result["drained"] >= 1
     assert result["answers"] == {"198.51.100.102": []}
+
+
+def test_a_request_never_speaks_as_the_vip(lab):
+    """B learns from a request only who asked: A's own address. Told to speak as the VIP it
+    asks about, the node sends an ARP probe (sender 0.0.0.0) instead, which B answers all the
+    same and which moves no neighbour's entry for the VIP to the asking node."""
+    lab.hold("198.51.100.100", "b")
+    _ip("-n", lab.ns("b"), "neigh", "flush", "dev", "b0")
+    out = lab.probe(["198.51.100.100"], src_ip="198.51.100.100")
+    assert (out["error"], out["answers"]) == (None, {"198.51.100.100": [MACS["b0"]]})
+    neigh = subprocess.run([IP, "-n", lab.ns("b"), "-j", "neigh", "show", "dev", "b0"], capture_output=True, text=True, check=True).stdout
+    assert [n["dst"] for n in json.loads(neigh)] == []
+    lab.probe(["198.51.100.100"])
+    neigh = subprocess.run([IP, "-n", lab.ns("b"), "-j", "neigh", "show", "dev", "b0"], capture_output=True, text=True, check=True).stdout
+    assert [(n["dst"], n.get("lladdr")) for n in json.loads(neigh)] == [("198.51.100.11", MACS["a0"])]
