@@ -433,6 +433,9 @@ def watch(pair: Pair | t.Mapping[str, t.Any], host: str, settings: t.Mapping[str
         "listen": str(me["address"]),
         "port": port,
         "interval": float(settings.get("interval") or 0.5),
+        # after this node's keepalived starts: twice the longest master-down interval, the
+        # preempt delay and 1 s (the hand-over's bound) before placement problems count
+        "settle": handover_timeout(p),
         "hold": dict(settings.get("hold") or {}),
         "instances": [
             {"name": i["name"], "vrid": i["vrid"], "master": i["master"], "preempt": i["preempt"],

@@ -253,6 +253,23 @@ class Tracker:
         return [{**p._asdict(), "since": first, "at": self.counted.get(key)} for key, (first, p) in self.active.items()]
 
 
+class Settle:
+    """A keepalived that has just started (or a watcher that has) owes its pair a master-down
+    interval or two before every VIP sits where it belongs: placement problems are not
+    counted until ``settle`` seconds after this node's keepalived appeared or changed PID
+    (its stop is no such moment: the VIPs it leaves are the pair's problem at once)."""
+
+    def __init__(self, settle: float, now: float):
+        self.settle, self.since, self.pid = float(settle), now, None
+
+    def update(self, pid: int | None, now: float) -> bool:
+        """Whether the pair is settling now, given this node's keepalived PID (None: not running)."""
+        if pid is not None and pid != self.pid:
+            self.since = now
+        self.pid = pid
+        return now - self.since < self.settle
+
+
 class RateLimit:
     """At most ``count`` messages per ``period`` seconds (a sliding window); what is held
     back is counted and said in the next message that goes."""

@@ -9,6 +9,8 @@ command's own output:
 - after it: each VIP on its preferred master alone, or on the node the operation moved it to;
 - Ctrl-C on the controller during a drain over a real SSH session: lb1's drain file back
   to 0 within 10 s (the module's own timeout is 60 s);
+- the LBs' watchers (halb-pair-watch) count nothing during any of them: a planned operation
+  raises no alarm;
 - leave.yml -e node=lb2: nothing of the keepalived role left on lb2 (service, guard table,
   files, units, VIPs), every VIP on lb1; a rerun changes nothing; site.yml brings lb2 back;
 - after the failed run and its rerun: keepalived on every LB runs what the inventory asks
@@ -42,6 +44,9 @@ PY = sys.executable
 INV = ["-i", str(REPO / "inventories" / "lab")]
 LBS = {"lb1": "halb-lab-lb1", "lb2": "halb-lab-lb2"}
 CLIENT = "halb-lab-client"
+#: Each LB's address (inventories/lab), where its watcher answers (keepalived_watch_port)
+ADDRESSES = {"lb1": "198.51.100.11", "lb2": "198.51.100.12"}
+WATCH_PORT = 9654
 #: VIP -> its preferred master (inventories/lab: dual_master, lb1 first)
 VIPS = {"198.51.100.100": "lb1", "198.51.100.101": "lb2"}
 RESULTS = REPO / ".cache" / "results" / "operations.jsonl"
@@ -119,15 +124,32 @@ def measured(name: str, run, expect: dict[str, str] | None = None) -> dict:
     failed = sum(s["failed"] for s in per_vip.values())
     total = sum(s["requests"] for s in per_vip.values())
     placed = all(found[v] == [n] for v, n in expect.items())
+    alarms = watcher_events(event["t_event"])
     row = {"operation": name, "seconds": round(event["t_done"] - event["t_event"], 1), "two_holders_s": two, "no_holder_s": none,
-           "failed": failed, "requests": total, "placed": placed, "holders_after": found, "error": error}
-    row["ok"] = two <= RESOLUTION and none <= RESOLUTION and placed and not error
+           "failed": failed, "requests": total, "placed": placed, "holders_after": found, "error": error, "watcher_events": alarms}
+    row["ok"] = two <= RESOLUTION and none <= RESOLUTION and placed and not error and not alarms
     print(f"{'ok  ' if row['ok'] else 'FAIL'} {name}: two holders {two:.2f} s, no holder {none:.2f} s, "
-          f"{failed}/{total} failed, {row['seconds']} s; after: {found}{'; ' + error if error else ''}", flush=True)
+          f"{failed}/{total} failed, {row['seconds']} s, watcher events {len(alarms)}; after: {found}{'; ' + error if error else ''}"
+          + "".join(f"\n     watcher: {a}" for a in alarms), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as f:
         f.write(json.dumps(row, sort_keys=True) + "\n")
     return row
+
+
+def watcher_events(since: float) -> list[str]:
+    """What the LBs' watchers counted (a problem started or ended, a guard put back) since
+    ``since``: a planned operation must raise nothing. A node whose watcher does not answer
+    (taken out of its pair) has nothing to say."""
+    out = []
+    for n in LBS:
+        res = sh(PODMAN, "exec", LBS[n], "curl", "-sf", "--max-time", "2", f"http://{ADDRESSES[n]}:{WATCH_PORT}/state", check=False)
+        if res.returncode != 0:
+            continue
+        for ev in json.loads(res.stdout).get("events") or []:
+            if ev["at"] >= since:
+                out.append(f"{n}: {ev['kind']} {ev['event']} {ev['subject']} ({ev['reason']})")
+    return out
 
 
 def router_id(n: str) -> str:
@@ -210,12 +232,15 @@ def left_behind(n: str) -> list[str]:
     out = []
     if node(n, "systemctl", "is-active", "keepalived", check=False).strip() == "active":
         out.append("keepalived runs")
+    if node(n, "systemctl", "is-active", "halb-pair-watch", check=False).strip() == "active":
+        out.append("its watcher runs")
     if node(n, "nft", "list", "table", "inet", "halb_pair_vrrp", check=False).strip():
         out.append("the guard's table is loaded")
     files = node(n, "sh", "-c", "ls -d /etc/keepalived/keepalived.conf /etc/keepalived/halb-pair-* /var/lib/halb-pair/drain "
                  "/etc/systemd/system/halb-pair-* /etc/systemd/system/keepalived.service.d/* "
                  "/etc/systemd/system/nginx.service.d/halb-pair-handover.conf /etc/sysctl.d/60-halb-pair.conf "
                  "/usr/local/libexec/halb-pair/handover /usr/local/libexec/halb-pair/crash-handover "
+                 "/usr/local/libexec/halb-pair/watch /usr/local/libexec/halb-pair/halb_pair "
                  "/run/halb-pair/*.loaded 2>/dev/null", check=False).split()
     out += [f"{f} is there" for f in files]
     vips = [v for v in VIPS if v in node(n, "ip", "-4", "-o", "addr", "show", "dev", "eth0")]
@@ -291,11 +316,12 @@ def main() -> int:
         peers = guard_peers(n)
         if peers != ["198.51.100.11", "198.51.100.12"]:
             problems.append(f"{n}: guard table lets VRRP in from {peers}, expected both LBs")
-    print("\noperation                                               two holders  no holder  failed/total")
+    print("\noperation                                               two holders  no holder  failed/total  watcher events")
     for r in rows:
         print(f"{r['operation'][:55]:55} {r['two_holders_s']:10.2f} s {r['no_holder_s']:8.2f} s  {r['failed']}/{r['requests']}"
-              f"{'' if r['ok'] else '  FAILED'}")
+              f"  {len(r['watcher_events'])}{'' if r['ok'] else '  FAILED'}")
     problems += [f"{r['operation']}: two holders {r['two_holders_s']} s, no holder {r['no_holder_s']} s, placed {r['placed']} {r['error']}"
+                 f"{'; watcher: ' + ' | '.join(r['watcher_events']) if r['watcher_events'] else ''}"
                  for r in rows if not r["ok"]]
     for p in problems:
         print("PROBLEM:", p)

@@ -233,3 +233,13 @@ def test_a_node_without_an_address_is_refused_by_name():
     hv = {"lb1": {"keepalived_vips": ["198.51.100.100/24"]}, "lb2": {"keepalived_vips": ["198.51.100.100/24"]}}
     with pytest.raises(_pair.PairError, match="keepalived_watch on lb1: expected the node's address"):
         _pair.watch(_pair.model(["lb1", "lb2"], hv), "lb1", {})
+
+
+def test_settling_after_keepalived_starts_not_after_it_stops():
+    s = _watch.Settle(8.0, now=0.0)
+    assert s.update(None, 1.0) is True          # the watcher itself just started
+    assert s.update(None, 9.0) is False
+    assert s.update(4242, 10.0) is True         # keepalived appeared
+    assert s.update(4242, 17.9) is True and s.update(4242, 18.0) is False
+    assert s.update(None, 20.0) is False        # its stop: the VIPs it left count at once
+    assert s.update(4243, 21.0) is True         # started again
