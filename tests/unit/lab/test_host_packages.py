@@ -41,6 +41,8 @@ def test_the_scan_sees_the_commands_that_matter():
     assert "apt-get" in cmds["scripts/bootstrap"]
     assert "keepalived" in cmds["tests/render/test_keepalived.py"]
     assert "nginx" in cmds["tests/render/test_nginx.py"]
+    # promtool: not from a package installed here, but from .cache/tools (tool_pkgs)
+    assert "promtool" in cmds["tests/unit/monitoring/test_rules.py"]
 
 
 def test_a_package_missing_from_bootstrap_is_reported():
