@@ -3,7 +3,9 @@ which Debian package brings each one?
 
 A new machine of the project's kind has only the packages listed in
 tests/unit/lab/fresh-machine/debian<N>.txt; everything else the lab and the tests call
-must be installed by scripts/bootstrap (its `host_pkgs=(...)` line). The scanner is
+must be installed by scripts/bootstrap (its `host_pkgs=(...)` line), or be a binary that
+it takes out of a downloaded package into .cache/tools without installing the package
+(its `tool_pkgs=(package:binary ...)` line: promtool, whose package would add a service). The scanner is
 deliberately simple and strict: a command word it cannot resolve to an installed file
 is reported, so a new tool shows up the day it is first called.
 """
@@ -215,6 +217,22 @@ def bootstrap_packages(text: str | None = None) -> list[str]:
     return m.group(1).split()
 
 
+TOOLS = REPO / ".cache" / "tools"
+
+
+def bootstrap_tools(text: str | None = None) -> dict[str, str]:
+    """{binary: package} of scripts/bootstrap's `tool_pkgs=(package:binary ...)` line: binaries
+    it keeps in .cache/tools from a package it downloads without installing it."""
+    text = (REPO / "scripts" / "bootstrap").read_text() if text is None else text
+    m = re.search(r"^tool_pkgs=\(([^)]*)\)", text, re.M)
+    if not m:
+        raise ValueError("scripts/bootstrap has no tool_pkgs=(...) line")
+    pairs = [w.split(":", 1) for w in m.group(1).split()]
+    if any(len(p) != 2 or not all(p) for p in pairs):
+        raise ValueError(f"expected package:binary words on scripts/bootstrap's tool_pkgs line, found {m.group(1)!r}")
+    return {binary: package for package, binary in pairs}
+
+
 def engine_parts() -> dict[str, str]:
     """The engine parts the lab's containers.conf names (scripts/lib/engine.sh)."""
     text = (REPO / "scripts" / "lib" / "engine.sh").read_text()
@@ -226,8 +244,8 @@ PODMAN_HELPER_DIRS = ("/usr/local/libexec/podman", "/usr/local/lib/podman", "/us
 
 
 def locate(command: str) -> str | None:
-    """The file a command name runs here: the repo's .venv first, then PATH and sbin, then podman's helpers."""
-    path = f"{REPO / '.venv' / 'bin'}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    """The file a command name runs here: the repo's .venv and .cache/tools first, then PATH and sbin, then podman's helpers."""
+    path = f"{REPO / '.venv' / 'bin'}:{TOOLS}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     found = shutil.which(command, path=path)
     if found:
         return found
@@ -260,19 +278,28 @@ def fresh_packages(release: str) -> set[str]:
     return {line.strip() for line in f.read_text().splitlines() if line.strip()}
 
 
-def problems(commands: dict[str, set[str]], installs: list[str], fresh: set[str]) -> list[str]:
+def problems(commands: dict[str, set[str]], installs: list[str], fresh: set[str], tools: dict[str, str] | None = None) -> list[str]:
     """Every command that a new machine would lack: not installed here, or from a package
-    that neither a new machine has nor scripts/bootstrap installs."""
+    that neither a new machine has nor scripts/bootstrap installs, or in .cache/tools but
+    not among the binaries scripts/bootstrap keeps there (`tools`, its tool_pkgs line)."""
     out = []
     installs_set = set(installs)
+    tools = bootstrap_tools() if tools is None else tools
     for where, cmds in sorted(commands.items()):
         for cmd in sorted(cmds):
             path = locate(cmd)
+            if path is None and cmd in tools:
+                out.append(f"{where}: calls '{cmd}', which scripts/bootstrap keeps in .cache/tools from package {tools[cmd]}: run scripts/bootstrap")
+                continue
             if path is None:
                 out.append(f"{where}: calls '{cmd}', which is not installed here (add its package to scripts/bootstrap's host_pkgs)")
                 continue
             if path.startswith(str(REPO / ".venv")):
                 continue  # from requirements-dev.txt, installed by scripts/bootstrap
+            if path.startswith(str(TOOLS) + "/"):
+                if cmd not in tools:
+                    out.append(f"{where}: calls '{cmd}' ({path}), which scripts/bootstrap's tool_pkgs does not name: a new machine lacks it")
+                continue
             pkg = owning_package(path)
             if pkg is None:
                 out.append(f"{where}: calls '{cmd}' ({path}), which no Debian package ships: install it from scripts/bootstrap")

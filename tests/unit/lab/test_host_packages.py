@@ -41,6 +41,8 @@ def test_the_scan_sees_the_commands_that_matter():
     assert "apt-get" in cmds["scripts/bootstrap"]
     assert "keepalived" in cmds["tests/render/test_keepalived.py"]
     assert "nginx" in cmds["tests/render/test_nginx.py"]
+    # promtool: not from a package installed here, but from .cache/tools (tool_pkgs)
+    assert "promtool" in cmds["tests/unit/monitoring/test_rules.py"]
 
 
 def test_a_package_missing_from_bootstrap_is_reported():
@@ -49,6 +51,28 @@ def test_a_package_missing_from_bootstrap_is_reported():
     found = hc.problems({"containers.conf": {"netavark"}}, without, hc.fresh_packages(_release()))
     assert len(found) == 1 and "package netavark" in found[0]
     assert hc.problems({"containers.conf": {"netavark"}}, hc.bootstrap_packages(), hc.fresh_packages(_release())) == []
+
+
+def test_a_tool_is_taken_from_cache_tools_only_when_bootstrap_keeps_it_there(tmp_path, monkeypatch):
+    tool = tmp_path / "no-such-tool-halb"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(hc, "TOOLS", tmp_path)
+    cmds = {"scripts/x": {"no-such-tool-halb"}}
+    assert hc.problems(cmds, [], set(), {"no-such-tool-halb": "some-package"}) == []
+    found = hc.problems(cmds, [], set(), {})
+    assert len(found) == 1 and "tool_pkgs does not name" in found[0]
+    tool.unlink()
+    found = hc.problems(cmds, [], set(), {"no-such-tool-halb": "some-package"})
+    assert len(found) == 1 and "run scripts/bootstrap" in found[0]
+
+
+def test_bootstrap_tool_line_is_read():
+    assert hc.bootstrap_tools() == {"promtool": "prometheus"}
+    assert hc.bootstrap_tools("x\ntool_pkgs=(a:b c-d:e.f)\n") == {"b": "a", "e.f": "c-d"}
+    for bad in ("tool_pkgs=(a)\n", "tool_pkgs=(a:)\n", "x\n"):
+        with pytest.raises(ValueError):
+            hc.bootstrap_tools(bad)
 
 
 def test_an_unknown_command_is_reported():
