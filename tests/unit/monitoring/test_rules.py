@@ -25,7 +25,7 @@ HERE = REPO / "roles" / "keepalived" / "files" / "monitoring"
 RULES = HERE / "halb-pair.rules.yml"
 RULES_TEST = HERE / "halb-pair.rules.test.yml"
 DASHBOARD = HERE / "halb-pair-dashboard.json"
-README = HERE / "README.md"
+README = REPO / "roles" / "keepalived" / "README.md"
 
 # Labels Prometheus gives every scraped series (the target), on top of a metric's own.
 TARGET_LABELS = {"instance", "job"}
