@@ -38,6 +38,7 @@ copies this file next to ``_ipaddr.py`` on the nodes.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import socket
@@ -106,11 +107,17 @@ def _bad(what: str) -> NetlinkError:
     return NetlinkError(errno.EBADMSG, f"malformed rtnetlink address dump: {what}")
 
 
+@functools.lru_cache(maxsize=1024)
+def _ipv6_text(raw: bytes) -> str:
+    # a node holds few addresses and reads them twice a second: each is spelt once
+    return str(ipaddress.IPv6Address(raw))
+
+
 def _format(family: int, raw: bytes) -> str:
     # the spelling _ipaddr.normalise_address gives (inet_ntoa is the same for IPv4, and cheaper)
     if family == socket.AF_INET:
         return socket.inet_ntoa(raw)
-    return str(ipaddress.IPv6Address(raw))
+    return _ipv6_text(raw)
 
 
 def _newaddr(data: bytes, start: int, stop: int) -> _Raw | None:
@@ -130,20 +137,19 @@ def _newaddr(data: bytes, start: int, stop: int) -> _Raw | None:
         length, kind = RTATTR.unpack_from(data, pos)
         if length < RTATTR.size or pos + length > stop:
             raise _bad(f"attribute {kind} of {length} bytes at offset {pos - start} in an RTM_NEWADDR of {stop - start}")
-        value = data[pos + RTATTR.size:pos + length]
         if kind == IFA_LOCAL or kind == IFA_ADDRESS:
-            if len(value) != size:
-                raise _bad(f"an {name} address of {len(value)} bytes")
+            if length - RTATTR.size != size:
+                raise _bad(f"an {name} address of {length - RTATTR.size} bytes")
             if kind == IFA_LOCAL:
-                local = value
+                local = data[pos + RTATTR.size:pos + length]
             else:
-                address = value
+                address = data[pos + RTATTR.size:pos + length]
         elif kind == IFA_LABEL:
-            label = os.fsdecode(value.split(b"\0", 1)[0])
-        elif kind == IFA_FLAGS and len(value) < _U32.size:
+            label = os.fsdecode(data[pos + RTATTR.size:pos + length].split(b"\0", 1)[0])
+        elif kind == IFA_FLAGS and length - RTATTR.size < _U32.size:
             # the 32-bit flags (tentative, dadfailed, ...): Address has no field for them, as
             # parse_ip_addr_json keeps none, but a short one means the message is not understood
-            raise _bad(f"IFA_FLAGS of {len(value)} bytes")
+            raise _bad(f"IFA_FLAGS of {length - RTATTR.size} bytes")
         pos += _align(length)
     chosen = local if local is not None else address
     if chosen is None:
