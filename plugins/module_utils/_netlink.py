@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The node's addresses from one rtnetlink dump (RTM_GETADDR), as ``ip -j addr`` shows them.
 
-The watcher asks twice a second which addresses the node holds. ``ip -j addr`` answers
+The watcher asks every second (more often while a problem awaits confirmation) which addresses the node holds. ``ip -j addr`` answers
 with a fork and an exec each time; the kernel answers the same question on a netlink
 socket the watcher keeps open. ``parse_addr_dump`` turns the dump into the very list
 ``_ipaddr.parse_ip_addr_json`` makes of ``ip -j addr`` for the same state, so either
@@ -109,7 +109,7 @@ def _bad(what: str) -> NetlinkError:
 
 @functools.lru_cache(maxsize=1024)
 def _ipv6_text(raw: bytes) -> str:
-    # a node holds few addresses and reads them twice a second: each is spelt once
+    # a node holds few addresses and reads them every second: each is spelt once
     return str(ipaddress.IPv6Address(raw))
 
 

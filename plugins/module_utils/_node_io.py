@@ -398,13 +398,15 @@ class Health(t.TypedDict):
 
 
 def http_health(
-    url: str, header: str = "X-HALB-Node", timeout: float = 2.0, clock: t.Callable[[], float] = time.monotonic
+    url: str, header: str = "X-HALB-Node", timeout: float = 2.0, clock: t.Callable[[], float] = time.monotonic,
+    opener: urllib.request.OpenerDirector | None = None,
 ) -> Health:
     """GET the health endpoint without any proxy; a 200 is healthy.
 
     Non-2xx answers are reported with their status; no answer is ``status: None``.
+    ``opener``: one built once by a caller that asks often (the watcher), else a new one.
     """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener = opener or urllib.request.build_opener(urllib.request.ProxyHandler({}))
     start = clock()
     try:
         response = opener.open(urllib.request.Request(url, method="GET"), timeout=timeout)

@@ -432,7 +432,7 @@ def watch(pair: Pair | t.Mapping[str, t.Any], host: str, settings: t.Mapping[str
         "order": list(p["hosts"]),
         "listen": str(me["address"]),
         "port": port,
-        "interval": float(settings.get("interval") or 0.5),
+        "interval": float(settings.get("interval") or 1.0),
         # after this node's keepalived starts: twice the longest master-down interval, the
         # preempt delay and 1 s (the hand-over's bound) before placement problems count
         "settle": handover_timeout(p),

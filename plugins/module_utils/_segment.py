@@ -3,7 +3,7 @@
 """What the L2 segment says about who holds an address (ARP, IPv6 neighbour discovery).
 
 VRRP tells a node what its peers advertise; the segment tells it who actually answers
-for a VIP. The watcher on each load balancer asks twice a second, for every VIP:
+for a VIP. The watcher on each load balancer asks every second, for every VIP:
 
 - a VIP this node holds: any OTHER MAC that answers is a second holder (a split brain
   VRRP does not see: the peers cannot hear each other's adverts, a foreign device took

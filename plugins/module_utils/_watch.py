@@ -23,7 +23,9 @@ them into problems:
 
 A problem counts once it has been seen on every tick for its hold time (``HOLD``): a planned
 move's make-before-break overlap (a few ms of two holders) and a failback's short misplaced
-moment never count. A planned drain is ``drained``, which waits for the drain bound. The
+moment never count. A problem seen but not counted yet is read again when its hold ends
+(``Tracker.due``), not a whole interval later: detection is its hold plus at most one
+interval. A planned drain is ``drained``, which waits for the drain bound. The
 ``Tracker`` turns the problems into events: one when a problem starts and one when it ends.
 """
 
@@ -39,8 +41,8 @@ from ._watch_metrics import KINDS, STATE_NUMBERS
 #: Seconds a problem must be seen, tick after tick, before it counts (defaults; the role's
 #: ``keepalived_watch_hold`` overrides any of them). ``drained``: the drain bound.
 HOLD: dict[str, float] = {
-    "split_brain": 1.0,
-    "orphan": 1.0,
+    "split_brain": 0.5,
+    "orphan": 0.5,
     "unhealthy_holder": 5.0,
     "misplaced": 60.0,
     "drained": 3600.0,
@@ -244,6 +246,12 @@ class Tracker:
                 events.append(Event(event="ended", kind=p.kind, subject=p.subject, reason=p.reason, node=node,
                                     since=first, at=now, duration=round(now - first, 3)))
         return events
+
+    def due(self) -> float | None:
+        """When the earliest problem seen but not counted yet reaches its hold time (None:
+        none pending): the watcher reads again then rather than a whole interval later."""
+        pending = [first + self.hold.get(p.kind, 0.0) for key, (first, p) in self.seen.items() if key not in self.active]
+        return min(pending) if pending else None
 
     def problems(self) -> list[Problem]:
         return [p for _first, p in self.active.values()]

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from operations import ADDRESSES, CLIENT, LBS, PODMAN, REPO, WATCH_PORT, playbook, settle, sh  # noqa: E402
+from operations import ADDRESSES, CLIENT, LBS, PODMAN, REPO, WATCH_PORT, playbook, settle, sh
 
 VIP1 = "198.51.100.100"
 WAIT = ["python3", "/usr/local/bin/watch_wait.py"]
@@ -130,7 +130,7 @@ def guard(i: int) -> dict:
     mail = wait("mail", MAILDIR, "guard_missing", "lb1", "restored", str(t0), timeout=15)
     time.sleep(2)  # a second event for the same flush would show by now
     evs = [e for e in state("lb1")["events"] if e["event"] == "restored" and e["at"] >= t0]
-    whole = "counter name vrrp_other drop" in ex(LBS["lb1"], "nft", "list", "table", "inet", "halb_pair_vrrp", check=False)
+    whole = "vrrp_other\" drop" in ex(LBS["lb1"], "nft", "list", "table", "inet", "halb_pair_vrrp", check=False)
     row = {"trial": i, "restored": round(restored[0]["at"] - t0, 3) if restored else None, "events": len(evs),
            "mail": round(mail["received"] - t0, 3) if mail.get("ok") else None, "whole_again": whole,
            "restored_before": before}

@@ -243,3 +243,12 @@ def test_settling_after_keepalived_starts_not_after_it_stops():
     assert s.update(4242, 17.9) is True and s.update(4242, 18.0) is False
     assert s.update(None, 20.0) is False        # its stop: the VIPs it left count at once
     assert s.update(4243, 21.0) is True         # started again
+
+
+def test_a_pending_problem_is_read_again_when_its_hold_ends():
+    tr = Tracker({"split_brain": 0.5, "misplaced": 60.0})
+    assert tr.due() is None
+    tr.update([Problem("split_brain", A, "x"), Problem("misplaced", B, "y")], 10.0, "lb1")
+    assert tr.due() == 10.5
+    tr.update([Problem("split_brain", A, "x"), Problem("misplaced", B, "y")], 10.5, "lb1")  # counted
+    assert tr.due() == 70.0
