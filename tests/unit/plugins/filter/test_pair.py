@@ -111,7 +111,7 @@ def test_pair_members_outside_the_limit_and_those_without_an_address():
 
 
 FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_leave", "pair_conflicts", "pair_preflight", "pair_handover",
-           "pair_members", "pair_contract"]
+           "pair_members", "pair_contract", "pair_watch"]
 
 
 def test_every_pair_filter_is_documented():
