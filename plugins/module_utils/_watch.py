@@ -262,19 +262,28 @@ class Tracker:
 
 
 class Settle:
-    """A keepalived that has just started (or a watcher that has) owes its pair a master-down
-    interval or two before every VIP sits where it belongs: placement problems are not
-    counted until ``settle`` seconds after this node's keepalived appeared or changed PID
-    (its stop is no such moment: the VIPs it leaves are the pair's problem at once)."""
+    """A keepalived that has just started owes its pair a master-down interval or two
+    before every VIP sits where it belongs (a node booting claims MASTER until its peer's
+    advert, or its own rising health check, says otherwise): placement problems are not
+    counted until ``settle`` seconds after any node's keepalived appeared with a new PID,
+    this node's or a peer's (from its watcher's report), nor in the watcher's own first
+    ``settle`` seconds. A stop is no such moment (the VIPs it leaves are the pair's problem
+    at once), nor a peer's watcher that was silent and answers again with the same PID; a
+    peer first heard of (it was down when this watcher started) is a start."""
 
     def __init__(self, settle: float, now: float):
-        self.settle, self.since, self.pid = float(settle), now, None
+        self.settle, self.since = float(settle), now
+        self.pids: dict[str, int] = {}
 
-    def update(self, pid: int | None, now: float) -> bool:
-        """Whether the pair is settling now, given this node's keepalived PID (None: not running)."""
-        if pid is not None and pid != self.pid:
-            self.since = now
-        self.pid = pid
+    def update(self, pids: t.Mapping[str, int | None], now: float) -> bool:
+        """Whether the pair is settling now, given each node's keepalived PID (None: not
+        running, or not known this reading)."""
+        for node, pid in pids.items():
+            if pid is None:
+                continue
+            if self.pids.get(node) != pid:  # a new PID, or the first one known (a peer that was down)
+                self.since = now
+                self.pids[node] = pid
         return now - self.since < self.settle
 
 

@@ -235,14 +235,18 @@ def test_a_node_without_an_address_is_refused_by_name():
         _pair.watch(_pair.model(["lb1", "lb2"], hv), "lb1", {})
 
 
-def test_settling_after_keepalived_starts_not_after_it_stops():
+def test_settling_after_keepalived_starts_anywhere_in_the_pair_not_after_it_stops():
     s = _watch.Settle(8.0, now=0.0)
-    assert s.update(None, 1.0) is True          # the watcher itself just started
-    assert s.update(None, 9.0) is False
-    assert s.update(4242, 10.0) is True         # keepalived appeared
-    assert s.update(4242, 17.9) is True and s.update(4242, 18.0) is False
-    assert s.update(None, 20.0) is False        # its stop: the VIPs it left count at once
-    assert s.update(4243, 21.0) is True         # started again
+    assert s.update({"lb1": 100, "lb2": 200}, 1.0) is True     # the watcher itself just started
+    assert s.update({"lb1": 100, "lb2": 200}, 9.0) is False
+    assert s.update({"lb1": None, "lb2": 200}, 9.0) is False    # lb1 stopped (or its watcher is silent): no settling
+    assert s.update({"lb1": 101, "lb2": 200}, 20.0) is True     # lb1's keepalived back with a new PID (a reboot)
+    assert s.update({"lb1": 101, "lb2": 200}, 27.9) is True and s.update({"lb1": 101, "lb2": 200}, 28.0) is False
+    assert s.update({"lb1": 101, "lb2": None}, 30.0) is False   # lb2's watcher silent a moment ...
+    assert s.update({"lb1": 101, "lb2": 200}, 31.0) is False    # ... and back with the same keepalived
+    assert s.update({"lb1": 101, "lb2": 201}, 40.0) is True     # the peer restarted keepalived
+    # a peer first heard of (down when this watcher started, booting now) is a start
+    assert s.update({"lb1": 101, "lb2": 201, "lb3": 300}, 60.0) is True
 
 
 def test_a_pending_problem_is_read_again_when_its_hold_ends():
