@@ -14,10 +14,9 @@ them into problems:
 
 - the placement verdicts of ``status.yml``, from ``_placement.judge`` on the same reports
   (one code path): ``split_brain``, ``orphan``, ``misplaced``, ``unhealthy_holder``; the
-  segment adds what VRRP and the peers may not say: a VIP this node holds that another MAC
-  answers for is a split brain whatever the reports say, and a VIP nobody that answered
-  holds and no MAC answers for is an orphan (``_placement`` says ``unknown`` while a peer is
-  silent);
+  segment, read now like this node itself, decides how many hold a VIP (``segment_evidence``):
+  a peer's report may be an interval old, VRRP may not know of a second holder, and a
+  silent peer says nothing;
 - the node's own: ``drained`` (longer than the bound), ``foreign_vrrp`` (the guard dropped
   VRRP for the pair's VRIDs from outside the pair), ``guard_missing`` and ``config_drift``.
 
@@ -138,15 +137,29 @@ def _nodes_of(instance: t.Mapping[str, t.Any]) -> list[str]:
 def segment_evidence(
     placement: _placement.Placement, me: str, held_here: bool, answers: t.Sequence[str] | None
 ) -> tuple[str, str] | None:
-    """What the segment adds to a VIP's placement, as (verdict, reason), or None.
+    """What the segment says of a VIP's holders, as (verdict, reason) when it differs from the
+    placement the reports give, or None.
 
-    ``answers``: the other MACs that answered for the VIP this tick (None: not probed).
+    ``answers``: the other MACs that answered for the VIP this reading (None: not probed;
+    then the reports alone decide). A peer's report is its last reading, up to an interval
+    old: during a move it may still show the VIP where it was. This node's own reading and
+    the segment's answers are of now, so they decide how many hold it: two or more (this
+    node and another MAC, or two other MACs) is a split brain whatever the reports say; one
+    is none (a report older than the move); none, while nobody that answered holds it, or
+    the reports say it is an orphan, is an orphan.
     """
     if answers is None:
         return None
-    if held_here and answers and placement["verdict"] != "split_brain":
-        return "split_brain", f"held by {me} and answered on the segment by {', '.join(answers)} too"
-    if (not held_here and not answers and placement["verdict"] == "unknown" and me in placement["nodes"]):
+    seen = len(answers) + (1 if held_here else 0)
+    verdict = placement["verdict"]
+    if seen >= 2 and verdict != "split_brain":
+        who = f"held by {me} and answered on the segment by {', '.join(answers)} too" if held_here else (
+            f"answered on the segment by {len(answers)} MACs: {', '.join(answers)}")
+        return "split_brain", who
+    if seen == 1 and verdict in ("split_brain", "orphan"):
+        where = me if held_here else f"the MAC {answers[0]}"
+        return "ok", f"held by {where} alone now (the segment); the reports said {verdict}: one was older than a move"
+    if seen == 0 and (verdict == "orphan" or (verdict == "unknown" and me in placement["nodes"])):
         return "orphan", f"held by none of the nodes that answered, and nothing on the segment answers for it{_gap(placement)}"
     return None
 
@@ -178,7 +191,7 @@ def observe(
         extra = segment_evidence(p, me, p["vip"] in held_here, answers)
         if extra:
             p["verdict"], p["reason"] = extra
-            if extra[0] == "split_brain" and me not in p["holders"]:
+            if extra[0] == "split_brain" and p["vip"] in held_here and me not in p["holders"]:
                 p["holders"] = sorted([*p["holders"], me])
         if p["verdict"] in PLACEMENT_KINDS:
             problems.append(Problem(p["verdict"], p["vip"], f"VIP {p['vip']} ({p['instance']}): {p['reason']}"))

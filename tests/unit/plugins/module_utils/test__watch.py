@@ -54,6 +54,13 @@ CASES = [
     ("not probed: the reports alone (unknown is no problem)", {"lb1": report([A]), "lb2": None}, None, OK_NODE, set()),
     ("both answer, nobody holds anything", {"lb1": report(), "lb2": report()}, {A: [], B: []}, OK_NODE,
      {("orphan", A), ("orphan", B)}),
+    # a peer's report is its last reading: during a move it may show the VIP where it was
+    ("a stale report of two holders, one on the segment", {"lb1": report([A]), "lb2": report([A, B])}, {A: [], B: [MAC_PEER]},
+     OK_NODE, set()),
+    ("a stale report of no holder, one on the segment", {"lb1": report(), "lb2": report([B])}, {A: [MAC_PEER], B: [MAC_PEER]},
+     OK_NODE, set()),
+    ("two other MACs answer for a VIP this node does not hold", {"lb1": report([A]), "lb2": report()},
+     {A: [], B: [MAC_PEER, MAC_STRANGER]}, OK_NODE, {("split_brain", B)}),
     ("lb1 holds both although lb2 is healthy", {"lb1": report([A, B]), "lb2": report()}, {A: [], B: []}, OK_NODE,
      {("misplaced", B)}),
     ("lb1 holds A with a failing nginx", {"lb1": report([A], nginx=False), "lb2": report([B])}, {A: [], B: [MAC_PEER]},
