@@ -41,11 +41,11 @@ import os
 import select
 import socket
 import struct
-import subprocess
 import time
 import typing as t
 
-from ._ipaddr import IpAddrParseError, parse_ip_addr_json
+from . import _netlink
+from ._ipaddr import Address, IpAddrParseError, parse_ip_addr_json
 
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
@@ -153,7 +153,7 @@ def _l3(frame: bytes) -> tuple[int, int] | None:
         return None
     offset = 12
     ethertype = int.from_bytes(frame[offset:offset + 2], "big")
-    for _ in range(2):
+    for _attempt in range(2):
         if ethertype not in (ETH_P_8021Q, ETH_P_8021AD):
             break
         offset += 4
@@ -287,6 +287,11 @@ def first_ipv4(text: str, dev: str) -> str | None:
         addresses = parse_ip_addr_json(text)
     except (IpAddrParseError, ValueError):
         return None
+    return first_ipv4_of(addresses, dev)
+
+
+def first_ipv4_of(addresses: t.Iterable[Address], dev: str) -> str | None:
+    """``first_ipv4`` of address entries (``_ipaddr``'s, as ``_netlink`` reads them)."""
     for a in addresses:
         if a["family"] == "inet" and a["dev"] == dev and a["scope"] in (None, "global") and a["label"] in (None, dev):
             return a["address"]
@@ -382,12 +387,11 @@ class Segment:
             return self.src_ip or "0.0.0.0"
         self._looked4 = True
         try:
-            cmd = ["ip", "-j", "-4", "addr", "show", "dev", self.device]
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=5, check=False).stdout
-        except (OSError, subprocess.SubprocessError):
-            out = ""
+            addresses = _netlink.addresses()  # one rtnetlink dump, no command run
+        except OSError:
+            addresses = []
         # None found: ARP probes (sender 0.0.0.0); asked again when the sockets reopen
-        self.src_ip = first_ipv4(out, self.device)
+        self.src_ip = first_ipv4_of(addresses, self.device)
         return self.src_ip or "0.0.0.0"
 
     def _source6(self) -> str | None:
@@ -458,7 +462,7 @@ class Segment:
             if sock is None:
                 return None
             try:
-                for _ in range(DRAIN_LIMIT):
+                for _frame in range(DRAIN_LIMIT):
                     sock.recv(RECV_SIZE)
                     self.drained += 1
                 return sock
@@ -538,11 +542,11 @@ class Segment:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            readable, _, _ = select.select(list(listening), [], [], remaining)
+            readable, _writable, _failed = select.select(list(listening), [], [], remaining)
             for sock in readable:
                 family = listening[sock]
                 parse = parse_arp_reply if family is _ARP else parse_na
-                for _ in range(DRAIN_LIMIT):
+                for _frame in range(DRAIN_LIMIT):
                     try:
                         frame, addr = sock.recvfrom(RECV_SIZE)
                     except BlockingIOError:

@@ -611,7 +611,6 @@ STATE = choice("MASTER", "BACKUP", name="vrrp_state")
 ANY_STR = Type("str", "a string", _str)
 
 
-
 def _argv(value: t.Any) -> list[str]:
     if not isinstance(value, list) or not value:
         raise _Bad(f"a {_kind(value)}, not a non-empty list")

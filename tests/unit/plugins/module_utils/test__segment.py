@@ -449,7 +449,7 @@ def family(request, lab):
 
 
 def test_one_holder_answers_with_its_mac(lab, family):
-    vip, _ = FAMILIES[family]
+    vip, _plen = FAMILIES[family]
     lab.hold(vip, "b")
     out = lab.probe([vip])
     assert out["error"] is None
@@ -460,14 +460,14 @@ def test_one_holder_answers_with_its_mac(lab, family):
 
 
 def test_two_holders_are_the_split_brain_seen_on_the_segment(lab, family):
-    vip, _ = FAMILIES[family]
+    vip, _plen = FAMILIES[family]
     lab.hold(vip, "bc")
     out = lab.probe([vip])
     assert (out["error"], out["answers"]) == (None, {vip: [MACS["b0"], MACS["c0"]]})
 
 
 def test_the_node_s_own_answer_never_counts(lab, family):
-    vip, _ = FAMILIES[family]
+    vip, _plen = FAMILIES[family]
     lab.hold(vip, "a")
     assert lab.probe([vip])["answers"] == {vip: []}
     # the node did answer itself through a1: only its list of own MACs left that answer out

@@ -167,7 +167,7 @@ def _parse(text):
     samples, types = {}, {}
     for line in text.splitlines():
         if line.startswith("# TYPE "):
-            _, _, name, kind = line.split()
+            _hash, _type, name, kind = line.split()
             types[name] = kind
             continue
         if line.startswith("#"):
