@@ -201,9 +201,28 @@ def pair_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mappi
         return [str(exc)]
 
 
+def collection_version() -> str:
+    """This collection's version: MANIFEST.json of an installed collection, else galaxy.yml
+    of a checkout (the one source; the watcher exports it in halb_watch_info)."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return str(json.loads((root / "MANIFEST.json").read_text())["collection_info"]["version"])
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        import yaml
+
+        return str(yaml.safe_load((root / "galaxy.yml").read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 @_guard("pair_watch")
 def pair_watch(pair: t.Mapping[str, t.Any], host: str, settings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    return _pair.watch(pair, str(host), dict(settings))
+    return {**_pair.watch(pair, str(host), dict(settings)), "version": collection_version()}
 
 
 @_guard("pair_handover")

@@ -129,3 +129,13 @@ def test_ansible_doc_renders(name):
     assert doc["doc"]["options"]["_input"]["required"] is True
     assert doc["examples"].strip()
     assert doc["return"]["_value"]["description"]
+
+
+def test_the_watchers_configuration_names_the_collections_version():
+    import yaml
+
+    group = {"keepalived_vips": ["198.51.100.100/24"]}
+    hv = {h: {**group, "ansible_facts": {"eth0": {"ipv4": {"address": a}}}} for h, a in (("lb1", "198.51.100.11"), ("lb2", "198.51.100.12"))}
+    cfg = F["pair_watch"](F["pair_model"](["lb1", "lb2"], hv), "lb1", {})
+    galaxy = yaml.safe_load((Path(__file__).resolve().parents[4] / "galaxy.yml").read_text())
+    assert cfg["version"] == galaxy["version"] and cfg["node"] == "lb1"
