@@ -18,8 +18,8 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_watch import DROP, VIP1, ex  # noqa: E402
-from operations import CLIENT, LBS, REPO, settle  # noqa: E402
+from bench_watch import DROP, VIP1, ex
+from operations import CLIENT, LBS, REPO, settle
 
 
 def query_range(q: str, start: float, end: float) -> list[dict]:
