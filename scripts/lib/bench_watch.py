@@ -146,7 +146,8 @@ def guard(i: int) -> dict:
 
 def soak(minutes: float) -> dict:
     print(f"soak: redeploying with keepalived_profile=fast, then {minutes:g} min with both LBs' CPUs saturated", flush=True)
-    playbook("playbooks/site.yml", "-e", "keepalived_profile=fast")
+    # fast is VRRPv3, which has no authentication: the lab's password goes for the soak
+    playbook("playbooks/site.yml", "-e", json.dumps({"keepalived_profile": "fast", "keepalived_auth_pass": None}))
     settle({VIP1: "lb1", "198.51.100.101": "lb2"}, timeout=60)
     time.sleep(15)  # the watchers' settle time after keepalived's restart
     t0 = time.time()
