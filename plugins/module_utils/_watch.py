@@ -324,10 +324,12 @@ class RateLimit:
 
 def message(event: Event, pair: str, table: t.Sequence[str] = (), suppressed: int = 0) -> tuple[str, str]:
     """The mail's subject and body for an event."""
-    what = "ended" if event["event"] == "ended" else "started"
+    what = event["event"]  # started, ended, or restored (a missing guard put back: one message)
     subject = f"[halb.pair {pair}] {event['kind']} {what}: {event['subject']} (seen by {event['node']})"
     lines = [event["reason"], ""]
-    if what == "started":
+    if what == "restored":
+        lines.append(f"Put back at {_iso(event['at'])}, {event['duration']:.1f} s after it was first seen missing.")
+    elif what == "started":
         lines.append(f"Seen by {event['node']} since {_iso(event['since'])}, counted at {_iso(event['at'])} "
                      f"(after {event['duration']:.1f} s).")
     else:

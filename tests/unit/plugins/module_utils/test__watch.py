@@ -143,6 +143,9 @@ def test_message_names_kind_subject_and_node_and_the_suppressed():
     assert subject == f"[halb.pair lb] split_brain started: {A} (seen by lb1)"
     assert "held by lb1, lb2" in body and "TABLE LINE" in body and "3 alert(s) were held back" in body
     assert _watch.message({**ev, "event": "ended"}, "lb")[0].startswith("[halb.pair lb] split_brain ended")
+    restored = {**ev, "event": "restored", "kind": "guard_missing", "subject": "lb1"}
+    subject, body = _watch.message(restored, "lb")
+    assert subject == "[halb.pair lb] guard_missing restored: lb1 (seen by lb1)" and "Put back at" in body
 
 
 @pytest.mark.parametrize(("change", "error"), [
