@@ -46,8 +46,8 @@ import typing as t
 
 from . import _netlink
 from ._ipaddr import Address, IpAddrParseError, parse_ip_addr_json
+from ._vrrp_advert import ETH_P_ARP, checksum  # the VRRP advert's own RFC 1071 sum
 
-ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
 ETH_P_IP = 0x0800
 ETH_P_8021Q = 0x8100
@@ -135,16 +135,6 @@ def _ipv6(text: str) -> ipaddress.IPv6Address:
         return ipaddress.IPv6Address(text)
     except ValueError:
         raise ValueError(f"expected an IPv6 address such as 2001:db8::100, found {text!r}") from None
-
-
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of ``data``."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _l3(frame: bytes) -> tuple[int, int] | None:
