@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 import typing as t
 
 from . import _placement
@@ -232,32 +233,25 @@ class Tracker:
 
     def __init__(self, hold: t.Mapping[str, float]):
         self.hold = dict(hold)
+        #: every problem seen on the last reading: (when first seen, as last seen)
         self.seen: dict[tuple[str, str], tuple[float, Problem]] = {}
-        self.active: dict[tuple[str, str], tuple[float, Problem]] = {}
-        self.counted: dict[tuple[str, str], float] = {}
+        #: the counted ones: when each was counted
+        self.active: dict[tuple[str, str], float] = {}
 
     def update(self, problems: t.Iterable[Problem], now: float, node: str) -> list[Event]:
         events: list[Event] = []
-        current = {(p.kind, p.subject): p for p in problems}
-        for key in list(self.seen):
-            if key not in current:
-                del self.seen[key]
-        for key, p in current.items():
-            first = self.seen.get(key, (now, p))[0]
-            self.seen[key] = (first, p)
+        before, current = self.seen, {(p.kind, p.subject): p for p in problems}
+        self.seen = {key: (before.get(key, (now, p))[0], p) for key, p in current.items()}
+        for key, (first, p) in self.seen.items():
             if key not in self.active and now - first >= self.hold.get(p.kind, 0.0):
-                self.active[key] = (first, p)
-                self.counted[key] = now
+                self.active[key] = now
                 events.append(Event(event="started", kind=p.kind, subject=p.subject, reason=p.reason, node=node,
                                     since=first, at=now, duration=round(now - first, 3)))
-            elif key in self.active:
-                self.active[key] = (self.active[key][0], p)
-        for key in list(self.active):
-            if key not in current:
-                first, p = self.active.pop(key)
-                self.counted.pop(key, None)
-                events.append(Event(event="ended", kind=p.kind, subject=p.subject, reason=p.reason, node=node,
-                                    since=first, at=now, duration=round(now - first, 3)))
+        for key in [k for k in self.active if k not in current]:
+            del self.active[key]
+            first, p = before[key]
+            events.append(Event(event="ended", kind=p.kind, subject=p.subject, reason=p.reason, node=node,
+                                since=first, at=now, duration=round(now - first, 3)))
         return events
 
     def due(self) -> float | None:
@@ -267,11 +261,11 @@ class Tracker:
         return min(pending) if pending else None
 
     def problems(self) -> list[Problem]:
-        return [p for _first, p in self.active.values()]
+        return [self.seen[key][1] for key in self.active]
 
     def details(self) -> list[dict[str, t.Any]]:
         """The counted problems with when each was first seen (``since``) and counted (``at``)."""
-        return [{**p._asdict(), "since": first, "at": self.counted.get(key)} for key, (first, p) in self.active.items()]
+        return [{**self.seen[key][1]._asdict(), "since": self.seen[key][0], "at": at} for key, at in self.active.items()]
 
 
 class Settle:
@@ -343,8 +337,6 @@ def message(event: Event, pair: str, table: t.Sequence[str] = (), suppressed: in
 
 
 def _iso(epoch: float) -> str:
-    import time
-
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 

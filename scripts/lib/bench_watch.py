@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -154,7 +155,7 @@ def soak(minutes: float) -> dict:
     trans0 = {n: transitions(n) for n in LBS}
     seconds = int(minutes * 60)
     burn = f"for i in $(seq $(nproc)); do timeout {seconds} sh -c 'while :; do :; done' & done; wait"
-    procs = [__import__("subprocess").Popen([PODMAN, "exec", c, "sh", "-c", burn]) for c in LBS.values()]
+    procs = [subprocess.Popen([PODMAN, "exec", c, "sh", "-c", burn]) for c in LBS.values()]
     for p in procs:
         p.wait(timeout=seconds + 60)
     window = time.time() - t0
