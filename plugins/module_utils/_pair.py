@@ -23,7 +23,7 @@ Views for day-2 operations over the model: ``reports_of`` (one ``vip_info`` resu
 per node), ``status`` (placement verdicts, the table, what fails) and ``drain_plan``.
 
 Pure code: no Ansible imports. Filters in ``plugins/filter`` wrap it;
-``scripts/lib/lab_report.py`` imports it directly.
+``lab/halb_lab/lab_report.py`` imports it directly.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-# The bin directory of the Python running the tests: the .venv scripts/bootstrap made, for
+# The bin directory of the Python running the tests: the .venv lab/bin/bootstrap made, for
 # scripts/test and ansible-test units alike; never a path spelled out here.
 VENV_BIN = Path(sys.executable).parent
 LIBEXEC = REPO / "roles" / "keepalived" / "files" / "libexec"

@@ -2,8 +2,8 @@
 which Debian package brings each one?
 
 A new machine of the project's kind has only the packages listed in
-tests/unit/lab/fresh-machine/debian<N>.txt; everything else the lab and the tests call
-must be installed by scripts/bootstrap (its `host_pkgs=(...)` line), or be a binary that
+lab/tests/fresh-machine/debian<N>.txt; everything else the lab and the tests call
+must be installed by lab/bin/bootstrap (its `host_pkgs=(...)` line), or be a binary that
 it takes out of a downloaded package into .cache/tools without installing the package
 (its `tool_pkgs=(package:binary ...)` line: promtool, whose package would add a service). The scanner is
 deliberately simple and strict: a command word it cannot resolve to an installed file
@@ -188,10 +188,9 @@ def is_bash(path: Path) -> bool:
 
 def project_files() -> tuple[list[Path], list[Path]]:
     """(shell files, Python files) whose commands run on the machine of the lab and tests."""
-    shell = [p for p in sorted((REPO / "scripts").rglob("*")) if p.is_file() and is_bash(p)]
+    shell = [p for d in ("scripts", "lab/bin", "lab/lib") for p in sorted((REPO / d).rglob("*")) if p.is_file() and is_bash(p)]
     shell += [REPO / ".ci" / "run"]
-    py = sorted((REPO / "tests").rglob("*.py")) + sorted((REPO / "scripts" / "lib").glob("*.py"))
-    py += sorted((REPO / "molecule").rglob("*.py"))
+    py = sorted((REPO / "tests").rglob("*.py")) + sorted((REPO / "lab").rglob("*.py"))
     return shell, [p for p in py if "fixtures" not in p.parts]
 
 
@@ -209,11 +208,11 @@ def commands_by_file() -> dict[str, set[str]]:
 
 
 def bootstrap_packages(text: str | None = None) -> list[str]:
-    """The packages on scripts/bootstrap's `host_pkgs=(...)` line."""
-    text = (REPO / "scripts" / "bootstrap").read_text() if text is None else text
+    """The packages on lab/bin/bootstrap's `host_pkgs=(...)` line."""
+    text = (REPO / "lab" / "bin" / "bootstrap").read_text() if text is None else text
     m = re.search(r"^host_pkgs=\(([^)]*)\)", text, re.M)
     if not m:
-        raise ValueError("scripts/bootstrap has no host_pkgs=(...) line")
+        raise ValueError("lab/bin/bootstrap has no host_pkgs=(...) line")
     return m.group(1).split()
 
 
@@ -221,21 +220,21 @@ TOOLS = REPO / ".cache" / "tools"
 
 
 def bootstrap_tools(text: str | None = None) -> dict[str, str]:
-    """{binary: package} of scripts/bootstrap's `tool_pkgs=(package:binary ...)` line: binaries
+    """{binary: package} of lab/bin/bootstrap's `tool_pkgs=(package:binary ...)` line: binaries
     it keeps in .cache/tools from a package it downloads without installing it."""
-    text = (REPO / "scripts" / "bootstrap").read_text() if text is None else text
+    text = (REPO / "lab" / "bin" / "bootstrap").read_text() if text is None else text
     m = re.search(r"^tool_pkgs=\(([^)]*)\)", text, re.M)
     if not m:
-        raise ValueError("scripts/bootstrap has no tool_pkgs=(...) line")
+        raise ValueError("lab/bin/bootstrap has no tool_pkgs=(...) line")
     pairs = [w.split(":", 1) for w in m.group(1).split()]
     if any(len(p) != 2 or not all(p) for p in pairs):
-        raise ValueError(f"expected package:binary words on scripts/bootstrap's tool_pkgs line, found {m.group(1)!r}")
+        raise ValueError(f"expected package:binary words on lab/bin/bootstrap's tool_pkgs line, found {m.group(1)!r}")
     return {binary: package for package, binary in pairs}
 
 
 def engine_parts() -> dict[str, str]:
-    """The engine parts the lab's containers.conf names (scripts/lib/engine.sh)."""
-    text = (REPO / "scripts" / "lib" / "engine.sh").read_text()
+    """The engine parts the lab's containers.conf names (lab/lib/engine.sh)."""
+    text = (REPO / "lab" / "lib" / "engine.sh").read_text()
     parts = dict(re.findall(r"^HALB_(NET_BACKEND|OCI_RUNTIME)=(\S+)$", text, re.M))
     return {"network backend": parts["NET_BACKEND"], "runtime": parts["OCI_RUNTIME"]}
 
@@ -274,14 +273,14 @@ def owning_package(path: str) -> str | None:
 
 
 def fresh_packages(release: str) -> set[str]:
-    f = REPO / "tests" / "unit" / "lab" / "fresh-machine" / f"debian{release}.txt"
+    f = REPO / "lab" / "tests" / "fresh-machine" / f"debian{release}.txt"
     return {line.strip() for line in f.read_text().splitlines() if line.strip()}
 
 
 def problems(commands: dict[str, set[str]], installs: list[str], fresh: set[str], tools: dict[str, str] | None = None) -> list[str]:
     """Every command that a new machine would lack: not installed here, or from a package
-    that neither a new machine has nor scripts/bootstrap installs, or in .cache/tools but
-    not among the binaries scripts/bootstrap keeps there (`tools`, its tool_pkgs line)."""
+    that neither a new machine has nor lab/bin/bootstrap installs, or in .cache/tools but
+    not among the binaries lab/bin/bootstrap keeps there (`tools`, its tool_pkgs line)."""
     out = []
     installs_set = set(installs)
     tools = bootstrap_tools() if tools is None else tools
@@ -289,20 +288,20 @@ def problems(commands: dict[str, set[str]], installs: list[str], fresh: set[str]
         for cmd in sorted(cmds):
             path = locate(cmd)
             if path is None and cmd in tools:
-                out.append(f"{where}: calls '{cmd}', which scripts/bootstrap keeps in .cache/tools from package {tools[cmd]}: run scripts/bootstrap")
+                out.append(f"{where}: calls '{cmd}', which lab/bin/bootstrap keeps in .cache/tools from package {tools[cmd]}: run lab/bin/bootstrap")
                 continue
             if path is None:
-                out.append(f"{where}: calls '{cmd}', which is not installed here (add its package to scripts/bootstrap's host_pkgs)")
+                out.append(f"{where}: calls '{cmd}', which is not installed here (add its package to lab/bin/bootstrap's host_pkgs)")
                 continue
             if path.startswith(str(REPO / ".venv")):
-                continue  # from requirements-dev.txt, installed by scripts/bootstrap
+                continue  # from requirements-dev.txt, installed by lab/bin/bootstrap
             if path.startswith(str(TOOLS) + "/"):
                 if cmd not in tools:
-                    out.append(f"{where}: calls '{cmd}' ({path}), which scripts/bootstrap's tool_pkgs does not name: a new machine lacks it")
+                    out.append(f"{where}: calls '{cmd}' ({path}), which lab/bin/bootstrap's tool_pkgs does not name: a new machine lacks it")
                 continue
             pkg = owning_package(path)
             if pkg is None:
-                out.append(f"{where}: calls '{cmd}' ({path}), which no Debian package ships: install it from scripts/bootstrap")
+                out.append(f"{where}: calls '{cmd}' ({path}), which no Debian package ships: install it from lab/bin/bootstrap")
             elif pkg not in fresh and pkg not in installs_set:
-                out.append(f"{where}: calls '{cmd}' from package {pkg}, which a new machine lacks and scripts/bootstrap does not install")
+                out.append(f"{where}: calls '{cmd}' from package {pkg}, which a new machine lacks and lab/bin/bootstrap does not install")
     return out

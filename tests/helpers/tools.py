@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Ansible commands the tests run: those of the Python running the tests (the
-.venv that scripts/bootstrap made, or the one ansible-test runs), then PATH."""
+.venv that lab/bin/bootstrap made, or the one ansible-test runs), then PATH."""
 
 from __future__ import annotations
 

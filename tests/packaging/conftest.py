@@ -21,7 +21,7 @@ VERSION = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
 def _galaxy() -> str:
     galaxy = tool("ansible-galaxy")
     if galaxy is None:
-        pytest.fail("no ansible-galaxy next to this Python or on PATH (run scripts/bootstrap)")
+        pytest.fail("no ansible-galaxy next to this Python or on PATH (run lab/bin/bootstrap)")
     return galaxy
 
 

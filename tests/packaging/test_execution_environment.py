@@ -44,7 +44,7 @@ def test_the_definition_holds_no_version():
 def context(tarball, tmp_path_factory) -> Path:
     builder = tool("ansible-builder")
     if builder is None:
-        pytest.fail("no ansible-builder next to this Python or on PATH (run scripts/bootstrap)")
+        pytest.fail("no ansible-builder next to this Python or on PATH (run lab/bin/bootstrap)")
     d = tmp_path_factory.mktemp("ee")
     shutil.copy2(REPO / "execution-environment.yml", d)
     # `ansible-galaxy collection build` leaves halb-pair-<version>.tar.gz in a checkout; the

@@ -42,7 +42,7 @@ def check_url(conf: str) -> str:
     return re.search(r'script "/usr/bin/curl .* (\S+)"', conf).group(1)
 
 
-@pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived binary missing: run scripts/bootstrap")
+@pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived binary missing: run lab/bin/bootstrap")
 def test_each_pair_renders_its_own_instances(tmp_path):
     run = run_playbook(tmp_path, RENDER, HOSTS, {}, inventory=INVENTORY, extra=LOCAL)
     assert run.rc == 0, run.output

@@ -19,7 +19,7 @@ from tests.helpers.kaconf import instances, parse, value
 
 pytestmark = [
     pytest.mark.ansible,
-    pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived binary missing: run scripts/bootstrap"),
+    pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived binary missing: run lab/bin/bootstrap"),
 ]
 
 PLAYBOOK = REPO / "tests" / "render" / "render_keepalived.yml"

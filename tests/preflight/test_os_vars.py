@@ -94,4 +94,4 @@ def test_site_checks_the_os_in_its_first_play(inventory):
     web = next(p for p in plays if "Web backends" in p.splitlines()[0])
     # its tasks, after the play's header line and the argument spec validation (reads only)
     tasks = [line.strip() for line in web.splitlines()[1:] if "TAGS:" in line and "Validating arguments" not in line]
-    assert tasks[0].startswith("halb.pair.web_backend : Refuse an OS this role has no variables for"), tasks
+    assert tasks[0].startswith("web_backend : Refuse an OS this role has no variables for"), tasks

@@ -20,7 +20,7 @@ from tests.helpers.kaconf import instances
 
 pytestmark = pytest.mark.ansible
 
-needs_keepalived = pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived binary missing: run scripts/bootstrap")
+needs_keepalived = pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived binary missing: run lab/bin/bootstrap")
 
 IFACE = default_interface()
 BASE = {"keepalived_interface": IFACE, "keepalived_script_user": "nobody", "keepalived_vips": ["198.51.100.100/24"]}

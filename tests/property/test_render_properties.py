@@ -47,7 +47,7 @@ SCRIPT_USER = "nobody"  # an existing non-root user (keepalived 2.2.7's "Termina
 NETNS = ["unshare", "--net", "sh", "-c",
          'sysctl -q -w net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1 && exec "$@"', "netns"]
 
-needs_keepalived = pytest.mark.skipif(KEEPALIVED is None, reason="keepalived binary missing: run scripts/bootstrap")
+needs_keepalived = pytest.mark.skipif(KEEPALIVED is None, reason="keepalived binary missing: run lab/bin/bootstrap")
 needs_nginx = pytest.mark.skipif(NGINX is None or shutil.which("unshare") is None, reason="nginx or unshare missing")
 
 # --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Render tests for the halb.pair.nginx and halb.pair.web_backend roles.
+"""Render tests for the halb.pair.nginx and web_backend roles.
 
 The real role task files run through ``ansible-playbook`` against hosts with a
 local connection (tests/render/nginx_cases/render.yml), each host writing into
@@ -339,7 +339,7 @@ def rendered(tmp_path_factory, stream_module):
     (web / "sites-enabled" / "default").write_text("server {\n    listen 80 default_server;\n}\n")
     hosts["web1"] = {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "nginx_test_role": "halb.pair.web_backend", "web_backend_manage_service": False,
+        "nginx_test_role": "web_backend", "web_backend_manage_service": False,
         "web_backend_conf_dir": str(web), "web_backend_pid_file": str(tmp / "web1" / "nginx.pid"),
         "web_backend_error_log": str(tmp / "web1" / "error.log"),
         "web_backend_access_log": str(tmp / "web1" / "access.log"), "web_backend_port": 8088,

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
+REPO = Path(__file__).resolve().parents[2]
+ROLES_DIR = REPO / "roles"
+#: each role's folder: the collection's, and the lab's own web backend
+ROLE_DIRS = {"keepalived": ROLES_DIR / "keepalived", "nginx": ROLES_DIR / "nginx", "web_backend": REPO / "lab" / "roles" / "web_backend"}
 # The roles that install something: their vars/ must have the OS files below.
 OS_ROLES = ["keepalived", "nginx", "web_backend"]
 # Tested in the lab and CI (Debian.yml) and claimed but untested (the rest): per role.
@@ -21,11 +24,11 @@ UNTESTED = "# untested: no EL image in the lab or CI."
 
 
 def _os_files(role: str) -> list[Path]:
-    return sorted(p for p in (ROLES_DIR / role / "vars").glob("*.yml") if p.name != "main.yml")
+    return sorted(p for p in (ROLE_DIRS[role] / "vars").glob("*.yml") if p.name != "main.yml")
 
 
 def test_every_role_with_os_files_is_listed():
-    found = sorted(p.parent.parent.name for p in ROLES_DIR.glob("*/vars/Debian.yml"))
+    found = sorted(p.parent.parent.name for d in (ROLES_DIR, REPO / "lab" / "roles") for p in d.glob("*/vars/Debian.yml"))
     assert found == OS_ROLES
 
 
@@ -55,7 +58,7 @@ GALAXY_NAMES = {"Debian": "Debian", "RedHat": "EL"}
 
 @pytest.mark.parametrize("role", OS_ROLES)
 def test_meta_claims_the_platforms_of_the_vars_files_and_marks_el_untested(role):
-    text = (ROLES_DIR / role / "meta" / "main.yml").read_text()
+    text = (ROLE_DIRS[role] / "meta" / "main.yml").read_text()
     platforms = yaml.safe_load(text)["galaxy_info"]["platforms"]
     assert sorted(p["name"] for p in platforms) == sorted(GALAXY_NAMES[p.stem] for p in _os_files(role))
     if "RedHat" not in FAMILIES[role]:
@@ -72,7 +75,7 @@ def test_meta_claims_the_platforms_of_the_vars_files_and_marks_el_untested(role)
     assert "untested" in " ".join(comment), comment
 
 
-@pytest.mark.parametrize("readme", [ROLES_DIR.parent / "README.md", *(ROLES_DIR / r / "README.md" for r in OS_ROLES)],
+@pytest.mark.parametrize("readme", [ROLES_DIR.parent / "README.md", *(ROLE_DIRS[r] / "README.md" for r in OS_ROLES)],
                          ids=lambda p: p.parent.name)
 def test_readme_states_the_tested_platforms(readme):
     text = readme.read_text()

@@ -79,7 +79,7 @@ MODULES = {
 
 def ansible_doc(*args):
     if ANSIBLE_DOC is None:
-        pytest.fail("no ansible-doc next to this Python or on PATH (run scripts/bootstrap)")
+        pytest.fail("no ansible-doc next to this Python or on PATH (run lab/bin/bootstrap)")
     return subprocess.run([ANSIBLE_DOC, *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -145,7 +145,7 @@ def test_documented_types_and_defaults_are_the_argument_spec(name):
 def test_files_doc_renders_every_option_and_return():
     doc_bin = tool("ansible-doc")
     if doc_bin is None:
-        pytest.fail("no ansible-doc next to this Python or on PATH (run scripts/bootstrap)")
+        pytest.fail("no ansible-doc next to this Python or on PATH (run lab/bin/bootstrap)")
     proc = subprocess.run([doc_bin, "--json", "halb.pair.files"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and "[WARNING]" not in proc.stderr, proc.stderr
     doc = json.loads(proc.stdout)["halb.pair.files"]

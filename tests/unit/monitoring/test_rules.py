@@ -3,7 +3,7 @@ Prometheus alert rules pass promtool (check, and their unit tests), and the rule
 Grafana dashboard and the README name only the watcher's metrics (_watch_metrics.METRICS)
 with only their labels.
 
-promtool is Debian's, taken out of the prometheus package by scripts/bootstrap into
+promtool is Debian's, taken out of the prometheus package by lab/bin/bootstrap into
 .cache/tools without installing the package (which would add a Prometheus service).
 """
 
@@ -47,8 +47,8 @@ KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_ri
 def promtool() -> str:
     found = shutil.which("promtool", path=f"{REPO / '.cache' / 'tools'}{os.pathsep}{os.environ.get('PATH', '')}")
     assert found, (
-        "promtool is missing: scripts/bootstrap puts it in .cache/tools (taken from Debian's prometheus package, "
-        "which it downloads but does not install); run scripts/bootstrap"
+        "promtool is missing: lab/bin/bootstrap puts it in .cache/tools (taken from Debian's prometheus package, "
+        "which it downloads but does not install); run lab/bin/bootstrap"
     )
     return found
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.ansible
 @pytest.fixture(scope="module")
 def problems():
     if shutil.which(filter_docs.ANSIBLE_DOC) is None:
-        pytest.fail(f"no {filter_docs.ANSIBLE_DOC} (run scripts/bootstrap)")
+        pytest.fail(f"no {filter_docs.ANSIBLE_DOC} (run lab/bin/bootstrap)")
     return filter_docs.render(NAMES, COLLECTIONS)
 
 

@@ -1,7 +1,7 @@
 """Adverts the crash hand-over sends for a dead keepalived, and its decisions.
 
 Expected bytes are computed by hand in the comments (RFC 1071 sums of 16-bit words), or
-are an advert keepalived 2.2.7 itself sent in the lab (tests/unit/lab/test_vrrp_attack.py)."""
+are an advert keepalived 2.2.7 itself sent in the lab (lab/tests/test_vrrp_attack.py)."""
 
 from __future__ import annotations
 
