@@ -3,7 +3,7 @@
 Used by tests/unit/plugins/filter/test_filter_docs.py (against the working tree) and by
 scripts/test's build stage (against the built and installed collection):
 
-    python tests/helpers/filter_docs.py COLLECTIONS_PATH
+    python -m tests.helpers.filter_docs COLLECTIONS_PATH
 
 prints one line per filter and exits 1 when one does not render (no DOCUMENTATION,
 EXAMPLES or RETURN, or a name that is not the filter's).
@@ -11,35 +11,37 @@ EXAMPLES or RETURN, or a name that is not the filter's).
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-try:
-    from tests.helpers.tools import tool
-except ImportError:  # run as a script: python tests/helpers/filter_docs.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.helpers.tools import tool
+from tests.helpers.tools import tool
 
 NAMESPACE = "halb.pair"
 ANSIBLE_DOC = tool("ansible-doc") or "ansible-doc"
 
 
-def filter_names(collections_path: Path) -> list[str]:
-    """The names the FilterModule of every plugins/filter/*.py exports."""
-    root = collections_path / "ansible_collections" / "halb" / "pair"
-    if str(collections_path) not in sys.path:
-        sys.path.insert(0, str(collections_path))
-    names: list[str] = []
-    for path in sorted((root / "plugins" / "filter").glob("*.py")):
-        if path.name == "__init__.py":
-            continue
+#: run in a Python of its own whose only collections path is the one asked about (no
+#: change to this process's sys.path): each FilterModule's names, as JSON
+_NAMES = """
+import importlib, json, pathlib, sys
+root = pathlib.Path(sys.argv[1]) / "ansible_collections" / "halb" / "pair" / "plugins" / "filter"
+names = []
+for path in sorted(root.glob("*.py")):
+    if path.name != "__init__.py":
         module = importlib.import_module(f"ansible_collections.halb.pair.plugins.filter.{path.stem}")
         names += sorted(module.FilterModule().filters())
-    return names
+print(json.dumps(names))
+"""
+
+
+def filter_names(collections_path: Path) -> list[str]:
+    """The names the FilterModule of every plugins/filter/*.py exports."""
+    proc = subprocess.run([sys.executable, "-c", _NAMES, str(collections_path)], capture_output=True, text=True, timeout=120,
+                          check=True, env=dict(os.environ, PYTHONPATH=str(collections_path)))
+    return json.loads(proc.stdout)
 
 
 def _doc(names: list[str], collections_path: Path) -> tuple[dict, str, int]:
