@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the pair model: thin wrappers around module_utils/_pair.py.
+"""Filters over the pair model: thin wrappers around plugin_utils/_pair.py.
 
 Documented one by one next to this file (pair_model.yml, pairs.yml, pair_status.yml,
 pair_drain.yml, pair_leave.yml, pair_conflicts.yml, pair_members.yml, pair_contract.yml): ``ansible-doc -t filter halb.pair.NAME``.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.module_utils import _pair, _pair_contract
-from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError, role_defaults
-from ansible_collections.halb.pair.plugins.module_utils._topology import TopologyError
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair, _pair_contract
+from ansible_collections.halb.pair.plugins.plugin_utils._defaults import DefaultsError, role_defaults
+from ansible_collections.halb.pair.plugins.plugin_utils._topology import TopologyError
 
 #: The fact the keepalived role's preflight records on each host: its role variables as
 #: that host's tasks resolve them (inventory, play vars, role parameters, extra vars,

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The roles' preflight checks as filters: thin wrappers around module_utils.
+"""The roles' preflight checks as filters: thin wrappers around plugin_utils.
 
 - ``values | halb.pair.nginx_preflight(host)``: the nginx role's variables of one
   host checked against its argument spec, then against the rules across them.
@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.filter.pair import host_values
-from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight, _preflight
+from ansible_collections.halb.pair.plugins.plugin_utils import _nginx_preflight, _preflight
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 

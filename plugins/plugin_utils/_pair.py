@@ -33,7 +33,9 @@ import re
 import typing as t
 from dataclasses import asdict, dataclass, field
 
-from . import _placement, _types, _vrrp_guard
+from ansible_collections.halb.pair.plugins.module_utils import _placement, _vrrp_guard
+
+from . import _types
 from ._defaults import pick, role_defaults
 from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
 

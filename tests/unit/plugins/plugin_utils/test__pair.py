@@ -9,8 +9,8 @@ Expected values are written by hand from the role defaults as documented (8081,
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair
-from ansible_collections.halb.pair.plugins.module_utils._pair import PairError
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
+from ansible_collections.halb.pair.plugins.plugin_utils._pair import PairError
 
 SINGLE = {"keepalived_vips": ["198.51.100.100/24"]}
 DUAL = {"keepalived_topology": "dual_master", "keepalived_vips": ["198.51.100.100/24", "198.51.100.101/24"]}

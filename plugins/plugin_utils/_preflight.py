@@ -11,9 +11,9 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
-from ansible_collections.halb.pair.plugins.module_utils._argspec import ValueCheck
-from ansible_collections.halb.pair.plugins.module_utils._argspec import check as check_types
-from ansible_collections.halb.pair.plugins.module_utils._topology import (
+from ansible_collections.halb.pair.plugins.plugin_utils._argspec import ValueCheck
+from ansible_collections.halb.pair.plugins.plugin_utils._argspec import check as check_types
+from ansible_collections.halb.pair.plugins.plugin_utils._topology import (
     SECRET_SETTINGS,
     SHARED_SETTINGS,
     Instance,
@@ -25,7 +25,7 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
     typed,
     with_unicast,
 )
-from ansible_collections.halb.pair.plugins.module_utils._types import check_derived, check_hosts
+from ansible_collections.halb.pair.plugins.plugin_utils._types import check_derived, check_hosts
 
 AUTH_MAX = 8  # keepalived uses only the first 8 characters of auth_pass
 

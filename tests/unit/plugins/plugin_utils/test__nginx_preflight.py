@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight
-from ansible_collections.halb.pair.plugins.module_utils._nginx_preflight import check, listen_port
+from ansible_collections.halb.pair.plugins.plugin_utils import _nginx_preflight
+from ansible_collections.halb.pair.plugins.plugin_utils._nginx_preflight import check, listen_port
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "nginx"
 OPTIONS = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
