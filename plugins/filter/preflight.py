@@ -6,8 +6,9 @@
   host checked against its argument spec, then against the rules across them.
 - ``values | halb.pair.keepalived_host_preflight(host)``: the keepalived role's
   variables of one host checked against its argument spec.
-- ``ansible_play_hosts | halb.pair.keepalived_pairs_preflight(hostvars, groups)``:
-  the rules across each pair's nodes, every pair of the play on its own.
+- ``keepalived_pairs_preflight(play_hosts, hostvars, groups)`` (not a filter: the first
+  half of ``halb.pair.pair_preflight``): the rules across each pair's nodes, every pair
+  of the play on its own.
 
 Documented in the sidecar files ``plugins/filter/NAME.yml`` (``ansible-doc -t filter``).
 """
@@ -63,5 +64,4 @@ class FilterModule:
         return {
             "nginx_preflight": nginx_preflight,
             "keepalived_host_preflight": keepalived_host_preflight,
-            "keepalived_pairs_preflight": keepalived_pairs_preflight,
         }
