@@ -114,6 +114,14 @@ class Type:
         except _Bad as exc:
             raise TypeCheckError(self.allowed, value, exc.why, path=path, host=host, secret=self.secret) from None
 
+    def accepts(self, value: t.Any) -> bool:
+        """``value`` is of this type (where a caller words its own message)."""
+        try:
+            self.parse(value)
+        except _Bad:
+            return False
+        return True
+
 
 # --------------------------------------------------------------------------
 # Building blocks

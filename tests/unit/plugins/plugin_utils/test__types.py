@@ -198,6 +198,7 @@ BAD = [
     (T.URL, "http://127.0.0.1/%zz", "hex"),
     (T.URI_PATH, "healthz", ""),
     (T.URI_PATH, "/healthz {", ""),
+    (T.URI_PATH, "/h+z", ""),  # the nginx preflight and the pair model both refuse it (one type)
     (T.ABS_PATH, "relative/path", ""),
     (T.ABS_PATH, "/run/nginx.pid;\nuser root", ""),
     (T.ABS_PATH, "/var/lib/$x", ""),
