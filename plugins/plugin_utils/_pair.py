@@ -33,7 +33,7 @@ import re
 import typing as t
 from dataclasses import asdict, dataclass, field
 
-from ansible_collections.halb.pair.plugins.module_utils import _placement, _vrrp_guard
+from ansible_collections.halb.pair.plugins.module_utils import _drain, _placement, _vrrp_guard
 
 from . import _types
 from ._defaults import pick, role_defaults
@@ -351,8 +351,8 @@ def link_local_of(hv: t.Mapping[str, t.Any], interface: str) -> str | None:
 
 #: The hand-over file's value while handing over: -253 pulls every instance of the node
 #: down to priority 1 (make-before-break); below -253 (weight 1) the instances go to FAULT.
-HANDOVER_LOWER = -253
-HANDOVER_FAULT = -254
+HANDOVER_LOWER = _drain.DRAINED
+HANDOVER_FAULT = HANDOVER_LOWER - 1
 
 
 def handover_timeout(pair: t.Mapping[str, t.Any]) -> float:
