@@ -1,13 +1,13 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A node's crash hand-over configuration: a thin wrapper around module_utils._crash_handover."""
+"""A node's crash hand-over configuration: a thin wrapper around plugin_utils._crash_handover."""
 
 from __future__ import annotations
 
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.module_utils._crash_handover import CrashHandoverError, config
+from ansible_collections.halb.pair.plugins.plugin_utils._crash_handover import CrashHandoverError, config
 
 DOCUMENTATION = """
   name: crash_handover

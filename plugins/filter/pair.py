@@ -1,9 +1,9 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the pair model: thin wrappers around module_utils/_pair.py.
+"""Filters over the pair model: thin wrappers around plugin_utils/_pair.py.
 
 Documented one by one next to this file (pair_model.yml, pairs.yml, pair_status.yml,
-pair_drain.yml, pair_leave.yml, pair_conflicts.yml, pair_members.yml, pair_contract.yml): ``ansible-doc -t filter halb.pair.NAME``.
+pair_drain.yml, pair_leave.yml, pair_preflight.yml, pair_members.yml, pair_contract.yml): ``ansible-doc -t filter halb.pair.NAME``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.module_utils import _pair, _pair_contract
-from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError, role_defaults
-from ansible_collections.halb.pair.plugins.module_utils._topology import TopologyError
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair, _pair_contract
+from ansible_collections.halb.pair.plugins.plugin_utils._defaults import DefaultsError, role_defaults
+from ansible_collections.halb.pair.plugins.plugin_utils._topology import TopologyError
 
 #: The fact the keepalived role's preflight records on each host: its role variables as
 #: that host's tasks resolve them (inventory, play vars, role parameters, extra vars,
@@ -188,8 +188,8 @@ def pair_conflicts(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mappi
 
 def pair_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, groups: t.Mapping[str, t.Sequence[str]]) -> list[str]:
     """Every rule broken by the pairs among ``play_hosts``: the keepalived preflight of each
-    pair, values typed (``halb.pair.keepalived_pairs_preflight``), then the VRIDs and VIPs
-    two pairs share; empty list: all fine. The keepalived role's preflight calls this."""
+    pair, values typed (``preflight.keepalived_pairs_preflight``), then the VRIDs and VIPs
+    two pairs share (``pair_conflicts``); empty list: all fine. The keepalived role's preflight calls this."""
     from ansible_collections.halb.pair.plugins.filter.preflight import keepalived_pairs_preflight
 
     errors = keepalived_pairs_preflight(play_hosts, hostvars, groups)
@@ -261,7 +261,6 @@ class FilterModule:
             "pair_status": pair_status,
             "pair_drain": pair_drain,
             "pair_leave": pair_leave,
-            "pair_conflicts": pair_conflicts,
             "pair_preflight": pair_preflight,
             "pair_handover": pair_handover,
             "pair_watch": pair_watch,

@@ -1,13 +1,14 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The roles' preflight checks as filters: thin wrappers around module_utils.
+"""The roles' preflight checks as filters: thin wrappers around plugin_utils.
 
 - ``values | halb.pair.nginx_preflight(host)``: the nginx role's variables of one
   host checked against its argument spec, then against the rules across them.
 - ``values | halb.pair.keepalived_host_preflight(host)``: the keepalived role's
   variables of one host checked against its argument spec.
-- ``ansible_play_hosts | halb.pair.keepalived_pairs_preflight(hostvars, groups)``:
-  the rules across each pair's nodes, every pair of the play on its own.
+- ``keepalived_pairs_preflight(play_hosts, hostvars, groups)`` (not a filter: the first
+  half of ``halb.pair.pair_preflight``): the rules across each pair's nodes, every pair
+  of the play on its own.
 
 Documented in the sidecar files ``plugins/filter/NAME.yml`` (``ansible-doc -t filter``).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.filter.pair import host_values
-from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight, _preflight
+from ansible_collections.halb.pair.plugins.plugin_utils import _nginx_preflight, _preflight
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 
@@ -63,5 +64,4 @@ class FilterModule:
         return {
             "nginx_preflight": nginx_preflight,
             "keepalived_host_preflight": keepalived_host_preflight,
-            "keepalived_pairs_preflight": keepalived_pairs_preflight,
         }

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the keepalived topology: thin wrappers around module_utils.
+"""Filters over the keepalived topology: thin wrappers around plugin_utils.
 
 Documented in the sidecar files ``plugins/filter/NAME.yml`` (``ansible-doc -t filter``).
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.halb.pair.plugins.module_utils._preflight import check, interface_address
-from ansible_collections.halb.pair.plugins.module_utils._topology import (
+from ansible_collections.halb.pair.plugins.plugin_utils._preflight import interface_address
+from ansible_collections.halb.pair.plugins.plugin_utils._topology import (
     TopologyError,
     as_dicts,
     derive,
@@ -46,15 +46,8 @@ def keepalived_instances(hosts: list[str], hostvars: t.Any) -> list[dict[str, t.
     return as_dicts(with_unicast(instances, addresses))
 
 
-def keepalived_preflight(hosts: list[str], hostvars: t.Any) -> list[str]:
-    """Every rule the group breaks, as messages (empty list: all fine)."""
-    hosts = list(hosts)
-    return check(hosts, _plain(hostvars, hosts))
-
-
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
             "keepalived_instances": keepalived_instances,
-            "keepalived_preflight": keepalived_preflight,
         }

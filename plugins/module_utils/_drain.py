@@ -15,7 +15,11 @@ import typing as t
 
 DRAIN_FILE = "/var/lib/halb-pair/drain"
 ACTIVE = 0
-DRAINED = -253
+#: keepalived's largest weight of a tracked file or script, either sign: 254 - 253 = 1,
+#: the lowest priority a running instance keeps. The one definition of -253 (drain,
+#: hand-over) and of the check weight's range.
+WEIGHT_MAX = 253
+DRAINED = -WEIGHT_MAX
 STATE_VALUES = {"active": ACTIVE, "drained": DRAINED}
 
 

@@ -36,6 +36,12 @@ import typing as t
 VRRP_PROTO = 112
 VRRP_GROUP4 = "224.0.0.18"
 TTL = 255
+#: A virtual router's ID (RFC 3768 / 5798): the one definition the guard, the types and
+#: the preflight import.
+VRID_MIN, VRID_MAX = 1, 255
+#: A priority a configuration may give (0, resigning, and 255, the address owner, are
+#: only sent): the types and the preflight import it.
+PRIORITY_MIN, PRIORITY_MAX = 1, 254
 #: keepalived's own rules for a PASS password (see roles/keepalived/README.md).
 _AUTH_RX = re.compile(r"[\x21-\x7e]{1,8}")
 _AUTH_REFUSED = set("#!\"'{}")
@@ -79,8 +85,8 @@ def advert(
 ) -> bytes:
     """One VRRP advertisement (the IP payload). ``src``/``dst`` are needed for v3 (the
     pseudo-header of its checksum); ``auth_pass`` only for v2 PASS authentication."""
-    if isinstance(vrid, bool) or not isinstance(vrid, int) or not 1 <= vrid <= 255:
-        raise AdvertError(f"vrid: expected an integer in 1..255, found {vrid!r}")
+    if isinstance(vrid, bool) or not isinstance(vrid, int) or not VRID_MIN <= vrid <= VRID_MAX:
+        raise AdvertError(f"vrid: expected an integer in {VRID_MIN}..{VRID_MAX}, found {vrid!r}")
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 255:
         raise AdvertError(f"priority: expected an integer in 0..255, found {priority!r}")
     if not vips or len(vips) > 255:

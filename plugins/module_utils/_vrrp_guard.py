@@ -26,6 +26,8 @@ import json
 import typing as t
 from dataclasses import dataclass
 
+from ._vrrp_advert import VRID_MAX, VRID_MIN
+
 TABLE = "halb_pair_vrrp"
 FAMILY = "inet"
 VRRP_PROTO = 112
@@ -62,8 +64,8 @@ class GuardSpec:
         if not self.vrids and not self.vrids6:
             raise GuardError("no VRRP instance: nothing to guard")
         for v in (*self.vrids, *self.vrids6):
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 255:
-                raise GuardError(f"VRID {v!r} is not an integer in 1..255")
+            if isinstance(v, bool) or not isinstance(v, int) or not VRID_MIN <= v <= VRID_MAX:
+                raise GuardError(f"VRID {v!r} is not an integer in {VRID_MIN}..{VRID_MAX}")
         if not self.peers4 and not self.peers6:
             raise GuardError("no peer address: the guard would drop every advert")
         if self.vrids6 and not self.peers6:

@@ -76,7 +76,7 @@ options:
 notes:
   - Needs root on the node (the collection's playbooks set C(become)); it signals
     keepalived (a root process) for its JSON or data dump.
-  - Use the filter C(halb.pair.vip_placement) over the results of all nodes to judge placement
+  - Use the filter C(halb.pair.pair_status) over the results of all nodes to judge placement
     (ok, split_brain, orphan, misplaced); C(playbooks/status.yml) does.
 seealso:
   - module: halb.pair.vrrp_failover

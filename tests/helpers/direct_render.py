@@ -55,8 +55,8 @@ def render(role: str, template: str, variables: t.Mapping[str, t.Any]) -> str:
 
 def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.Any]], host: str) -> dict[str, t.Any]:
     """The variables keepalived.conf.j2 sees on ``host`` (roles/keepalived/vars/main.yml)."""
-    from ansible_collections.halb.pair.plugins.module_utils._preflight import interface_address
-    from ansible_collections.halb.pair.plugins.module_utils._topology import as_dicts, derive, settings_of, with_unicast
+    from ansible_collections.halb.pair.plugins.plugin_utils._preflight import interface_address
+    from ansible_collections.halb.pair.plugins.plugin_utils._topology import as_dicts, derive, settings_of, with_unicast
 
     v = {**defaults("keepalived", host), **hostvars[host], "inventory_hostname": host}
     instances = derive(hosts, hostvars)
@@ -67,7 +67,7 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
     v["__keepalived_instances"] = as_dicts(with_unicast(instances, addresses))
     v["__keepalived_mail"] = v["keepalived_smtp_server"] is not None and len(v["keepalived_notification_email"]) > 0
     # as vars/main.yml derives them from the pair model (halb.pair.pair_model)
-    from ansible_collections.halb.pair.plugins.module_utils._pair import model
+    from ansible_collections.halb.pair.plugins.plugin_utils._pair import model
 
     node = model(hosts, hostvars, addresses=addresses).as_dict()["nodes"][host]
     v["__keepalived_node"] = node

@@ -1,12 +1,12 @@
-"""docs/types.md from plugins/module_utils/_types.py (one source: a unit test keeps them equal)."""
+"""docs/types.md from plugins/plugin_utils/_types.py (one source: a unit test keeps them equal)."""
 
 from __future__ import annotations
 
-from ansible_collections.halb.pair.plugins.module_utils import _types as T
+from ansible_collections.halb.pair.plugins.plugin_utils import _types as T
 
 HEAD = """# Types of the values that reach a configuration file
 
-Generated from `plugins/module_utils/_types.py` (`table()`); a unit test keeps this page
+Generated from `plugins/plugin_utils/_types.py` (`table()`); a unit test keeps this page
 equal to it (`.venv/bin/python -m tests.helpers.types_doc > docs/types.md` rewrites it).
 Every role variable that a template renders is one of these types, or refused before any
 host changes (`check_role_vars(role, host, hostvars)`), with the variable, the host, the

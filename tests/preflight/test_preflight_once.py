@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from tests.helpers.ansible_run import REPO, VENV_BIN, run_playbook
-from tests.unit.plugins.module_utils.test__preflight import BASE
+from tests.unit.plugins.plugin_utils.test__preflight import BASE
 
 pytestmark = pytest.mark.ansible
 
@@ -87,7 +87,7 @@ def test_a_role_on_its_own_runs_its_preflight(tmp_path):
 
 
 # The nginx refusals through site.yml's first play: refused before any host changes, types included.
-from tests.unit.plugins.module_utils.test__nginx_preflight import REFUSED as NGINX_REFUSED  # noqa: E402
+from tests.unit.plugins.plugin_utils.test__nginx_preflight import REFUSED as NGINX_REFUSED  # noqa: E402
 
 # A few of the table's rows (all of them run through the role in tests/render/test_nginx.py).
 THROUGH_SITE = ["bad_upstream_ref", "bad_listen", "type-method-choice", "type-port-word", "type-misspelled-key"]

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tests.helpers.ansible_run import REPO, run_playbook
-from tests.unit.plugins.module_utils.test__preflight import BASE, REFUSED
+from tests.unit.plugins.plugin_utils.test__preflight import BASE, REFUSED
 
 pytestmark = pytest.mark.ansible
 

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tests.helpers.ansible_run import REPO, run_playbook
-from tests.unit.plugins.module_utils.test__preflight import BASE
+from tests.unit.plugins.plugin_utils.test__preflight import BASE
 
 pytestmark = pytest.mark.ansible
 

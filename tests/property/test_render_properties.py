@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Property tests (issue 9): generated inventories, hostile strings included, go
-through the types (plugins/module_utils/_types.py) and the keepalived preflight;
+through the types (plugins/plugin_utils/_types.py) and the keepalived preflight;
 every inventory they accept renders configurations whose parsed structure is exactly
 what the inventory meant — no extra directive, no lost value — and that the host's
 real ``keepalived -t`` / ``nginx -t`` accept.
@@ -26,8 +26,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _preflight
-from ansible_collections.halb.pair.plugins.module_utils import _types as T
+from ansible_collections.halb.pair.plugins.plugin_utils import _preflight
+from ansible_collections.halb.pair.plugins.plugin_utils import _types as T
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 

@@ -15,7 +15,7 @@ import yaml
 from tests.helpers.ansible_run import REPO, VENV_BIN
 
 FILTER = '''
-from ansible_collections.halb.pair.plugins.module_utils._types import check_hosts
+from ansible_collections.halb.pair.plugins.plugin_utils._types import check_hosts
 
 
 def _vars(hostvars, hosts):

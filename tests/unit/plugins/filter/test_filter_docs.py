@@ -26,7 +26,7 @@ def problems():
 
 
 def test_the_filters_are_found():
-    assert {"keepalived_instances", "keepalived_preflight", "vip_placement", "vip_drain_blockers", "nginx_preflight"} <= set(NAMES)
+    assert {"keepalived_instances", "keepalived_host_preflight", "pair_status", "pair_drain", "nginx_preflight"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -38,7 +38,7 @@ def test_every_sidecar_documents_an_exported_filter():
     # A file holding one filter may carry its DOCUMENTATION itself; a sidecar must name a filter.
     sidecars = {p.stem for p in (REPO / "plugins" / "filter").glob("*.yml")}
     assert sidecars <= set(NAMES)
-    assert {"vip_placement", "keepalived_instances", "nginx_preflight"} <= sidecars
+    assert {"pair_status", "keepalived_instances", "nginx_preflight"} <= sidecars
 
 
 def test_no_unread_documentation_variables():

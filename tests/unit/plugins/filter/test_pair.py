@@ -110,7 +110,7 @@ def test_pair_members_outside_the_limit_and_those_without_an_address():
     assert F["pair_members"](["web9"], hv, groups) == ["web9"]
 
 
-FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_leave", "pair_conflicts", "pair_preflight", "pair_handover",
+FILTERS = ["pair_model", "pairs", "pair_status", "pair_drain", "pair_leave", "pair_preflight", "pair_handover",
            "pair_members", "pair_contract", "pair_watch"]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 def test_the_filter_builds_the_guard_from_the_pair_model():
     from ansible_collections.halb.pair.plugins.filter.vrrp_guard import vrrp_guard
-    from ansible_collections.halb.pair.plugins.module_utils import _pair
+    from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
     def facts(a):
         return {"ansible_facts": {"interfaces": ["eth0"], "eth0": {"ipv4": {"address": a, "netmask": "255.255.255.0"}}}}
@@ -40,7 +40,7 @@ MIXED = {"keepalived_topology": "dual_master", "keepalived_vips": ["198.51.100.1
 def test_auto_guards_ipv6_and_ipv4_instances_together():
     """One IPv6 VIP used to switch the guard off for the IPv4 instance too."""
     from ansible_collections.halb.pair.plugins.filter.vrrp_guard import vrrp_guard
-    from ansible_collections.halb.pair.plugins.module_utils import _pair
+    from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
     hv = {"lb1": {**MIXED, **_facts("198.51.100.11", "fe80::11")}, "lb2": {**MIXED, **_facts("198.51.100.12", "fe80::12")}}
     pair = _pair.model(["lb1", "lb2"], hv).as_dict()
@@ -64,7 +64,7 @@ def test_auto_never_switches_itself_off_on_an_unknown_address(lb2, fragments):
     """It used to return enabled: false (and the run deleted the guard's table)."""
     from ansible.errors import AnsibleFilterError
     from ansible_collections.halb.pair.plugins.filter.vrrp_guard import vrrp_guard
-    from ansible_collections.halb.pair.plugins.module_utils import _pair
+    from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
     pair = _pair.model(["lb1", "lb2"], {"lb1": {**MIXED, **_facts("198.51.100.11", "fe80::11")}, "lb2": lb2}).as_dict()
     with pytest.raises(AnsibleFilterError) as err:

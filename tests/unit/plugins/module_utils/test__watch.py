@@ -11,8 +11,9 @@ import json
 import re
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair, _watch, _watch_metrics
+from ansible_collections.halb.pair.plugins.module_utils import _watch, _watch_metrics
 from ansible_collections.halb.pair.plugins.module_utils._watch import Problem, RateLimit, Tracker, observe
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
 A, B = "198.51.100.100", "198.51.100.101"
 MAC_PEER, MAC_STRANGER = "02:00:00:00:00:12", "02:00:00:00:00:99"

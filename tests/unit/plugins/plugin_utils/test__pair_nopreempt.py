@@ -9,7 +9,7 @@ preempt_delay drains work: their timeout waits out the delay (test__pair_handove
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
 SINGLE = {"keepalived_vips": ["198.51.100.100/24"]}
 DUAL = {"keepalived_topology": "dual_master", "keepalived_vips": ["198.51.100.100/24", "198.51.100.101/24"]}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils._preflight import check
+from ansible_collections.halb.pair.plugins.plugin_utils._preflight import check
 
 HOSTS = ["lb1", "lb2"]
 FACTS = {
@@ -124,7 +124,7 @@ def test_without_facts_host_checks_are_skipped_not_failed():
 
 # --- several pairs in one play: each pair is its own group, checked on its own ---
 
-from ansible_collections.halb.pair.plugins.module_utils._preflight import check_pairs, pairs  # noqa: E402
+from ansible_collections.halb.pair.plugins.plugin_utils._preflight import check_pairs, pairs  # noqa: E402
 
 
 def two_pairs(eu=None, us=None):
@@ -179,7 +179,7 @@ def test_a_group_that_does_not_exist_is_refused():
 
 
 # VRIDs and VIPs two pairs share on one segment: one implementation, _pair.conflicts
-# (tests/unit/plugins/module_utils/test__pair.py::test_conflicts), run by pair_preflight.
+# (tests/unit/plugins/plugin_utils/test__pair.py::test_conflicts), run by pair_preflight.
 
 
 # --- one host's variables against the role's argument spec ---
@@ -187,7 +187,7 @@ def test_a_group_that_does_not_exist_is_refused():
 from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
-from ansible_collections.halb.pair.plugins.module_utils import _preflight  # noqa: E402
+from ansible_collections.halb.pair.plugins.plugin_utils import _preflight  # noqa: E402
 
 OPTIONS = yaml.safe_load((Path(__file__).resolve().parents[4] / "roles" / "keepalived" / "meta" / "argument_specs.yml").read_text())[
     "argument_specs"]["main"]["options"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.halb.pair.plugins.module_utils._argspec import check
+from ansible_collections.halb.pair.plugins.plugin_utils._argspec import check
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"
 

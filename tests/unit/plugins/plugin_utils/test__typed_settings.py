@@ -7,8 +7,8 @@ and a VIP's dev defaults to each node's own interface."""
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair, _preflight, _topology
-from ansible_collections.halb.pair.plugins.module_utils._topology import derive
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair, _preflight, _topology
+from ansible_collections.halb.pair.plugins.plugin_utils._topology import derive
 
 HOSTS = ["lb1", "lb2"]
 BASE = {"keepalived_vips": ["198.51.100.100/24"]}

@@ -3,7 +3,7 @@
 """Derive keepalived VRRP instances from inventory settings, and check them.
 
 Pure code: no Ansible imports. The filter plugin ``halb.pair.keepalived_instances``
-and ``halb.pair.keepalived_preflight`` wrap it; the role's template reads its result.
+wraps it; the role's template reads its result.
 
 A *setting* is read from each node's host variables, with the role's defaults
 (``roles/keepalived/defaults/main.yml``, read through ``_defaults``) under them.

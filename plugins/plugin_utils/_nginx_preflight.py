@@ -17,7 +17,7 @@ import typing as t
 
 from ._argspec import ValueCheck
 from ._argspec import check as check_types
-from ._types import check_role_vars
+from ._types import URI_PATH, check_role_vars
 
 DEFAULT_METHOD = "round_robin"
 DEFAULT_PORT = 80
@@ -26,7 +26,6 @@ STREAM_METHODS = ("round_robin", "least_conn", "hash")
 UPSTREAM_METHODS = (*STREAM_METHODS, "ip_hash")
 BACKUP_METHODS = ("round_robin", "least_conn")
 _DIGITS = re.compile(r"[0-9]+")
-_HEALTH_PATH = re.compile(r"/[^\s;{}]*")  # no whitespace at all: a newline is a space too
 
 #: Stricter checks per value (see ``_argspec``); empty until values are typed further.
 VALUE_CHECKS: dict[str, ValueCheck] = {}
@@ -156,11 +155,9 @@ def _health_listen(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
 
 def _health_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     path = values.get("nginx_lb_health_path", "")
-    if isinstance(path, str) and _HEALTH_PATH.fullmatch(path):
+    if isinstance(path, str) and URI_PATH.accepts(path):  # the type the pair model checks it with too
         return []
-    return [
-        f"nginx_lb_health_path on {host} is '{path}'. Allowed: a path starting with / without spaces, ';', '{{' or '}}' (keepalived requests it)."
-    ]
+    return [f"nginx_lb_health_path on {host} is '{path}'. Allowed: {URI_PATH.allowed} (keepalived requests it)."]
 
 
 #: The rules in the order their messages are listed.

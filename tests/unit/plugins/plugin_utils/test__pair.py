@@ -9,8 +9,8 @@ Expected values are written by hand from the role defaults as documented (8081,
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair
-from ansible_collections.halb.pair.plugins.module_utils._pair import PairError
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
+from ansible_collections.halb.pair.plugins.plugin_utils._pair import PairError
 
 SINGLE = {"keepalived_vips": ["198.51.100.100/24"]}
 DUAL = {"keepalived_topology": "dual_master", "keepalived_vips": ["198.51.100.100/24", "198.51.100.101/24"]}
@@ -168,6 +168,8 @@ BAD_CASES = [
     ("port out of range", {"nginx_lb_health_port": 70000}, "nginx_lb_health_port on lb1: expected an integer within 1..65535, found 70000"),
     ("path not absolute", {"nginx_lb_health_path": "healthz"}, "nginx_lb_health_path on lb1: expected an absolute URI path"),
     ("path with a space", {"nginx_lb_health_path": "/a b"}, "nginx_lb_health_path on lb1: expected an absolute URI path"),
+    # one type for the path (_types.URI_PATH): the nginx preflight refuses it too (test__nginx_preflight.py)
+    ("path with a plus", {"nginx_lb_health_path": "/h+z"}, "nginx_lb_health_path on lb1: expected an absolute URI path"),
     ("check url with a quote", {"keepalived_check_url": 'http://127.0.0.1/"; x'}, "keepalived_check_url on lb1: expected an http(s) URL"),
     ("no VIPs", {"keepalived_vips": []}, "keepalived_vips: topology 'single' needs a non-empty list of VIPs"),
 ]

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import typing as t
 
-from . import _pair, _vrrp_advert
+from ansible_collections.halb.pair.plugins.module_utils import _vrrp_advert
+
+from . import _pair
 from ._topology import TopologyError, master_down_interval
 
 

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, halb.pair developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Table tests of the strict types (plugins/module_utils/_types.py), with every
+"""Table tests of the strict types (plugins/plugin_utils/_types.py), with every
 hostile value of issue 9, and of the role-variable table that drives them."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-from ansible_collections.halb.pair.plugins.module_utils import _types as T
+from ansible_collections.halb.pair.plugins.plugin_utils import _types as T
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -198,6 +198,7 @@ BAD = [
     (T.URL, "http://127.0.0.1/%zz", "hex"),
     (T.URI_PATH, "healthz", ""),
     (T.URI_PATH, "/healthz {", ""),
+    (T.URI_PATH, "/h+z", ""),  # the nginx preflight and the pair model both refuse it (one type)
     (T.ABS_PATH, "relative/path", ""),
     (T.ABS_PATH, "/run/nginx.pid;\nuser root", ""),
     (T.ABS_PATH, "/var/lib/$x", ""),

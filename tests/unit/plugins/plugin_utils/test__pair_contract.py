@@ -8,8 +8,8 @@ import copy
 import json
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair
-from ansible_collections.halb.pair.plugins.module_utils import _pair_contract as C
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair_contract as C
 
 
 def _model(**over):

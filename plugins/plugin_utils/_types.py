@@ -44,6 +44,9 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.halb.pair.plugins.module_utils._drain import WEIGHT_MAX
+from ansible_collections.halb.pair.plugins.module_utils._vrrp_advert import PRIORITY_MAX, PRIORITY_MIN, VRID_MAX, VRID_MIN
+
 SECRET_VARS = frozenset({"keepalived_auth_pass"})
 IFNAMSIZ = 16
 
@@ -113,6 +116,14 @@ class Type:
             return self.parse(value)
         except _Bad as exc:
             raise TypeCheckError(self.allowed, value, exc.why, path=path, host=host, secret=self.secret) from None
+
+    def accepts(self, value: t.Any) -> bool:
+        """``value`` is of this type (where a caller words its own message)."""
+        try:
+            self.parse(value)
+        except _Bad:
+            return False
+        return True
 
 
 # --------------------------------------------------------------------------
@@ -595,9 +606,9 @@ def advert_int(version: int) -> Type:
 
 ADVERT_INT_V2 = advert_int(2)
 ADVERT_INT_V3 = advert_int(3)
-TRACK_WEIGHT = integer(-253, 253, "track_weight")
-PRIORITY = integer(1, 254, "priority")
-VRID = integer(1, 255, "vrid")
+TRACK_WEIGHT = integer(-WEIGHT_MAX, WEIGHT_MAX, "track_weight")
+PRIORITY = integer(PRIORITY_MIN, PRIORITY_MAX, "priority")
+VRID = integer(VRID_MIN, VRID_MAX, "vrid")
 
 
 def _bool(value: t.Any) -> bool:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.halb.pair.plugins.module_utils import _nginx_preflight
-from ansible_collections.halb.pair.plugins.module_utils._nginx_preflight import check, listen_port
+from ansible_collections.halb.pair.plugins.plugin_utils import _nginx_preflight
+from ansible_collections.halb.pair.plugins.plugin_utils._nginx_preflight import check, listen_port
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "nginx"
 OPTIONS = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
@@ -122,10 +122,12 @@ REFUSED = [
     pytest.param({"nginx_lb_streams": [{"name": "s", "listen": [], "servers": WEB2}]},
                  "nginx_lb_streams on lb1 has listen '' (port '').", id="stream-without-listen"),
     pytest.param({"nginx_lb_health_path": "healthz"},
-                 "nginx_lb_health_path on lb1 is 'healthz'. Allowed: a path starting with / without spaces, ';', '{' or '}' "
-                 "(keepalived requests it).", id="health-path-relative"),
+                 "nginx_lb_health_path on lb1 is 'healthz'. Allowed: a path beginning with '/', of letters, digits and "
+                 ". _ ~ / - (keepalived requests it).", id="health-path-relative"),
     pytest.param({"nginx_lb_health_path": "/h;x"}, "nginx_lb_health_path on lb1 is '/h;x'.", id="health-path-semicolon"),
     pytest.param({"nginx_lb_health_path": "/healthz\n"}, "nginx_lb_health_path on lb1 is '/healthz\n'.", id="health-path-newline"),
+    # one type for the path (_types.URI_PATH): the pair model refuses it too (test__pair.py)
+    pytest.param({"nginx_lb_health_path": "/h+z"}, "nginx_lb_health_path on lb1 is '/h+z'.", id="health-path-plus"),
     # types, from meta/argument_specs.yml, before the rules
     pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "random", "servers": WEB2}]},
                  "nginx_lb_upstreams[0].method on lb1: found 'random' (str); allowed: one of round_robin, least_conn, ip_hash, hash",

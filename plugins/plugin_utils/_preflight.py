@@ -11,9 +11,11 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
-from ansible_collections.halb.pair.plugins.module_utils._argspec import ValueCheck
-from ansible_collections.halb.pair.plugins.module_utils._argspec import check as check_types
-from ansible_collections.halb.pair.plugins.module_utils._topology import (
+from ansible_collections.halb.pair.plugins.module_utils._drain import WEIGHT_MAX
+from ansible_collections.halb.pair.plugins.module_utils._vrrp_advert import PRIORITY_MAX, PRIORITY_MIN, VRID_MAX, VRID_MIN
+from ansible_collections.halb.pair.plugins.plugin_utils._argspec import ValueCheck
+from ansible_collections.halb.pair.plugins.plugin_utils._argspec import check as check_types
+from ansible_collections.halb.pair.plugins.plugin_utils._topology import (
     SECRET_SETTINGS,
     SHARED_SETTINGS,
     Instance,
@@ -25,7 +27,7 @@ from ansible_collections.halb.pair.plugins.module_utils._topology import (
     typed,
     with_unicast,
 )
-from ansible_collections.halb.pair.plugins.module_utils._types import check_derived, check_hosts
+from ansible_collections.halb.pair.plugins.plugin_utils._types import check_derived, check_hosts
 
 AUTH_MAX = 8  # keepalived uses only the first 8 characters of auth_pass
 
@@ -119,13 +121,13 @@ def _consistency(hosts: list[str], settings: dict[str, dict[str, t.Any]]) -> lis
 def _check_instance(inst: Instance, s: dict[str, t.Any]) -> list[str]:
     errors = []
     name = inst.name
-    if not 1 <= inst.vrid <= 255:
-        errors.append(f"{name}: virtual_router_id must be within 1..255, found {inst.vrid}")
+    if not VRID_MIN <= inst.vrid <= VRID_MAX:
+        errors.append(f"{name}: virtual_router_id must be within {VRID_MIN}..{VRID_MAX}, found {inst.vrid}")
     for node in inst.nodes:
         if node.state not in ("MASTER", "BACKUP"):
             errors.append(f"{name} on {node.host}: state must be MASTER or BACKUP, found {node.state!r}")
-        if not 1 <= node.priority <= 254:
-            errors.append(f"{name} on {node.host}: priority must be within 1..254, found {node.priority}")
+        if not PRIORITY_MIN <= node.priority <= PRIORITY_MAX:
+            errors.append(f"{name} on {node.host}: priority must be within {PRIORITY_MIN}..{PRIORITY_MAX}, found {node.priority}")
     by_prio: dict[int, list[str]] = {}
     for node in inst.nodes:
         by_prio.setdefault(node.priority, []).append(node.host)
@@ -160,8 +162,8 @@ def _check_instance(inst: Instance, s: dict[str, t.Any]) -> list[str]:
                 f"{abs(w)} is not below its best backup ({others[0]}), so a failed nginx check would not move "
                 f"the VIP; allowed: |weight| > {gap} (e.g. {-(gap + 10)}), or 0 to put the instance in FAULT"
             )
-        if w != 0 and not 1 <= abs(w) <= 253:
-            errors.append(f"keepalived_check_weight: must be within -253..253, found {w}")
+        if w != 0 and not 1 <= abs(w) <= WEIGHT_MAX:
+            errors.append(f"keepalived_check_weight: must be within -{WEIGHT_MAX}..{WEIGHT_MAX}, found {w}")
     # advert_int and version
     if inst.version not in (2, 3):
         errors.append(f"keepalived_vrrp_version: must be 2 or 3, found {inst.version!r}")

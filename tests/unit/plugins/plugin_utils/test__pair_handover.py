@@ -6,7 +6,7 @@ endpoint at the peer's address and the nginx role's port and path."""
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _pair
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
 SINGLE = {"keepalived_vips": ["198.51.100.100/24"]}
 

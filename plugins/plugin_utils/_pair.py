@@ -33,7 +33,9 @@ import re
 import typing as t
 from dataclasses import asdict, dataclass, field
 
-from . import _placement, _types, _vrrp_guard
+from ansible_collections.halb.pair.plugins.module_utils import _drain, _placement, _vrrp_guard
+
+from . import _types
 from ._defaults import pick, role_defaults
 from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
 
@@ -58,15 +60,6 @@ OPTIONAL_SETTINGS = ("keepalived_segment", "nginx_lb_health_listen")
 FAILING = _placement.FAILING
 #: The name the internal role registers each node's ``vip_info`` result under.
 READ_VAR = "halb_pair_read"
-
-
-def _valid(kind: t.Any, value: t.Any) -> bool:
-    """``value`` is of the strict type ``kind`` (``_types``: one definition of a URL, a path)."""
-    try:
-        kind(value)
-    except _types.TypeCheckError:
-        return False
-    return True
 
 
 class PairError(TopologyError):
@@ -274,7 +267,7 @@ def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str], address: s
     """The node's nginx health endpoint, and the URL keepalived's check requests."""
     port = _int(s["nginx_lb_health_port"], f"nginx_lb_health_port on {host}", errors, 1, 65535)
     path = s["nginx_lb_health_path"]
-    if not isinstance(path, str) or not _valid(_types.URI_PATH, path):
+    if not isinstance(path, str) or not _types.URI_PATH.accepts(path):
         errors.append(f"nginx_lb_health_path on {host}: expected an absolute URI path such as '/healthz', found {path!r}")
         path = "/"
     raw = s.get("nginx_lb_health_listen")
@@ -288,7 +281,7 @@ def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str], address: s
     reach = bound or address
     peer_url = f"http://{_host(reach)}:{port}{path}" if reach else None
     leaving = s["nginx_lb_health_leaving_file"]
-    if not isinstance(leaving, str) or not _valid(_types.ABS_PATH, leaving) or leaving.endswith("/"):
+    if not isinstance(leaving, str) or not _types.ABS_PATH.accepts(leaving) or leaving.endswith("/"):
         errors.append(
             f"nginx_lb_health_leaving_file on {host}: expected an absolute file path such as '/run/halb-pair/leaving', "
             f"found {leaving!r}"
@@ -297,7 +290,7 @@ def health_of(host: str, s: t.Mapping[str, t.Any], errors: list[str], address: s
     check_url = s.get("keepalived_check_url")
     if check_url in (None, ""):
         return Health(port=port, path=path, url=url, listen=listen, peer_url=peer_url, leaving_file=leaving), url
-    if not isinstance(check_url, str) or not _valid(_types.URL, check_url):
+    if not isinstance(check_url, str) or not _types.URL.accepts(check_url):
         errors.append(
             f"keepalived_check_url on {host}: expected an http(s) URL such as 'http://127.0.0.1:8081/healthz' "
             f"(or null: derived from nginx_lb_health_port/path), found {check_url!r}"
@@ -358,8 +351,8 @@ def link_local_of(hv: t.Mapping[str, t.Any], interface: str) -> str | None:
 
 #: The hand-over file's value while handing over: -253 pulls every instance of the node
 #: down to priority 1 (make-before-break); below -253 (weight 1) the instances go to FAULT.
-HANDOVER_LOWER = -253
-HANDOVER_FAULT = -254
+HANDOVER_LOWER = _drain.DRAINED
+HANDOVER_FAULT = HANDOVER_LOWER - 1
 
 
 def handover_timeout(pair: t.Mapping[str, t.Any]) -> float:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.halb.pair.plugins.module_utils._defaults import DefaultsError, pick, read_defaults
-from ansible_collections.halb.pair.plugins.module_utils._topology import (
+from ansible_collections.halb.pair.plugins.plugin_utils._defaults import DefaultsError, pick, read_defaults
+from ansible_collections.halb.pair.plugins.plugin_utils._topology import (
     SETTINGS,
     TopologyError,
     defaults,

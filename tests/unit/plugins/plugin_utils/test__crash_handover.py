@@ -6,8 +6,9 @@ MDI = 3 A + (256 - p) A / 256 (KEEPALIVED.md); addresses from the facts below.""
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _crash_handover as ch
-from ansible_collections.halb.pair.plugins.module_utils import _pair, _vrrp_advert
+from ansible_collections.halb.pair.plugins.module_utils import _vrrp_advert
+from ansible_collections.halb.pair.plugins.plugin_utils import _crash_handover as ch
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
 
 def facts(address, iface="eth0"):
