@@ -6,7 +6,7 @@
     lab_report.py INVENTORY report    the table: holders, HTTP status and X-HALB-* through each VIP
 
 The inventory is read with ``ansible-inventory --list`` (the .venv's), the pairs with
-the collection's own model (module_utils/_pair.py, as the halb.pair.pairs filter):
+the collection's own model (plugin_utils/_pair.py, as the halb.pair.pairs filter):
 no host names, VIPs or interfaces are copied here. ``render`` takes the collected
 data as JSON-like dicts: {"vips": [...], "addrs": {node: <ip -j addr output>},
 "answers": {vip: {"status", "node", "backend", "error"}}}.
@@ -22,7 +22,7 @@ import time
 import typing as t
 from pathlib import Path
 
-from ansible_collections.halb.pair.plugins.module_utils import _pair
+from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
 from halb_lab import REPO
 
