@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import _placement, _types, _vrrp_guard
 from ._defaults import pick, role_defaults
-from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
+from ._topology import Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
 
 #: Per-node settings of the contract (defaults: the keepalived and nginx roles').
 CONTRACT_SETTINGS = (
@@ -901,7 +901,6 @@ def nopreempt_refusal(node: str, instances: t.Sequence[str]) -> str:
 
 __all__ = [
     "CONTRACT_SETTINGS",
-    "SETTINGS",
     "Pair",
     "PairError",
     "conflicts",
