@@ -879,6 +879,7 @@ def __getattr__(name: str) -> t.Any:
         return {role: role_vars(role) for role in EXPLICIT}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 #: Role variables that never reach a configuration file's text (why they need no type here).
 NOT_RENDERED: dict[str, str] = {
     "keepalived_group": "an inventory group name, read by the controller only",
