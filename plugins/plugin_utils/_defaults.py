@@ -59,6 +59,20 @@ def role_defaults() -> dict[str, t.Any]:
     return read_defaults()
 
 
+@functools.cache
+def role_options(role: str, roles_dir: Path | str = ROLES_DIR) -> dict[str, t.Any]:
+    """The options of a role's ``main`` entry point, its ``meta/argument_specs.yml``: the one
+    declaration of each role variable (the settings the model reads and the strict types
+    of the simple ones derive from it)."""
+    import yaml  # pylint: disable=import-outside-toplevel  # controller only, as above
+
+    path = Path(roles_dir) / role / "meta" / "argument_specs.yml"
+    try:
+        return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise DefaultsError(f"expected the argument spec of role {role} in {path}, found {exc!r}") from None
+
+
 def pick(defaults: t.Mapping[str, t.Any], keys: t.Iterable[str]) -> dict[str, t.Any]:
     """The defaults of ``keys``; a key the roles do not define literally is an error."""
     missing = [k for k in keys if k not in defaults]

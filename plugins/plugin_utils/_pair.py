@@ -37,7 +37,7 @@ from ansible_collections.halb.pair.plugins.module_utils import _drain, _placemen
 
 from . import _types
 from ._defaults import pick, role_defaults
-from ._topology import SETTINGS, Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
+from ._topology import Instance, TopologyError, derive, master_down_interval, settings_of, typed, with_unicast
 
 #: Per-node settings of the contract (defaults: the keepalived and nginx roles').
 CONTRACT_SETTINGS = (
@@ -894,7 +894,6 @@ def nopreempt_refusal(node: str, instances: t.Sequence[str]) -> str:
 
 __all__ = [
     "CONTRACT_SETTINGS",
-    "SETTINGS",
     "Pair",
     "PairError",
     "conflicts",

@@ -15,39 +15,36 @@ import functools
 import ipaddress
 import typing as t
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from . import _argspec
-from ._defaults import ROLES, ROLES_DIR, pick, role_defaults
+from . import _argspec, _defaults
+from ._defaults import ROLES, pick, role_defaults
 
-#: The settings the derivation reads. Their defaults are the role's own
-#: ``roles/keepalived/defaults/main.yml`` (read by ``_defaults``: no copy here).
-SETTINGS = (
-    "keepalived_profile",
-    "keepalived_topology",
-    "keepalived_vips",
-    "keepalived_instances",
-    "keepalived_instance_overrides",
-    "keepalived_vrid_base",
-    "keepalived_master_priority",
-    "keepalived_backup_priority",
-    "keepalived_priority_step",
-    "keepalived_advert_int",
-    "keepalived_vrrp_version",
-    "keepalived_auth_pass",
-    "keepalived_interface",
-    "keepalived_unicast",
-    "keepalived_unicast_src_ip",
-    "keepalived_nopreempt",
-    "keepalived_preempt_delay",
-    "keepalived_check_weight",
-    "keepalived_vrrp_nice",
-)
+
+def settings() -> tuple[str, ...]:
+    """The settings the derivation reads from each node's host variables: every option of
+    the role's argument spec (``roles/keepalived/meta/argument_specs.yml``, the one
+    declaration) that has a literal default in ``roles/keepalived/defaults/main.yml``
+    (read by ``_defaults``: no list and no copy here). A profile (:data:`PROFILES`) may set
+    any of them."""
+    return _settings()
+
+
+@functools.cache
+def _settings() -> tuple[str, ...]:
+    literal = role_defaults()
+    return tuple(k for k in role_options("keepalived") if k in literal)
+
+
+def __getattr__(name: str) -> t.Any:
+    # SETTINGS, read from the role's files on first use (never when a module imports this file)
+    if name == "SETTINGS":
+        return settings()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def defaults() -> dict[str, t.Any]:
-    """The role defaults of :data:`SETTINGS`, from the role's defaults file."""
-    return pick(role_defaults(), SETTINGS)
+    """The role defaults of :func:`settings`, from the role's defaults file."""
+    return pick(role_defaults(), settings())
 
 
 #: Settings that describe an instance and so must be equal on all of its nodes.
@@ -135,16 +132,12 @@ PROFILES: dict[str, dict[str, t.Any]] = {
 }
 
 
-@functools.cache
 def role_options(role: str) -> dict[str, t.Any]:
     """The options of a role's ``main`` entry point (its ``meta/argument_specs.yml``)."""
-    import yaml  # only the controller reads the roles' files (a module on a node never does)
-
-    path = Path(ROLES_DIR) / role / "meta" / "argument_specs.yml"
     try:
-        return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"])
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
-        raise TopologyError([f"expected the argument spec of role {role} in {path}, found {exc!r}"]) from None
+        return _defaults.role_options(role)
+    except _defaults.DefaultsError as exc:
+        raise TopologyError([str(exc)]) from None
 
 
 def typed(values: t.Mapping[str, t.Any], host: str = "") -> dict[str, t.Any]:
@@ -163,8 +156,9 @@ def typed(values: t.Mapping[str, t.Any], host: str = "") -> dict[str, t.Any]:
 def settings_of(hostvars: t.Mapping[str, t.Any], base: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
     """One node's settings, typed (:func:`typed`): its host variables over its profile's
     (``keepalived_profile``) over ``base`` (default: the role defaults)."""
-    out = dict(defaults() if base is None else pick(base, SETTINGS))
-    given = typed({k: hostvars[k] for k in SETTINGS if k in hostvars and hostvars[k] is not None})
+    names = settings()
+    out = dict(defaults() if base is None else pick(base, names))
+    given = typed({k: hostvars[k] for k in names if k in hostvars and hostvars[k] is not None})
     out.update(given)
     for key, value in PROFILES.get(str(out.get("keepalived_profile") or "default"), {}).items():
         if given.get(key) is None:

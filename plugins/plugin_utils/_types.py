@@ -8,8 +8,13 @@ types below, or refused before any host changes. Each type is a callable that
 returns the normalised value or raises :class:`TypeCheckError`, whose message names
 the variable, the host, the value found (never a secret's) and what is allowed.
 
-``ROLE_VARS`` maps every role variable that reaches a template to its type
-(``table(role)`` lists them as ``variable path -> type``), and
+``role_vars(role)`` (``ROLE_VARS``) maps every role variable that reaches a template to its
+type (``table(role)`` lists them as ``variable path -> type``): the role's argument spec
+(``meta/argument_specs.yml``, the one declaration of a variable) states the type of a
+simple one - ``type: bool``, ``choices``, or ``type: int``/``float`` with its range written
+``C(LO)..C(HI)`` in its description (an integer, or seconds), optional when it has no
+default - and ``KEEPALIVED_VARS``/``NGINX_VARS`` hold the types a spec cannot state
+(addresses, names, paths, lists and records: ``EXPLICIT``). And
 ``check_role_vars(role, host, hostvars)`` returns every problem of one host, so a
 preflight calls it in one line. ``check_derived(instances)`` types the values the
 topology derives (generated labels, instance names) before the template reads them.
@@ -827,7 +832,64 @@ NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_health_leaving_file": ABS_PATH,
 }
 
-ROLE_VARS: dict[str, dict[str, Spec]] = {"keepalived": KEEPALIVED_VARS, "nginx": NGINX_VARS}
+#: The types the argument specs cannot state, per role (the rest derive from the specs).
+EXPLICIT: dict[str, dict[str, Spec]] = {"keepalived": KEEPALIVED_VARS, "nginx": NGINX_VARS}
+
+#: ``C(LO)..C(HI)`` in an option's description: the range of a ``type: int`` or ``float`` option.
+_RANGE = re.compile(r"C\((-?\d+(?:\.\d+)?)\)\.\.C\((-?\d+(?:\.\d+)?)\)")
+
+
+def from_option(option: t.Mapping[str, t.Any]) -> Type | None:
+    """The strict type an argument spec entry states (None: it states none precisely):
+    ``choices``, ``type: bool``, or ``type: int``/``float`` with ``C(LO)..C(HI)`` in its
+    description; ``or null`` when the option has no default."""
+    kind = option.get("type", "str")
+    description = option.get("description") or ""
+    text = " ".join(description) if isinstance(description, list) else str(description)
+    found = _RANGE.search(text)
+    ty: Type | None = None
+    if option.get("choices") and kind in ("str", "int"):
+        ty = choice(*option["choices"])
+    elif kind == "bool":
+        ty = BOOL
+    elif kind == "int" and found and "." not in found.group(1) + found.group(2):
+        ty = integer(int(found.group(1)), int(found.group(2)))
+    elif kind == "float" and found:
+        ty = seconds(float(found.group(1)), float(found.group(2)))
+    if ty is None:
+        return None
+    return optional(ty) if option.get("default") is None and not option.get("required") else ty
+
+
+_ROLE_VARS: dict[str, dict[str, Spec]] = {}
+
+
+def role_vars(role: str) -> dict[str, Spec]:
+    """Every variable of ``role`` that reaches a template, with its type: the types its
+    argument spec states (:func:`from_option`; read from the role's files on first use),
+    then ``EXPLICIT``'s. A variable named in :data:`NOT_RENDERED` gets none."""
+    if role not in EXPLICIT:
+        raise KeyError(f"unknown role {role!r}; known: {', '.join(EXPLICIT)}")
+    if role not in _ROLE_VARS:
+        from ._defaults import role_options  # pylint: disable=import-outside-toplevel
+
+        derived: dict[str, Spec] = {}
+        for name, option in role_options(role).items():
+            if name in EXPLICIT[role] or name in NOT_RENDERED:
+                continue
+            ty = from_option(option)
+            if ty is not None:
+                derived[name] = ty
+        _ROLE_VARS[role] = {**derived, **EXPLICIT[role]}
+    return _ROLE_VARS[role]
+
+
+def __getattr__(name: str) -> t.Any:
+    # ROLE_VARS: every role's role_vars, read from the roles' files on first use
+    if name == "ROLE_VARS":
+        return {role: role_vars(role) for role in EXPLICIT}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Role variables that never reach a configuration file's text (why they need no type here).
 NOT_RENDERED: dict[str, str] = {
@@ -860,8 +922,9 @@ def _spec_name(spec: Spec) -> str:
     return "record"
 
 
-def table(role: str) -> list[tuple[str, str]]:
-    """``(variable path, type)`` for every value of ``role`` that reaches a template."""
+def table(role: str, explicit_only: bool = False) -> list[tuple[str, str]]:
+    """``(variable path, type)`` for every value of ``role`` that reaches a template
+    (``explicit_only``: those typed in ``EXPLICIT``, not by their argument spec)."""
     rows: list[tuple[str, str]] = []
 
     def walk(spec: Spec, path: str) -> None:
@@ -875,7 +938,7 @@ def table(role: str) -> list[tuple[str, str]]:
             for k, s in _VIP_RECORD.fields.items():
                 rows.append((f"{sub}.{k}", _spec_name(s)))
 
-    for name, spec in ROLE_VARS[role].items():
+    for name, spec in (EXPLICIT[role] if explicit_only else role_vars(role)).items():
         walk(spec, name)
     if role == "keepalived":
         rows.append(("keepalived_advert_int", "advert_int_v2 or advert_int_v3 (by keepalived_vrrp_version; v3 with IPv6 VIPs)"))
@@ -893,12 +956,11 @@ def check_role_vars(role: str, host: str, hostvars: t.Mapping[str, t.Any]) -> li
     Variables absent from ``hostvars`` are skipped: the role's defaults are typed too
     (a unit test checks them). Secrets are never quoted.
     """
-    if role not in ROLE_VARS:
-        raise KeyError(f"unknown role {role!r}; known: {', '.join(ROLE_VARS)}")
+    specs = role_vars(role)
     out: list[str] = []
     iface = hostvars.get("keepalived_interface", "eth0")
     iface = iface if isinstance(iface, str) else None
-    for name, spec in ROLE_VARS[role].items():
+    for name, spec in specs.items():
         if name in hostvars:
             if name == "keepalived_vips":
                 spec = ListOf(Vip(iface))  # a label without a dev begins with the node's interface

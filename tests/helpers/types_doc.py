@@ -6,11 +6,16 @@ from ansible_collections.halb.pair.plugins.plugin_utils import _types as T
 
 HEAD = """# Types of the values that reach a configuration file
 
-Generated from `plugins/plugin_utils/_types.py` (`table()`); a unit test keeps this page
-equal to it (`.venv/bin/python -m tests.helpers.types_doc > docs/types.md` rewrites it).
-Every role variable that a template renders is one of these types, or refused before any
-host changes (`check_role_vars(role, host, hostvars)`), with the variable, the host, the
-value found (never a secret's) and what is allowed.
+Generated from `plugins/plugin_utils/_types.py` (`table(role, explicit_only=True)`); a unit
+test keeps this page equal to it (`.venv/bin/python -m tests.helpers.types_doc > docs/types.md`
+rewrites it). Every role variable that a template renders is one of these types, or refused
+before any host changes (`check_role_vars(role, host, hostvars)`), with the variable, the
+host, the value found (never a secret's) and what is allowed.
+
+A variable whose argument spec states its type (`type: bool`, `choices`, or `type: int` /
+`float` with its range `C(LO)..C(HI)` in its description: an integer or seconds within it,
+or null when it has no default) is typed from its spec and not listed here: see
+`ansible-doc -t role halb.pair.keepalived` (or `halb.pair.nginx`).
 """
 
 
@@ -31,11 +36,11 @@ def _types(spec, found: dict) -> None:
 
 def render() -> str:
     out = [HEAD]
-    for role in T.ROLE_VARS:
+    for role in T.EXPLICIT:
         out += [f"\n## {role}\n", "| variable path | type |", "|---|---|"]
-        out += [f"| `{path}` | {ty} |" for path, ty in T.table(role)]
+        out += [f"| `{path}` | {ty} |" for path, ty in T.table(role, explicit_only=True)]
     found: dict = {ty.name: ty for ty in (T.ADVERT_INT_V2, T.ADVERT_INT_V3)}
-    for role in T.ROLE_VARS.values():
+    for role in T.EXPLICIT.values():
         for spec in role.values():
             _types(spec, found)
     types = [found[k] for k in sorted(found)]

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ansible_collections.halb.pair.plugins.module_utils import _types as T
 
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook
 from tests.helpers.kaconf import instances, parse, value
@@ -180,6 +181,19 @@ def test_the_fast_profile_renders_vrrp3_at_a_tenth_of_a_second(tmp_path):
 
 def _vrrp_nice(conf: str) -> list[str]:
     return re.findall(r"^\s*vrrp_priority\s+(\S+)\s*$", conf, flags=re.M)
+
+
+def test_vrrp_startup_delay_is_rendered_when_set_and_refused_out_of_range(tmp_path):
+    # keepalived -t (render) accepts it; unset leaves keepalived's own (no line)
+    delay = re.compile(r"^\s*vrrp_startup_delay\s+(\S+)\s*$", flags=re.M)
+    run = render(tmp_path, ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"], "keepalived_vrrp_startup_delay": 2.5})
+    assert delay.findall(run.conf("lb1")) == delay.findall(run.conf("lb2")) == ["2.5"]
+    run = render(tmp_path / "unset", ["lb1", "lb2"], {"keepalived_vips": ["198.51.100.100/24"]})
+    assert delay.findall(run.conf("lb1")) == []
+    # typed from its argument spec alone: seconds within 0..600, refused before any host changes
+    problems = T.check_role_vars("keepalived", "lb1", {"keepalived_vrrp_startup_delay": 601})
+    assert problems == ["keepalived_vrrp_startup_delay on lb1: found 601 (out of range); allowed: a number of seconds "
+                        "within 0..600, or null (unset)"]
 
 
 def test_the_fast_profile_renders_the_vrrp_process_at_nice_minus_20(tmp_path):
