@@ -9,6 +9,25 @@ and by lab/molecule/config.yml's env for Molecule.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
+from ansible.errors import AnsibleError
+from ansible.inventory.group import Group
+from ansible.inventory.host import Host
+from ansible.plugins.vars import BaseVarsPlugin
+from ansible.template import trust_as_template
+
+LAB = Path(__file__).resolve().parents[2]
+if str(LAB) not in sys.path:
+    sys.path.insert(0, str(LAB))
+
+from halb_lab import addresses  # noqa: E402
+
+#: the group keepalived's values go to (the base's keepalived_group in every user)
+PAIR_GROUP = "lb"
+
 DOCUMENTATION = """
     name: halb_lab_plan
     short_description: the lab's address plan (lab/addresses.yml) for the lab's own inventories
@@ -28,29 +47,9 @@ DOCUMENTATION = """
             section: vars_halb_lab_plan
         env:
           - name: ANSIBLE_VARS_PLUGIN_STAGE
-        description: when it runs (the default, demand, is both ansible-playbook's and ansible-inventory's)
     extends_documentation_fragment:
       - vars_plugin_staging
 """
-
-import os
-import sys
-from pathlib import Path
-
-from ansible.errors import AnsibleError
-from ansible.inventory.group import Group
-from ansible.inventory.host import Host
-from ansible.plugins.vars import BaseVarsPlugin
-from ansible.template import trust_as_template
-
-LAB = Path(__file__).resolve().parents[2]
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
-
-from halb_lab import addresses  # noqa: E402
-
-#: the group keepalived's values go to (the base's keepalived_group in every user)
-PAIR_GROUP = "lb"
 
 _cache: dict[tuple, addresses.Plan] = {}
 
