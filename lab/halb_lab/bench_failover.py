@@ -5,7 +5,7 @@
 
 Run through scripts/bench (it sources the lab's engine, adds the egress guard, builds the
 image and tears everything down on exit). Brings up its own containers on the lab network
-(nodes .231-.235, VIPs .238/.239, VRIDs 91/92), deploys the real playbooks/site.yml per
+(the address plan's user bench-failover, lab/addresses.yml), deploys the real playbooks/site.yml per
 profile, then runs every case x trial: the event on the master of the first VIP, then its
 failback, each measured as its own phase by two clients in the client container (a new
 connection per request, and 8 kept-alive connections) and the VIP watchers on both LBs
@@ -34,22 +34,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halb_lab import REPO as ROOT
+from halb_lab import addresses
 from halb_lab.node import halb_probe as probe
 
 PROBE_SRC = pathlib.Path(probe.__file__)
 
 # --------------------------------------------------------------------------- the lab of the benchmark
-# Addresses of its own: the lab uses .11-.30/.100-.101 (VRID 55-56), Molecule .41-.55/.110/
-# .120-.121 (VRID 60-62, 70-71), scripts/bench .249-.252 (VRID 99).
-NODES = {
-    "lb1": ("halb-bf-lb1", "198.51.100.231", "lb"),
-    "lb2": ("halb-bf-lb2", "198.51.100.232", "lb"),
-    "web1": ("halb-bf-web1", "198.51.100.233", "other"),
-    "web2": ("halb-bf-web2", "198.51.100.234", "other"),
-    "client": ("halb-bf-client", "198.51.100.235", "other"),
-}
-VIPS = ["198.51.100.238", "198.51.100.239"]  # VI_1 mastered by lb1, VI_2 by lb2
-VRID_BASE = 91
+# Addresses of its own: the address plan's user bench-failover (lab/addresses.yml, which
+# `scripts/lab plan` checks against every other user of the network).
+PLAN_USER = "bench-failover"
+_PLAN = addresses.load().users[PLAN_USER]
+#: node -> (container, address, kind): "lb" for the pair's nodes
+NODES = {n.name: (n.container, n.address, "lb" if n.name in _PLAN.pair else "other") for n in _PLAN.nodes.values()}
+VIPS = [v.address for v in _PLAN.vips]  # VI_1 mastered by lb1, VI_2 by lb2
+VRID_BASE = _PLAN.vrids[0]
 LABEL = "halb-pair-bench-failover"
 TARGET, PEER = "lb1", "lb2"  # every case hits the master of the first VIP
 PROBE_DST = "/usr/local/bin/halb_probe.py"
@@ -481,10 +479,9 @@ def write_inventory(d: pathlib.Path, pvars: dict) -> None:
             },
         }
     }
+    # keepalived_vips and keepalived_vrid_base: the vars plugin gives them from the plan (plan_env)
     lb = {
         "keepalived_topology": "dual_master",
-        "keepalived_vips": [f"{v}/24" for v in VIPS],
-        "keepalived_vrid_base": VRID_BASE,
         "keepalived_interface": "eth0",
         "nginx_lb_upstreams": [{"name": "web", "servers": [{"address": NODES[w][1], "port": 80} for w in ("web1", "web2")]}],
         "nginx_lb_servers": [{"listen": ["80"], "upstream": "web"}],
@@ -493,6 +490,12 @@ def write_inventory(d: pathlib.Path, pvars: dict) -> None:
     # JSON is YAML: no quoting questions
     (d / "hosts.yml").write_text(json.dumps(hosts, indent=1) + "\n")
     (d / "group_vars" / "lb.yml").write_text(json.dumps(lb, indent=1) + "\n")
+
+
+def plan_env(inv: pathlib.Path) -> dict[str, str]:
+    """The environment that makes inv the plan user bench-failover's for the vars plugin
+    lab/plugins/vars/halb_lab_plan.py (its VIPs, VRIDs and each node's lab_ip)."""
+    return dict(os.environ, HALB_LAB_PLAN_USER=PLAN_USER, HALB_LAB_PLAN_INVENTORY=str(inv))
 
 
 def deploy(inv: pathlib.Path, logfile: pathlib.Path) -> float:
@@ -504,6 +507,7 @@ def deploy(inv: pathlib.Path, logfile: pathlib.Path) -> float:
             stderr=subprocess.STDOUT,
             timeout=900,
             cwd=ROOT,
+            env=plan_env(inv),
         )
     if res.returncode != 0:
         raise RuntimeError(f"site.yml failed (rc={res.returncode}); see {logfile}:\n" + "".join(logfile.read_text().splitlines(True)[-30:]))

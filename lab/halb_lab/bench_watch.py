@@ -33,9 +33,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from halb_lab.operations import ADDRESSES, CLIENT, LBS, PODMAN, REPO, WATCH_PORT, playbook, settle, sh
+from halb_lab.operations import ADDRESSES, CLIENT, LBS, PODMAN, REPO, VIPS, WATCH_PORT, playbook, settle, sh
 
-VIP1 = "198.51.100.100"
+#: the first VIP (VI_1, mastered by lb1): the address plan's (lab/addresses.yml)
+VIP1 = next(iter(VIPS))
 WAIT = ["python3", "/usr/local/bin/watch_wait.py"]
 PROM = "http://127.0.0.1:9090"
 MAILDIR = "/var/mail/halb-lab"
@@ -114,7 +115,7 @@ def split_brain(i: int) -> dict:
     wait("mail", MAILDIR, "split_brain", VIP1, "ended", str(t0), timeout=20)
     resolved = wait("alert", PROM, "HalbPairSplitBrain", "resolved", timeout=60)
     row["ended_ok"], row["resolved_ok"] = ended["ok"], resolved["ok"]
-    settle({VIP1: "lb1", "198.51.100.101": "lb2"}, timeout=30)
+    settle(VIPS, timeout=30)
     print(f"split brain {i}: detected {row['detected']} s (first seen {row['first_seen']} s), mail {row['mail']} s, "
           f"alert {row['alert']} s after lb2 became MASTER; ended {row['ended_ok']}, resolved {row['resolved_ok']}", flush=True)
     return row
@@ -148,7 +149,7 @@ def soak(minutes: float) -> dict:
     print(f"soak: redeploying with keepalived_profile=fast, then {minutes:g} min with both LBs' CPUs saturated", flush=True)
     # fast is VRRPv3, which has no authentication: the lab's password goes for the soak
     playbook("playbooks/site.yml", "-e", json.dumps({"keepalived_profile": "fast", "keepalived_auth_pass": None}))
-    settle({VIP1: "lb1", "198.51.100.101": "lb2"}, timeout=60)
+    settle(VIPS, timeout=60)
     time.sleep(15)  # the watchers' settle time after keepalived's restart
     t0 = time.time()
     trans0 = {n: transitions(n) for n in LBS}
@@ -166,7 +167,7 @@ def soak(minutes: float) -> dict:
     print(f"soak: {row['minutes']} min, both CPUs of both LBs saturated: {len(events)} watcher events, "
           f"{len(row['alerts_fired'])} alerts fired, keepalived transitions {trans}", flush=True)
     playbook("playbooks/site.yml")
-    settle({VIP1: "lb1", "198.51.100.101": "lb2"}, timeout=60)
+    settle(VIPS, timeout=60)
     return row
 
 

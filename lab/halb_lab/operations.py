@@ -35,20 +35,23 @@ import subprocess
 import sys
 import time
 
-from halb_lab import LAB, NODE, REPO
+from halb_lab import LAB, NODE, REPO, addresses
 
 PODMAN = str(LAB / "bin" / "podman")
 PLAYBOOK = str(REPO / ".venv" / "bin" / "ansible-playbook")
 PROBE = NODE / "halb_probe.py"
 PY = sys.executable
 INV = ["-i", str(LAB / "inventory")]
-LBS = {"lb1": "halb-lab-lb1", "lb2": "halb-lab-lb2"}
-CLIENT = "halb-lab-client"
-#: Each LB's address (lab/inventory), where its watcher answers (keepalived_watch_port)
-ADDRESSES = {"lb1": "198.51.100.11", "lb2": "198.51.100.12"}
+#: the lab's part of the address plan (lab/addresses.yml, user `lab`)
+PLAN = addresses.load().users["lab"]
+#: the pair's nodes -> their containers, and the client's container
+LBS = {n: PLAN.nodes[n].container for n in PLAN.pair}
+CLIENT = PLAN.nodes[PLAN.smtp].container
+#: Each LB's address, where its watcher answers (keepalived_watch_port)
+ADDRESSES = {n: PLAN.address(n) for n in LBS}
 WATCH_PORT = 9654
-#: VIP -> its preferred master (lab/inventory: dual_master, lb1 first)
-VIPS = {"198.51.100.100": "lb1", "198.51.100.101": "lb2"}
+#: VIP -> its preferred master (dual_master, lb1 first)
+VIPS = {v.address: v.master for v in PLAN.vips}
 RESULTS = REPO / ".cache" / "results" / "operations.jsonl"
 #: What the watchers can tell from 0: each polls every 20 ms on its own node, so a VIP that
 #: moves make-before-break (the new holder adds it, then the old one lets go, a few ms apart)
@@ -197,7 +200,7 @@ def interrupted_drain_over_ssh() -> None:
     sh(PODMAN, "cp", f"{key}.pub", f"{LBS['lb1']}:/tmp/halb-operations.pub")
     node("lb1", "sh", "-c", "install -d -m 0700 /root/.ssh && install -m 0600 /tmp/halb-operations.pub /root/.ssh/authorized_keys"
          " && rm /tmp/halb-operations.pub && systemctl start ssh")
-    address = "198.51.100.11"
+    address = ADDRESSES["lb1"]
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="False")
     argv = [str(REPO / ".venv" / "bin" / "ansible"), *INV, "lb1", "-b", "-m", "halb.pair.vrrp_failover",
             "-a", f"state=drained vips={address} timeout=60",
@@ -274,7 +277,7 @@ def main() -> int:
         measured("site.yml (converged)", lambda: playbook("playbooks/site.yml")),
         measured("status.yml", lambda: playbook("playbooks/status.yml")),
         measured("failover.yml -e node=lb1", lambda: playbook("playbooks/failover.yml", "-e", "node=lb1"),
-                 expect={"198.51.100.100": "lb2", "198.51.100.101": "lb2"}),
+                 expect=dict.fromkeys(VIPS, "lb2")),
         measured("failover.yml -e node=lb1 -e restore=true", lambda: playbook("playbooks/failover.yml", "-e", "node=lb1", "-e", "restore=true")),
         measured("Ctrl-C during a drain (vrrp_failover over SSH)", interrupted_drain_over_ssh),
         measured("upgrade.yml (1st)", lambda: playbook("playbooks/upgrade.yml")),
@@ -316,7 +319,7 @@ def main() -> int:
     rows.append(measured("site.yml (lb2 joins again)", lambda: playbook("playbooks/site.yml")))
     for n in LBS:
         peers = guard_peers(n)
-        if peers != ["198.51.100.11", "198.51.100.12"]:
+        if peers != [ADDRESSES["lb1"], ADDRESSES["lb2"]]:
             problems.append(f"{n}: guard table lets VRRP in from {peers}, expected both LBs")
     print("\noperation                                               two holders  no holder  failed/total  watcher events")
     for r in rows:

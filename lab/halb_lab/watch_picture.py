@@ -18,7 +18,7 @@ import urllib.parse
 from pathlib import Path
 
 from halb_lab.bench_watch import DROP, VIP1, ex
-from halb_lab.operations import CLIENT, LBS, REPO, settle
+from halb_lab.operations import CLIENT, LBS, REPO, VIPS, settle
 
 
 def query_range(q: str, start: float, end: float) -> list[dict]:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(a.seconds)
     ex(LBS["lb2"], "nft", "delete", "table", "inet", "halb_bench_sb", check=False)
     t_fix = time.time()
-    settle({VIP1: "lb1", "198.51.100.101": "lb2"}, timeout=30)
+    settle(VIPS, timeout=30)
     time.sleep(12)
     end = time.time()
     held = query_range(f'halb_vip_held{{vip="{VIP1}"}} * on (instance) group_left (node) halb_watch_info', t0, end)

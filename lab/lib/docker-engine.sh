@@ -2,13 +2,13 @@
 # The project's own docker engine, for Molecule's docker driver (HALB_MOLECULE_DRIVER=docker):
 # a dockerd of its own (data, socket and state under HALB_LAB_ROOT / HALB_LAB_RUN, never the
 # host's default /var/lib/docker or /run/docker.sock), the lab image imported from the same
-# debootstrap rootfs as podman's, and the `halb` network (198.51.100.0/24, bridge halbd0).
+# debootstrap rootfs as podman's, and the `halb` network (lab/addresses.yml's network: its subnet, bridge halbd0).
 # dockerd runs with --iptables=false: it never changes the host's FORWARD policy, NAT or
 # anything netavark or the egress guard rely on (the containers need no NAT: their apt
 # repository is bind-mounted, and the guard drops anything bound for the uplink).
 # Needs podman-env.sh, engine.sh and image.sh sourced first.
 
-HALB_DOCKER_NET_BRIDGE=${HALB_NET_NAME}d0
+HALB_DOCKER_NET_BRIDGE=${HALB_DOCKER_NET_BRIDGE:?podman-env.sh sets it (lab/addresses.yml)}
 HALB_DOCKER_RUN="$HALB_LAB_RUN/docker"
 # The CLI of the docker.io package, matching its dockerd, whatever `docker` comes first on
 # PATH (a machine may have another docker client in /usr/local/bin). Molecule, its docker

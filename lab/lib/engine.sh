@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The lab's podman engine: its own containers.conf/storage.conf/registries.conf, its own
-# storage, and the `halb` network (198.51.100.0/24) as podman's default network.
+# storage, and the `halb` network (lab/addresses.yml's subnet) as podman's default network.
 # Needs podman-env.sh sourced first.
 
 halb_log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
@@ -23,7 +23,7 @@ halb_write_engine_conf() {
 [containers]
 # podman's default ulimits fail with EPERM here (no CAP_SYS_RESOURCE).
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-# No IPv6 on the lab network; containers reach nothing but 198.51.100.0/24.
+# No IPv6 on the lab network; containers reach nothing but the lab's subnet (lab/addresses.yml).
 
 [engine]
 runtime = "$HALB_OCI_RUNTIME"
@@ -56,7 +56,7 @@ CONF
 }
 
 # The network is written as a file (not left to podman's in-memory default) so that its
-# bridge gets its own name (halb0) instead of podman0, which a stock podman on the same
+# bridge gets its own name (the plan's bridge, halb0) instead of podman0, which a stock podman on the same
 # host would also use.
 halb_write_network() {
   local f="$HALB_LAB_ROOT/networks/$HALB_NET_NAME.json"
@@ -66,7 +66,7 @@ halb_write_network() {
   "name": "$HALB_NET_NAME",
   "id": "$(printf '%s' "halb-pair-lab-$HALB_NET_NAME" | sha256sum | cut -c1-64)",
   "driver": "bridge",
-  "network_interface": "${HALB_NET_NAME}0",
+  "network_interface": "$HALB_NET_BRIDGE",
   "created": "$(date -u +%Y-%m-%dT%H:%M:%S.000000000Z)",
   "subnets": [{"subnet": "$HALB_NET_SUBNET", "gateway": "$HALB_NET_GATEWAY"}],
   "ipv6_enabled": false,
@@ -88,7 +88,7 @@ halb_guard_add() {
   devs=$(halb_uplinks)
   [ -n "$devs" ] || halb_log "no default route: no uplink to guard"
   for dev in $devs; do
-    [ "$dev" = "${HALB_NET_NAME}0" ] && continue
+    [ "$dev" = "$HALB_NET_BRIDGE" ] && continue
     if ! iptables -w -t mangle -C FORWARD -s "$HALB_NET_SUBNET" -o "$dev" \
          -m comment --comment "halb-pair-guard:$owner" -j DROP 2>/dev/null; then
       iptables -w -t mangle -I FORWARD -s "$HALB_NET_SUBNET" -o "$dev" \

@@ -21,9 +21,11 @@ export HALB_CACHE="${HALB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/halb-pair}"
 # scenario whose image is localhost/halb-debian:13 gets the trixie repository with it).
 export HALB_IMAGE="localhost/halb-debian:${HALB_IMAGE_RELEASE:-unsupported}"
 export HALB_APT_REPO="$HALB_CACHE/apt-$HALB_SUITE"
-export HALB_NET_NAME="${HALB_NET_NAME:-halb}"
-export HALB_NET_SUBNET="198.51.100.0/24"
-export HALB_NET_GATEWAY="198.51.100.1"
+# The network (HALB_NET_NAME, _SUBNET, _GATEWAY, _BRIDGE, HALB_DOCKER_NET_BRIDGE): the address
+# plan's, lab/addresses.yml (stdlib python3: this runs before the venv exists).
+_halb_net=$(python3 -m halb_lab.addresses --shell network) || { echo "podman-env.sh: cannot read the network of lab/addresses.yml" >&2; return 1; }
+eval "$_halb_net"
+unset _halb_net
 export CONTAINERS_CONF="$HALB_LAB_ROOT/containers.conf"
 export CONTAINERS_STORAGE_CONF="$HALB_LAB_ROOT/storage.conf"
 export CONTAINERS_REGISTRIES_CONF="$HALB_LAB_ROOT/registries.conf"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from halb_lab import addresses
 from halb_lab import bench_failover as bf
 
 T0 = 2000.0  # the event
@@ -77,11 +78,12 @@ def test_fill_puts_the_container_in():
     ]
 
 
-def test_addresses_are_the_benchmarks_own():
-    ips = [ip for _, ip, _ in bf.NODES.values()] + bf.VIPS
-    assert len(set(ips)) == len(ips)
-    assert all(ip.startswith("198.51.100.") and 231 <= int(ip.rsplit(".", 1)[1]) <= 239 for ip in ips)
-    assert bf.VRID_BASE == 91
+def test_addresses_are_the_plans_bench_failover_user():
+    # the plan (lab/addresses.yml, checked by lab/tests/test_addresses.py) keeps them apart from every other user's
+    user = addresses.load().users[bf.PLAN_USER]
+    assert {n: ip for n, (_, ip, _) in bf.NODES.items()} == {n.name: n.address for n in user.nodes.values()}
+    assert bf.VIPS == [v.address for v in user.vips] and bf.VRID_BASE == user.vrids[0]
+    assert [n for n, (_, _, kind) in bf.NODES.items() if kind == "lb"] == [bf.TARGET, bf.PEER]
 
 
 # --------------------------------------------------------------------------- watch records
