@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from halb_lab import REPO as ROOT
 from halb_lab import addresses
+from halb_lab import holders as _holders
 from halb_lab.node import halb_probe as probe
 
 PROBE_SRC = pathlib.Path(probe.__file__)
@@ -515,15 +516,7 @@ def deploy(inv: pathlib.Path, logfile: pathlib.Path) -> float:
 
 
 def holders(vip: str) -> list[str]:
-    def one(node):
-        res = run(["podman", "exec", cname(node), "ip", "-j", "-4", "addr", "show", "dev", "eth0"], timeout=10, check=False)
-        try:
-            links = json.loads(res.stdout or "[]") if res.returncode == 0 else []
-        except ValueError:
-            links = []
-        return node if any(a.get("local") == vip for link in links for a in link.get("addr_info", [])) else None
-
-    return sorted(n for n in parallel(one, [TARGET, PEER]) if n)
+    return _holders.read([vip], {n: cname(n) for n in (TARGET, PEER)})[vip]
 
 
 def wait_holder(vip: str, node: str, timeout: float) -> tuple[bool, float]:

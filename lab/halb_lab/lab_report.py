@@ -8,7 +8,7 @@
 The inventory is read with ``ansible-inventory --list`` (the .venv's), the pairs with
 the collection's own model (plugin_utils/_pair.py, as the halb.pair.pairs filter):
 no host names, VIPs or interfaces are copied here. ``render`` takes the collected
-data as JSON-like dicts: {"vips": [...], "addrs": {node: <ip -j addr output>},
+data as JSON-like dicts: {"vips": [...], "addrs": {node: <ip -j addr output, text>},
 "answers": {vip: {"status", "node", "backend", "error"}}}.
 """
 
@@ -25,17 +25,12 @@ from pathlib import Path
 from ansible_collections.halb.pair.plugins.plugin_utils import _pair
 
 from halb_lab import REPO
+from halb_lab import holders as _holders
 
 
-def vip_holders(vips: list[str], addrs: dict[str, list[dict]]) -> dict[str, list[str]]:
-    """Map each VIP (address without prefix) to the nodes that list it in `ip -j addr`."""
-    holders: dict[str, list[str]] = {str(ipaddress.ip_interface(v).ip): [] for v in vips}
-    for node, links in sorted(addrs.items()):
-        for link in links or []:
-            for a in link.get("addr_info", []):
-                if a.get("local") in holders:
-                    holders[a["local"]].append(node)
-    return holders
+def vip_holders(vips: list[str], addrs: dict[str, str]) -> dict[str, list[str]]:
+    """Map each VIP (address without prefix) to the nodes whose `ip -j addr` output lists it."""
+    return _holders.holders([str(ipaddress.ip_interface(v).ip) for v in vips], addrs)
 
 
 def render(data: dict) -> str:
@@ -107,17 +102,10 @@ def _podman(container: str, *argv: str) -> str:
     return proc.stdout if proc.returncode == 0 else ""
 
 
-def collect_addrs(pairs: list[_pair.Pair], hostvars: t.Mapping[str, t.Any]) -> dict[str, list[dict]]:
-    addrs = {}
-    for p in pairs:
-        for h in p.hosts:
-            container = str(hostvars.get(h, {}).get("ansible_host") or h)
-            out = _podman(container, "ip", "-j", "addr", "show", "dev", p.nodes[h].interface)
-            try:
-                addrs[h] = json.loads(out) if out else []
-            except ValueError:
-                addrs[h] = []
-    return addrs
+def collect_addrs(pairs: list[_pair.Pair], hostvars: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """Each pair node's `ip -j addr` output (empty when it did not answer)."""
+    run = _holders.engine_exec("podman", timeout=60)
+    return {h: run(str(hostvars.get(h, {}).get("ansible_host") or h), *_holders.IP_ADDR) for p in pairs for h in p.hosts}
 
 
 def parse_answers(out: str) -> dict[str, t.Any]:

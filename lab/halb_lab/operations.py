@@ -36,6 +36,7 @@ import sys
 import time
 
 from halb_lab import LAB, NODE, REPO, addresses
+from halb_lab import holders as _holders
 
 PODMAN = str(LAB / "bin" / "podman")
 PLAYBOOK = str(REPO / ".venv" / "bin" / "ansible-playbook")
@@ -85,13 +86,7 @@ def watch_args() -> list[str]:
 
 
 def holders() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {v: [] for v in VIPS}
-    for n in LBS:
-        for link in json.loads(node(n, "ip", "-j", "addr", "show", "dev", "eth0") or "[]"):
-            for a in link.get("addr_info", []):
-                if a.get("local") in out:
-                    out[a["local"]].append(n)
-    return out
+    return _holders.read(VIPS, LBS, _holders.engine_exec(PODMAN, timeout=30))
 
 
 def settle(expect: dict[str, str], timeout: float = 20) -> dict[str, list[str]]:

@@ -20,7 +20,6 @@ lab/bin/podman), never against the command's own output:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -28,10 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-from halb_lab import LAB, REPO
+from halb_lab import LAB, REPO, addresses
+from halb_lab import holders as _holders
 
 PODMAN = LAB / "bin" / "podman"
-INVENTORY = LAB / "inventory"
 #: the page whose lab-commands blocks run (the README points to it)
 LAB_DOC = REPO / "docs" / "lab.md"
 MARKER = re.compile(r"<!--\s*lab-commands\s+([\w-]+).*?-->\s*\n```(?:sh|bash)?\n(.*?)\n```", re.S)
@@ -52,29 +51,13 @@ def blocks(readme: str) -> list[tuple[str, list[str]]]:
 
 
 def lab_inventory() -> tuple[dict[str, str], list[str]]:
-    """LB name -> container, and the VIPs (addresses), read from the lab inventory."""
-    import yaml
-
-    hosts = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
-    lbs = hosts["all"]["children"]["lb"]["hosts"]
-    group = yaml.safe_load((INVENTORY / "group_vars" / "lb.yml").read_text())
-    vips = [(v["address"] if isinstance(v, dict) else v).split("/")[0] for v in group["keepalived_vips"]]
-    return {name: hv["ansible_host"] for name, hv in lbs.items()}, vips
+    """LB name -> container, and the VIPs (addresses), from the address plan (user `lab`)."""
+    lab = addresses.load().users["lab"]
+    return {n: lab.nodes[n].container for n in lab.pair}, [v.address for v in lab.vips]
 
 
 def holders(lbs: dict[str, str], vips: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {v: [] for v in vips}
-    for name, container in lbs.items():
-        proc = subprocess.run([str(PODMAN), "exec", container, "ip", "-j", "addr"], capture_output=True, text=True, timeout=20, check=False)
-        try:
-            links = json.loads(proc.stdout or "[]")
-        except ValueError:
-            links = []
-        addrs = {a.get("local") for link in links for a in link.get("addr_info", [])}
-        for v in vips:
-            if v in addrs:
-                out[v].append(name)
-    return out
+    return _holders.read(vips, lbs, _holders.engine_exec(str(PODMAN), timeout=20))
 
 
 def wait_for(what: str, pred, lbs, vips, timeout: float = 15.0) -> dict[str, list[str]]:

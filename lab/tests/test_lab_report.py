@@ -69,7 +69,7 @@ def test_parse_answers(out, expected):
 
 
 def test_render_marks_a_split():
-    data = {"vips": ["198.51.100.100"], "addrs": {"lb1": [{"addr_info": [{"local": "198.51.100.100"}]}],
-                                                  "lb2": [{"addr_info": [{"local": "198.51.100.100"}]}]},
+    both = '[{"ifname": "eth0", "addr_info": [{"local": "198.51.100.100", "prefixlen": 24}]}]'
+    data = {"vips": ["198.51.100.100"], "addrs": {"lb1": both, "lb2": both},
             "answers": {"198.51.100.100": {"status": 200, "node": "lb1", "backend": "web1"}}}
     assert lr.render(data).splitlines()[1].split() == ["198.51.100.100", "lb1,lb2", "(SPLIT)", "200", "lb1", "web1"]

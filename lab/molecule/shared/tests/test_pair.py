@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from conftest import group, hostvars, node
+from halb_lab import holders as _holders
 
 VALIDATE = "/usr/local/libexec/halb-pair/keepalived-validate"
 CONF = "/etc/keepalived/keepalived.conf"
 
 
 def holders(address: str) -> list[str]:
-    out = []
-    for lb in group("lb"):
-        links = json.loads(node(lb).check_output("ip -j addr show dev eth0"))
-        if any(a.get("local") == address for link in links for a in link.get("addr_info", [])):
-            out.append(lb)
-    return out
+    """The LBs whose `ip -j addr` lists address (the lab's one reader, halb_lab.holders)."""
+    return _holders.holders([address], {lb: node(lb).check_output("ip -j addr") for lb in group("lb")})[address]
 
 
 def test_services_active(lb):
