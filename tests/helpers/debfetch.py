@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
-import os
 import re
 import shutil
 import subprocess
@@ -256,7 +255,7 @@ def installed_packages() -> set[str]:
                           capture_output=True, text=True, check=False)
     out: set[str] = set()
     for line in proc.stdout.splitlines():
-        name, status, provides = (line.split("\t") + ["", ""])[:3]
+        name, status, provides = ([*line.split("\t"), "", ""])[:3]
         if status == "installed":
             out.add(name)
             out.update(g[0] for g in _names(provides))
@@ -319,7 +318,7 @@ def main(argv: list[str]) -> int:
         return 2
     dest = Path(argv[0]).resolve()
     specs = argv[1:]
-    pairs = [(s.split(":", 1) + [""])[:2] for s in specs]  # "package" alone: no wrapper
+    pairs = [([*s.split(":", 1), ""])[:2] for s in specs]  # "package" alone: no wrapper
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
     sources = system_sources()
     key = stamp_key(specs, sources, arch)

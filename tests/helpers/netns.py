@@ -1,0 +1,55 @@
+# Copyright: (c) 2026, halb.pair developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Network namespaces for the tests, as root and as any other user alike.
+
+As root, a test's namespace is a plain ``unshare --net`` or ``ip netns``. Any other user
+(scripts/test --quick needs no root) gets the same through an unprivileged user namespace
+(``unshare --map-root-user``, which Debian's kernels allow): inside it the user is root over
+the namespaces it made, and only over those; the host's network is never touched either way.
+
+``ip netns`` keeps its namespaces under /run/netns, which only root may write: for another
+user, :class:`IpNetns` holds a user, mount and network namespace of its own with a private
+tmpfs on /run, and runs every ``ip`` command inside it (``nsenter``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+ROOT = os.geteuid() == 0
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
+IP = shutil.which("ip") or "/usr/sbin/ip"
+
+#: The prefix that runs a command in a network namespace of its own.
+UNSHARE_NET = [UNSHARE, "--net"] if ROOT else [UNSHARE, "--map-root-user", "--net"]
+
+
+class IpNetns:
+    """``ip`` (``.ip``, a command prefix) for a test's own ``ip netns`` namespaces; for a
+    non-root user, inside a holder of its own, ended by :meth:`close`."""
+
+    def __init__(self) -> None:
+        self.holder: subprocess.Popen | None = None
+        if ROOT:
+            self.ip = [IP]
+            return
+        setup = "mount -t tmpfs halb-netns /run && mkdir -p /run/netns && echo ready && exec sleep infinity"
+        self.holder = subprocess.Popen([UNSHARE, "--map-root-user", "--mount", "--net", "sh", "-c", setup],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.holder.stdout.readline() if self.holder.stdout else ""
+        if line.strip() != "ready":
+            self.close()
+            raise OSError(f"cannot make a user namespace for ip netns: {line.strip()}")
+        self.ip = [NSENTER, f"--target={self.holder.pid}", "--user", "--mount", "--net", "--preserve-credentials", IP]
+
+    def close(self) -> None:
+        if self.holder is not None:
+            self.holder.kill()
+            deadline = time.monotonic() + 10
+            while self.holder.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.holder = None
