@@ -7,8 +7,9 @@ As root, a test's namespace is a plain ``unshare --net`` or ``ip netns``. Any ot
 (``unshare --map-root-user``, which Debian's kernels allow): inside it the user is root over
 the namespaces it made, and only over those; the host's network is never touched either way.
 
-``ip netns`` keeps its namespaces under /run/netns, which only root may write: for another
-user, :class:`IpNetns` holds a user, mount and network namespace of its own with a private
+``ip netns`` keeps its namespaces under /run/netns, which only the machine's root may write
+(and returns to the namespace it started in, which must be the user's own): for another user,
+also one that is root in a user namespace only, :class:`IpNetns` holds a user, mount and network namespace of its own with a private
 tmpfs on /run, and runs every ``ip`` command inside it (``nsenter``).
 """
 
@@ -19,7 +20,19 @@ import shutil
 import subprocess
 import time
 
-ROOT = os.geteuid() == 0
+ROOT = os.geteuid() == 0  # root, perhaps only in a user namespace (scripts/test's pytest stage as any user)
+
+
+def _initial_user_namespace() -> bool:
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+#: root of the machine itself: /run/netns is its own
+REAL_ROOT = ROOT and _initial_user_namespace()
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
 IP = shutil.which("ip") or "/usr/sbin/ip"
@@ -34,7 +47,7 @@ class IpNetns:
 
     def __init__(self) -> None:
         self.holder: subprocess.Popen | None = None
-        if ROOT:
+        if REAL_ROOT:
             self.ip = [IP]
             return
         setup = "mount -t tmpfs halb-netns /run && mkdir -p /run/netns && echo ready && exec sleep infinity"
