@@ -6,6 +6,9 @@ As root, a test's namespace is a plain ``unshare --net`` or ``ip netns``. Any ot
 (scripts/test --quick needs no root) gets the same through an unprivileged user namespace
 (``unshare --map-root-user``, which Debian's kernels allow): inside it the user is root over
 the namespaces it made, and only over those; the host's network is never touched either way.
+scripts/test runs pytest under fakeroot for such a user (the role chowns its files to root
+and to keepalived's script user): fakeroot's root is no root for the kernel, so these
+commands run without its LD_PRELOAD, as that user, through a user namespace too.
 
 ``ip netns`` keeps its namespaces under /run/netns, which only the machine's root may write
 (and returns to the namespace it started in, which must be the user's own): for another user,
@@ -20,7 +23,10 @@ import shutil
 import subprocess
 import time
 
-ROOT = os.geteuid() == 0  # root, perhaps only in a user namespace (scripts/test's pytest stage as any user)
+FAKEROOT = "FAKEROOTKEY" in os.environ  # under fakeroot: geteuid() says 0, the kernel says otherwise
+ROOT = os.geteuid() == 0 and not FAKEROOT  # root for the kernel, perhaps only in a user namespace
+#: a command prefix that leaves fakeroot (its LD_PRELOAD) behind
+PLAIN = ["env", "-u", "LD_PRELOAD", "-u", "FAKEROOTKEY"] if FAKEROOT else []
 
 
 def _initial_user_namespace() -> bool:
@@ -38,7 +44,9 @@ NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
 IP = shutil.which("ip") or "/usr/sbin/ip"
 
 #: The prefix that runs a command in a network namespace of its own.
-UNSHARE_NET = [UNSHARE, "--net"] if ROOT else [UNSHARE, "--map-root-user", "--net"]
+UNSHARE_NET = [UNSHARE, "--net"] if ROOT else [*PLAIN, UNSHARE, "--map-root-user", "--net"]
+#: the same, as words of a shell command
+UNSHARE_NET_SH = " ".join(UNSHARE_NET)
 
 
 class IpNetns:
@@ -51,13 +59,13 @@ class IpNetns:
             self.ip = [IP]
             return
         setup = "mount -t tmpfs halb-netns /run && mkdir -p /run/netns && echo ready && exec sleep infinity"
-        self.holder = subprocess.Popen([UNSHARE, "--map-root-user", "--mount", "--net", "sh", "-c", setup],
+        self.holder = subprocess.Popen([*PLAIN, UNSHARE, "--map-root-user", "--mount", "--net", "sh", "-c", setup],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.holder.stdout.readline() if self.holder.stdout else ""
         if line.strip() != "ready":
             self.close()
             raise OSError(f"cannot make a user namespace for ip netns: {line.strip()}")
-        self.ip = [NSENTER, f"--target={self.holder.pid}", "--user", "--mount", "--net", "--preserve-credentials", IP]
+        self.ip = [*PLAIN, NSENTER, f"--target={self.holder.pid}", "--user", "--mount", "--net", "--preserve-credentials", IP]
 
     def close(self) -> None:
         if self.holder is not None:

@@ -8,7 +8,6 @@ Expected values are written from what the variables mean, not read from a render
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook
 from tests.helpers.kaconf import instances, parse, value
+from tests.helpers.netns import UNSHARE_NET_SH
 
 pytestmark = [
     pytest.mark.ansible,
@@ -31,11 +31,11 @@ BASE = {"keepalived_interface": IFACE, "keepalived_script_user": "nobody", "keep
 # network namespace of its own that has exactly eth0 and ens3 (a veth pair), so the test
 # does not depend on this host's NICs, and the host's network is never changed.
 NETNS_KEEPALIVED = """#!/bin/sh
-exec unshare @USERNS@-n sh -c 'ip link add eth0 type veth peer name ens3 && ip link set eth0 up && ip link set ens3 up &&
+exec @UNSHARE_NET@ sh -c 'ip link add eth0 type veth peer name ens3 && ip link set eth0 up && ip link set ens3 up &&
   exec keepalived "$@"' keepalived-in-netns "$@"
 """
 # as any user: through a user namespace of its own (tests/helpers/netns.py)
-NETNS_KEEPALIVED = NETNS_KEEPALIVED.replace("@USERNS@", "" if os.geteuid() == 0 else "--map-root-user ")
+NETNS_KEEPALIVED = NETNS_KEEPALIVED.replace("@UNSHARE_NET@", UNSHARE_NET_SH)
 
 
 def _render(tmp_path, extra, host_vars=None, group_vars=None):
