@@ -1,5 +1,6 @@
-"""A new machine passes the README's commands: every external command the scripts and
-tests call comes from a package a new machine has or lab/bin/bootstrap installs.
+"""A new machine passes the README's commands: every external command the quick tier
+(scripts/test --quick, tests/) calls comes from a package a new machine has or from
+scripts/bootstrap's .cache/tools; the lab's may also come from what lab/bin/bootstrap installs.
 
 The check resolves each command to its file (`which`) and the file to its Debian package
 (`dpkg -S`), on this machine, after lab/bin/bootstrap ran (scripts/test runs it first).
@@ -13,7 +14,7 @@ from tests.helpers import host_commands as hc
 
 # Commands a script calls only as an optional probe, with the fallback that follows.
 OPTIONAL = {
-    "pyenv": "lab/bin/bootstrap's Python probe (`pyenv root 2>/dev/null`), then HALB_PYTHON and ~/.pyenv/versions",
+    "pyenv": "scripts/bootstrap's Python probe (`pyenv root 2>/dev/null`), then HALB_PYTHON and ~/.pyenv/versions",
 }
 
 
@@ -43,6 +44,19 @@ def test_the_scan_sees_the_commands_that_matter():
     assert "nginx" in cmds["tests/render/test_nginx.py"]
     # promtool: not from a package installed here, but from .cache/tools (tool_pkgs)
     assert "promtool" in cmds["tests/unit/monitoring/test_rules.py"]
+    assert {"dpkg-deb", "dpkg-query"} <= cmds["tests/helpers/debfetch.py"]
+    assert "apt-get" not in cmds["scripts/bootstrap"] and "podman" not in cmds["scripts/bootstrap"]
+
+
+def test_the_quick_tier_takes_no_host_package_of_lab_bootstrap():
+    # podman is installed here by lab/bin/bootstrap: fine for the lab, not for a test of the quick tier
+    fresh = hc.fresh_packages(_release())
+    assert hc.problems({"lab/lib/x.sh": {"podman"}}, hc.bootstrap_packages(), fresh) == []
+    found = hc.problems({"tests/x.py": {"podman"}}, hc.bootstrap_packages(), fresh)
+    assert len(found) == 1 and "the quick tier takes it from scripts/bootstrap's tool_pkgs" in found[0]
+    assert hc.is_quick_tier("scripts/test") and hc.is_quick_tier("scripts/bootstrap") and not hc.is_quick_tier("scripts/lab")
+    # keepalived, nginx, nft: the quick tier's come from .cache/tools
+    assert {"keepalived", "nginx", "nft", "promtool", "shellcheck"} <= set(hc.bootstrap_tools())
 
 
 def test_a_package_missing_from_bootstrap_is_reported():
@@ -64,13 +78,13 @@ def test_a_tool_is_taken_from_cache_tools_only_when_bootstrap_keeps_it_there(tmp
     assert len(found) == 1 and "tool_pkgs does not name" in found[0]
     tool.unlink()
     found = hc.problems(cmds, [], set(), {"no-such-tool-halb": "some-package"})
-    assert len(found) == 1 and "run lab/bin/bootstrap" in found[0]
+    assert len(found) == 1 and "run scripts/bootstrap" in found[0]
 
 
 def test_bootstrap_tool_line_is_read():
-    assert hc.bootstrap_tools() == {"promtool": "prometheus"}
-    assert hc.bootstrap_tools("x\ntool_pkgs=(a:b c-d:e.f)\n") == {"b": "a", "e.f": "c-d"}
-    for bad in ("tool_pkgs=(a)\n", "tool_pkgs=(a:)\n", "x\n"):
+    assert hc.bootstrap_tools()["promtool"] == "prometheus" and hc.bootstrap_tools()["nginx"] == "nginx"
+    assert hc.bootstrap_tools("x\ntool_pkgs=(a:b c-d:e.f g)\n") == {"b": "a", "e.f": "c-d"}
+    for bad in ("tool_pkgs=(a:)\n", "tool_pkgs=(:b)\n", "x\n"):
         with pytest.raises(ValueError):
             hc.bootstrap_tools(bad)
 

@@ -2,10 +2,12 @@
 which Debian package brings each one?
 
 A new machine of the project's kind has only the packages listed in
-lab/tests/fresh-machine/debian<N>.txt; everything else the lab and the tests call
-must be installed by lab/bin/bootstrap (its `host_pkgs=(...)` line), or be a binary that
-it takes out of a downloaded package into .cache/tools without installing the package
-(its `tool_pkgs=(package:binary ...)` line: promtool, whose package would add a service). The scanner is
+lab/tests/fresh-machine/debian<N>.txt. The quick tier (scripts/test --quick: scripts/test,
+scripts/bootstrap and tests/, run as any user) may call only those and the binaries
+scripts/bootstrap takes out of Debian packages into .cache/tools without installing them
+(its `tool_pkgs=(package:binary ...)` line: keepalived, nginx, nft, promtool, shellcheck).
+The lab (lab/, scripts/lab, scripts/bench, .ci) may also call what lab/bin/bootstrap
+installs as root (its `host_pkgs=(...)` line). The scanner is
 deliberately simple and strict: a command word it cannot resolve to an installed file
 is reported, so a new tool shows up the day it is first called.
 """
@@ -220,15 +222,16 @@ TOOLS = REPO / ".cache" / "tools"
 
 
 def bootstrap_tools(text: str | None = None) -> dict[str, str]:
-    """{binary: package} of lab/bin/bootstrap's `tool_pkgs=(package:binary ...)` line: binaries
-    it keeps in .cache/tools from a package it downloads without installing it."""
-    text = (REPO / "lab" / "bin" / "bootstrap").read_text() if text is None else text
+    """{binary: package} of scripts/bootstrap's `tool_pkgs=(package:binary ...)` line: binaries
+    it keeps in .cache/tools from a package it downloads without installing it (a word
+    without a binary, `package`, is a package fetched for the others: a module, no command)."""
+    text = (REPO / "scripts" / "bootstrap").read_text() if text is None else text
     m = re.search(r"^tool_pkgs=\(([^)]*)\)", text, re.M)
     if not m:
-        raise ValueError("lab/bin/bootstrap has no tool_pkgs=(...) line")
-    pairs = [w.split(":", 1) for w in m.group(1).split()]
-    if any(len(p) != 2 or not all(p) for p in pairs):
-        raise ValueError(f"expected package:binary words on lab/bin/bootstrap's tool_pkgs line, found {m.group(1)!r}")
+        raise ValueError("scripts/bootstrap has no tool_pkgs=(...) line")
+    pairs = [w.split(":", 1) for w in m.group(1).split() if ":" in w]
+    if any(len(p) != 2 or not all(p) for p in pairs) or any(not w for w in m.group(1).split()):
+        raise ValueError(f"expected package:binary words on scripts/bootstrap's tool_pkgs line, found {m.group(1)!r}")
     return {binary: package for package, binary in pairs}
 
 
@@ -277,10 +280,19 @@ def fresh_packages(release: str) -> set[str]:
     return {line.strip() for line in f.read_text().splitlines() if line.strip()}
 
 
+QUICK_TIER = ("scripts/test", "scripts/bootstrap", "tests/")
+
+
+def is_quick_tier(where: str) -> bool:
+    """Whether a file runs in the quick tier (as any user: no host package of lab/bin/bootstrap)."""
+    return where in QUICK_TIER or where.startswith("tests/")
+
+
 def problems(commands: dict[str, set[str]], installs: list[str], fresh: set[str], tools: dict[str, str] | None = None) -> list[str]:
-    """Every command that a new machine would lack: not installed here, or from a package
-    that neither a new machine has nor lab/bin/bootstrap installs, or in .cache/tools but
-    not among the binaries lab/bin/bootstrap keeps there (`tools`, its tool_pkgs line)."""
+    """Every command that a new machine would lack: not installed here; in .cache/tools but
+    not among the binaries scripts/bootstrap keeps there (`tools`, its tool_pkgs line); from a
+    package that neither a new machine has nor lab/bin/bootstrap installs; or, for the quick
+    tier (is_quick_tier), from a package lab/bin/bootstrap installs (the quick tier has no root)."""
     out = []
     installs_set = set(installs)
     tools = bootstrap_tools() if tools is None else tools
@@ -288,20 +300,26 @@ def problems(commands: dict[str, set[str]], installs: list[str], fresh: set[str]
         for cmd in sorted(cmds):
             path = locate(cmd)
             if path is None and cmd in tools:
-                out.append(f"{where}: calls '{cmd}', which lab/bin/bootstrap keeps in .cache/tools from package {tools[cmd]}: run lab/bin/bootstrap")
+                out.append(f"{where}: calls '{cmd}', which scripts/bootstrap keeps in .cache/tools from package {tools[cmd]}: run scripts/bootstrap")
                 continue
             if path is None:
-                out.append(f"{where}: calls '{cmd}', which is not installed here (add its package to lab/bin/bootstrap's host_pkgs)")
+                out.append(f"{where}: calls '{cmd}', which is not installed here (add its package to scripts/bootstrap's tool_pkgs, "
+                           "or for the lab to lab/bin/bootstrap's host_pkgs)")
                 continue
             if path.startswith(str(REPO / ".venv")):
-                continue  # from requirements-dev.txt, installed by lab/bin/bootstrap
+                continue  # from requirements-dev.txt, installed by scripts/bootstrap
             if path.startswith(str(TOOLS) + "/"):
                 if cmd not in tools:
-                    out.append(f"{where}: calls '{cmd}' ({path}), which lab/bin/bootstrap's tool_pkgs does not name: a new machine lacks it")
+                    out.append(f"{where}: calls '{cmd}' ({path}), which scripts/bootstrap's tool_pkgs does not name: a new machine lacks it")
                 continue
             pkg = owning_package(path)
             if pkg is None:
-                out.append(f"{where}: calls '{cmd}' ({path}), which no Debian package ships: install it from lab/bin/bootstrap")
-            elif pkg not in fresh and pkg not in installs_set:
+                out.append(f"{where}: calls '{cmd}' ({path}), which no Debian package ships: fetch it from scripts/bootstrap")
+            elif pkg in fresh:
+                continue
+            elif is_quick_tier(where) and cmd not in tools:
+                out.append(f"{where}: calls '{cmd}' from package {pkg}, which a new machine lacks: the quick tier takes it from "
+                           "scripts/bootstrap's tool_pkgs (.cache/tools), never from lab/bin/bootstrap's host packages")
+            elif pkg not in installs_set and cmd not in tools:
                 out.append(f"{where}: calls '{cmd}' from package {pkg}, which a new machine lacks and lab/bin/bootstrap does not install")
     return out

@@ -8,7 +8,6 @@ Expected values are written from what the variables mean, not read from a render
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook
 from tests.helpers.kaconf import instances, parse, value
+from tests.helpers.netns import UNSHARE_NET_SH
 
 pytestmark = [
     pytest.mark.ansible,
@@ -31,10 +31,11 @@ BASE = {"keepalived_interface": IFACE, "keepalived_script_user": "nobody", "keep
 # network namespace of its own that has exactly eth0 and ens3 (a veth pair), so the test
 # does not depend on this host's NICs, and the host's network is never changed.
 NETNS_KEEPALIVED = """#!/bin/sh
-exec unshare -n sh -c 'ip link add eth0 type veth peer name ens3 && ip link set eth0 up && ip link set ens3 up &&
+exec @UNSHARE_NET@ sh -c 'ip link add eth0 type veth peer name ens3 && ip link set eth0 up && ip link set ens3 up &&
   exec keepalived "$@"' keepalived-in-netns "$@"
 """
-CAN_UNSHARE = os.geteuid() == 0 and shutil.which("unshare") is not None
+# as any user: through a user namespace of its own (tests/helpers/netns.py)
+NETNS_KEEPALIVED = NETNS_KEEPALIVED.replace("@UNSHARE_NET@", UNSHARE_NET_SH)
 
 
 def _render(tmp_path, extra, host_vars=None, group_vars=None):
@@ -82,7 +83,6 @@ def test_check_timer_spelled_as_a_float_renders_an_integer(tmp_path):
     assert timers["timeout"] == "4" and "--max-time 3 " in script, (timers, script)
 
 
-@pytest.mark.skipif(not CAN_UNSHARE, reason="needs root and unshare for keepalived -t in a network namespace of its own")
 @pytest.mark.parametrize("topology", ["single", "dual_master"])
 def test_each_node_renders_its_vips_on_its_own_nic(tmp_path, monkeypatch, topology):
     # eth0 on lb1, ens3 on lb2: each node's VIPs on its own NIC, passing the real keepalived -t
@@ -105,8 +105,6 @@ def test_each_node_renders_its_vips_on_its_own_nic(tmp_path, monkeypatch, topolo
 
 def test_the_netns_keepalived_refuses_a_nic_it_does_not_have(tmp_path, monkeypatch):
     # the namespace's keepalived -t is a real check: a third NIC name is refused
-    if not CAN_UNSHARE:
-        pytest.skip("needs root and unshare")
     wrapper = tmp_path / "keepalived-in-netns"
     wrapper.write_text(NETNS_KEEPALIVED)
     wrapper.chmod(0o755)

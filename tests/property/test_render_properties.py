@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from tests.helpers import direct_render as R
 from tests.helpers import kaconf, nginxconf
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook, safe_libexec
+from tests.helpers.netns import UNSHARE_NET
 from tests.render.test_nginx import stream_module  # noqa: F401 (a fixture: the stream module for nginx -t)
 
 KEEPALIVED = shutil.which("keepalived")
@@ -44,7 +45,7 @@ SCRIPT_USER = "nobody"  # an existing non-root user (keepalived 2.2.7's "Termina
 
 # `nginx -t` binds every listen address: run it in a private network namespace with
 # non-local binds allowed (as tests/render/test_nginx.py), never on the host's ports.
-NETNS = ["unshare", "--net", "sh", "-c",
+NETNS = [*UNSHARE_NET, "sh", "-c",
          'sysctl -q -w net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1 && exec "$@"', "netns"]
 
 needs_keepalived = pytest.mark.skipif(KEEPALIVED is None, reason="keepalived binary missing: run lab/bin/bootstrap")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.netns import UNSHARE_NET
 from tests.helpers.tools import tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not 
 # of these tests (Ansible's validation included) happens in a private network
 # namespace with it set: the host's sysctls and ports are never touched.
 _NETNS_SETUP = "sysctl -q -w net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1 && exec \"$@\""
-NETNS = ["unshare", "--net", "sh", "-c", _NETNS_SETUP, "netns"]
+NETNS = [*UNSHARE_NET, "sh", "-c", _NETNS_SETUP, "netns"]  # any user: tests/helpers/netns.py
 
 
 def _netns_works() -> bool:
@@ -304,6 +305,9 @@ STREAM_CASE = {
 def stream_module(tmp_path_factory) -> str | None:
     """ngx_stream_module.so matching the host's nginx: installed, or the distribution's
     package unpacked into a temporary directory (never installed)."""
+    fetched = ROOT / ".cache" / "tools" / "root" / "usr" / "lib" / "nginx" / "modules" / "ngx_stream_module.so"
+    if fetched.exists() and str(ROOT / ".cache" / "tools") in NGINX:  # scripts/bootstrap's, with its nginx
+        return str(fetched)
     installed = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
     if installed.exists():
         return str(installed)

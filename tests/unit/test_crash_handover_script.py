@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _vrrp_advert
 
 from tests.helpers import direct_render, node_scripts
+from tests.helpers.ownership import give_away
 
 sys.modules.setdefault("_vrrp_advert", _vrrp_advert)  # on a node: the copy next to the script
 ch = node_scripts.load_script("crash-handover")
@@ -212,7 +213,6 @@ def test_a_link_planted_in_the_state_dir_is_not_followed(node, tmp_path, monkeyp
 
 
 def test_a_fifo_planted_in_the_state_dir_does_not_block_the_restart(node, monkeypatch):
-    import os
     import threading
 
     killed(monkeypatch)
@@ -223,15 +223,12 @@ def test_a_fifo_planted_in_the_state_dir_does_not_block_the_restart(node, monkey
     assert ch.states(str(node.state_dir), ["VI_1"]) == {"VI_1": None}
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user")
 def test_a_file_of_another_user_in_the_state_dir_is_not_read(node, monkeypatch):
-    import os
-
     killed(monkeypatch)
     node.feed("MASTER")
-    os.chown(node.state_dir / "VI_1", 65534, 65534)  # neither root nor the directory's owner
+    give_away(monkeypatch, node.state_dir / "VI_1")  # neither root nor the directory's owner
     assert ch.states(str(node.state_dir), ["VI_1"]) == {"VI_1": None}
-    os.chown(node.state_dir, 65534, 65534)  # the script user's directory: its files are its own
+    give_away(monkeypatch, node.state_dir)  # the script user's directory: its files are its own
     assert ch.states(str(node.state_dir), ["VI_1"]) == {"VI_1": "MASTER"}
 
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import secrets
-import shutil
 import socket
 import struct
 import subprocess
@@ -19,6 +17,9 @@ from pathlib import Path
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _ipaddr
 from ansible_collections.halb.pair.plugins.module_utils import _netlink as nl
+
+from tests.helpers.netns import IP as NS_IP
+from tests.helpers.netns import IpNetns
 
 # --------------------------------------------------------------------------- bytes, by hand
 # linux/netlink.h, linux/rtnetlink.h, linux/if_addr.h, written out here rather than taken
@@ -326,7 +327,8 @@ def test_the_reader_reopens_its_socket_after_an_error(names):
 
 # --------------------------------------------------------------------------- a real kernel
 
-IP = shutil.which("ip") or "/usr/sbin/ip"
+#: ``ip`` for the test's own namespaces: [ip] as root, through tests/helpers/netns.py's holder otherwise
+IP: list[str] = [NS_IP]
 #: the directory on sys.path that holds ansible_collections (the worktree's, as pytest imported it)
 COLLECTIONS = str(Path(nl.__file__).parents[5])
 
@@ -362,29 +364,29 @@ print(json.dumps(out))
 
 
 def _ip(*args: str) -> None:
-    proc = subprocess.run([IP, *args], capture_output=True, text=True, check=False, timeout=10)
+    proc = subprocess.run([*IP, *args], capture_output=True, text=True, check=False, timeout=10)
     assert proc.returncode == 0, f"ip {' '.join(args)}: {proc.stderr.strip()}"
 
 
 @pytest.fixture
 def netns():
-    """A network namespace of the test's own (``ip netns``, root only), deleted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: the addresses are made in a network namespace of the test's own (ip netns)")
-    if not shutil.which(IP):
-        pytest.skip("needs iproute2's ip to make the network namespace")
+    """A network namespace of the test's own (``ip netns``; as any user: tests/helpers/netns.py), deleted afterwards."""
+    holder = IpNetns()  # as root: ip itself; any other user: inside a user namespace of its own
+    IP[:] = holder.ip
     name = f"halbnl-{secrets.token_hex(4)}"
-    proc = subprocess.run([IP, "netns", "add", name], capture_output=True, text=True, check=False, timeout=10)
+    proc = subprocess.run([*IP, "netns", "add", name], capture_output=True, text=True, check=False, timeout=10)
     if proc.returncode != 0:
-        pytest.skip(f"cannot make a network namespace here: {proc.stderr.strip()}")
+        holder.close()
+        pytest.fail(f"cannot make a network namespace here: {proc.stderr.strip()}")
     try:
         yield name
     finally:
-        subprocess.run([IP, "netns", "del", name], capture_output=True, check=False, timeout=10)
+        subprocess.run([*IP, "netns", "del", name], capture_output=True, check=False, timeout=10)
+        holder.close()
 
 
 def _compare(ns: str, then: list[list[str]]) -> list[tuple[list, list]]:
-    cmd = [IP, "netns", "exec", ns, sys.executable, "-c", COMPARE, COLLECTIONS, json.dumps(then)]
+    cmd = [*IP, "netns", "exec", ns, sys.executable, "-c", COMPARE, COLLECTIONS, json.dumps(then)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return [(_ipaddr.parse_ip_addr_json(r["ip"]), r["netlink"]) for r in json.loads(proc.stdout)]

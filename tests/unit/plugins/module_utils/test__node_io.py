@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _keepalived_state, _node_io
 
 from tests.helpers import node_scripts
+from tests.helpers.ownership import give_away
 
 NOBODY = 65534
 
@@ -104,14 +105,13 @@ def test_a_pid_file_naming_another_program_is_not_keepalived(tmp_path, keepalive
         assert pid is None and why == f"{pid_file} names pid {unrelated.pid}: a process named 'sleep', not {node_scripts.FAKE_KEEPALIVED}"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user")
-def test_a_pid_file_that_is_a_link_or_foreign_is_not_trusted(tmp_path, keepalived_proc):
+def test_a_pid_file_that_is_a_link_or_foreign_is_not_trusted(tmp_path, keepalived_proc, monkeypatch):
     real = tmp_path / "real.pid"
     real.write_text(f"{keepalived_proc.pid}\n")
     link = tmp_path / "keepalived_proc.pid"
     link.symlink_to(real)
     assert _node_io.keepalived_pid(str(link)) is None
-    os.chown(real, NOBODY, NOBODY)
+    give_away(monkeypatch, real, uid=NOBODY)
     assert _node_io.keepalived_pid(str(real)) is None
 
 
@@ -253,7 +253,7 @@ def test_request_dump_removes_a_dump_left_before_the_signal(tmp_path):
 
 
 @pytest.mark.parametrize("plant", ["link", "foreign", "fifo", "old"])
-def test_request_dump_never_reads_a_planted_file(tmp_path, plant):
+def test_request_dump_never_reads_a_planted_file(tmp_path, plant, monkeypatch):
     """/tmp/keepalived.json is a fixed name in a shared directory: a file someone else put
     there after the old one was removed (a link, another user's file, a FIFO, an old mtime)
     is not read, and it is removed at the end."""
@@ -269,7 +269,7 @@ def test_request_dump_never_reads_a_planted_file(tmp_path, plant):
         else:
             path.write_text('[{"data": {"iname": "PLANTED", "state": 2}}]')
             if plant == "foreign":
-                os.chown(path, NOBODY, NOBODY) if os.geteuid() == 0 else pytest.skip("gives a file to another user")
+                give_away(monkeypatch, path, uid=NOBODY)
             else:
                 os.utime(path, (1, 1))
 
@@ -289,8 +289,7 @@ def test_read_feed(tmp_path):
     assert _node_io.read_feed(str(tmp_path)) == {"VI_1": 'INSTANCE "VI_1" MASTER 150 1\n'}
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user")
-def test_read_feed_never_follows_what_the_script_user_planted(tmp_path):
+def test_read_feed_never_follows_what_the_script_user_planted(tmp_path, monkeypatch):
     """The state directory belongs to keepalived's script user: a link to a root-only file,
     a FIFO (a blocking read) or another user's file there is never read."""
     secret = tmp_path / "secret"
@@ -302,10 +301,10 @@ def test_read_feed_never_follows_what_the_script_user_planted(tmp_path):
     (state / "VI_9").symlink_to(secret)
     os.mkfifo(state / "VI_2")
     (state / "VI_3").write_text('INSTANCE "VI_3" MASTER 150 1\n')
-    os.chown(state / "VI_3", NOBODY, NOBODY)
+    give_away(monkeypatch, state / "VI_3", uid=NOBODY)
     assert _node_io.read_feed(str(state)) == {"VI_1": 'INSTANCE "VI_1" MASTER 150 1\n'}
     # the directory's own owner (the script user) may own its files
-    os.chown(state, NOBODY, NOBODY)
+    give_away(monkeypatch, state, uid=NOBODY)
     assert sorted(_node_io.read_feed(str(state))) == ["VI_1", "VI_3"]
     # the directory itself replaced by a link
     moved = tmp_path / "moved"

@@ -6,9 +6,7 @@ between network namespaces (root only) bridged into one L2 segment."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +14,9 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _segment as s
+
+from tests.helpers.netns import IP as NS_IP
+from tests.helpers.netns import IpNetns
 
 MAC_A = bytes.fromhex("00005e005311")  # RFC 7042 documentation MACs
 MAC_B = bytes.fromhex("00005e005312")
@@ -321,7 +322,8 @@ def test_a_target_is_an_ip_address():
 
 # --------------------------------------------------------------------------- on a real segment
 
-IP = shutil.which("ip") or "/usr/sbin/ip"
+#: ``ip`` for the test's own namespaces: [ip] as root, through tests/helpers/netns.py's holder otherwise
+IP: list[str] = [NS_IP]
 #: the directory on sys.path that holds ansible_collections (the worktree's, as pytest imported it)
 COLLECTIONS = str(Path(s.__file__).parents[5])
 MACS = {"a0": "00:00:5e:00:53:11", "a1": "00:00:5e:00:53:1a", "b0": "00:00:5e:00:53:12", "c0": "00:00:5e:00:53:13"}
@@ -360,7 +362,7 @@ sock.send(frame)
 
 
 def _ip(*args: str) -> None:
-    proc = subprocess.run([IP, *args], capture_output=True, text=True, check=False, timeout=10)
+    proc = subprocess.run([*IP, *args], capture_output=True, text=True, check=False, timeout=10)
     assert proc.returncode == 0, f"ip {' '.join(args)}: {proc.stderr.strip()}"
 
 
@@ -414,7 +416,7 @@ class Lab:
 
     def probe(self, targets: list[str], **options) -> dict:
         args = json.dumps({"ifname": "a0", "targets": targets, **options})
-        cmd = [IP, "netns", "exec", self.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
+        cmd = [*IP, "netns", "exec", self.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=20)
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
@@ -422,23 +424,22 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab():
-    if os.geteuid() != 0:
-        pytest.skip("needs root: the probes run in network namespaces of their own (ip netns)")
-    if not shutil.which("ip"):
-        pytest.skip("needs iproute2's ip to make the network namespaces")
+    holder = IpNetns()  # as root: ip itself; any other user: inside a user namespace of its own
+    IP[:] = holder.ip
     lab = Lab(f"halbseg-{secrets.token_hex(3)}")
     made: list[str] = []
     try:
         for node in ("sw", "a", "b", "c"):
-            proc = subprocess.run([IP, "netns", "add", lab.ns(node)], capture_output=True, text=True, check=False, timeout=10)
+            proc = subprocess.run([*IP, "netns", "add", lab.ns(node)], capture_output=True, text=True, check=False, timeout=10)
             if proc.returncode != 0:
-                pytest.skip(f"cannot make a network namespace here: {proc.stderr.strip()}")
+                pytest.fail(f"cannot make a network namespace here: {proc.stderr.strip()}")
             made.append(lab.ns(node))
         lab.build()
         yield lab
     finally:
         for name in reversed(made):
-            subprocess.run([IP, "netns", "del", name], capture_output=True, check=False, timeout=10)
+            subprocess.run([*IP, "netns", "del", name], capture_output=True, check=False, timeout=10)
+        holder.close()
 
 
 @pytest.fixture(params=sorted(FAMILIES), ids=lambda f: f"IPv{f}")
@@ -496,7 +497,7 @@ def test_an_answer_queued_before_the_probe_does_not_count(lab):
     answer or a gratuitous ARP would): the next probe reads it away, and nobody holds .102."""
     lab.hold("198.51.100.100", "")
     args = json.dumps({"ifname": "a0", "targets": ["198.51.100.102"], "stale": True})
-    cmd = [IP, "netns", "exec", lab.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
+    cmd = [*IP, "netns", "exec", lab.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout.readline().strip() == "ready"
@@ -521,8 +522,8 @@ def test_a_request_never_speaks_as_the_vip(lab):
     _ip("-n", lab.ns("b"), "neigh", "flush", "dev", "b0")
     out = lab.probe(["198.51.100.100"], src_ip="198.51.100.100")
     assert (out["error"], out["answers"]) == (None, {"198.51.100.100": [MACS["b0"]]})
-    neigh = subprocess.run([IP, "-n", lab.ns("b"), "-j", "neigh", "show", "dev", "b0"], capture_output=True, text=True, check=True).stdout
+    neigh = subprocess.run([*IP, "-n", lab.ns("b"), "-j", "neigh", "show", "dev", "b0"], capture_output=True, text=True, check=True).stdout
     assert [n["dst"] for n in json.loads(neigh)] == []
     lab.probe(["198.51.100.100"])
-    neigh = subprocess.run([IP, "-n", lab.ns("b"), "-j", "neigh", "show", "dev", "b0"], capture_output=True, text=True, check=True).stdout
+    neigh = subprocess.run([*IP, "-n", lab.ns("b"), "-j", "neigh", "show", "dev", "b0"], capture_output=True, text=True, check=True).stdout
     assert [(n["dst"], n.get("lladdr")) for n in json.loads(neigh)] == [("198.51.100.11", MACS["a0"])]

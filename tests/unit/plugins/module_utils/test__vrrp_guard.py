@@ -10,6 +10,8 @@ import sys
 import pytest
 from ansible_collections.halb.pair.plugins.module_utils import _vrrp_guard as g
 
+from tests.helpers.netns import UNSHARE_NET
+
 DUAL = [
     {"name": "VI_1", "vrid": 55, "family": 4, "nodes": [{"host": "lb1"}, {"host": "lb2"}]},
     {"name": "VI_2", "vrid": 56, "family": 4, "nodes": [{"host": "lb2"}, {"host": "lb1"}]},
@@ -301,19 +303,16 @@ for _ in range(int(sys.argv[1])):
 
 
 def _in_netns(tmp_path, script: str) -> subprocess.CompletedProcess:
-    return subprocess.run([UNSHARE, "--net", "sh", "-ec", script], capture_output=True, text=True, check=False, cwd=tmp_path, timeout=60)
+    return subprocess.run([*UNSHARE_NET, "sh", "-ec", script], capture_output=True, text=True, check=False, cwd=tmp_path, timeout=60)
 
 
 @pytest.fixture
 def netns(tmp_path):
-    """A network namespace of the test's own (``unshare --net``, root only): the host's ruleset is never touched."""
-    import os
-
-    if os.geteuid() != 0 or not UNSHARE or not shutil.which("nft"):
-        pytest.skip("needs root, unshare and nft: the guard is loaded into a network namespace of its own")
+    """A network namespace of the test's own (``unshare --net``; as any user through a user
+    namespace, tests/helpers/netns.py): the host's ruleset is never touched."""
     probe = _in_netns(tmp_path, f"{NFT} list ruleset")
     if probe.returncode != 0:
-        pytest.skip(f"cannot make a network namespace here: {probe.stderr.strip()}")
+        pytest.fail(f"cannot make a network namespace here: {probe.stderr.strip()}")
     return tmp_path
 
 
