@@ -300,8 +300,25 @@ def wrapper(root: Path, binary: Path) -> str:
     libs = [root / d for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu",
                                "lib/aarch64-linux-gnu", "usr/lib")]
     libpath = ":".join(str(p) for p in libs if p.is_dir())
+    state = STATE_DIRS.get(binary.name)
+    ns = ""
+    if state:
+        # the binary was built for a state directory its package makes: where the package is
+        # not installed (a new machine), root runs it in a mount namespace of its own whose
+        # /var/lib is an empty tmpfs with that directory (the host's /var/lib is not touched)
+        parent = str(Path(state).parent)
+        ns = (f'if [ ! -d {state} ] && [ "$(id -u)" = 0 ] && [ -z "${{HALB_DEBFETCH_NS:-}}" ]; then\n'
+              f"  HALB_DEBFETCH_NS=1 exec unshare --mount --propagation private sh -c "
+              f"'mount -t tmpfs halb-debfetch {parent} && mkdir -p {state} && exec \"$0\" \"$@\"' \"$0\" \"$@\"\n"
+              "fi\n")
     return (f"#!/bin/sh\n# made by tests/helpers/debfetch.py (scripts/bootstrap): {binary.relative_to(root)}, unpacked, not installed\n"
+            + ns +
             f'LD_LIBRARY_PATH="{libpath}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" exec "{binary}" "$@"\n')
+
+
+#: binary -> the directory it was built to use that its package creates (nginx's temp paths:
+#: ``nginx -t`` creates /var/lib/nginx/body and fails when /var/lib/nginx is missing)
+STATE_DIRS = {"nginx": "/var/lib/nginx"}
 
 
 def find_binary(root: Path, name: str) -> Path | None:

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils import _types as T
+from ansible_collections.halb.pair.plugins.plugin_utils import _types as T
 
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook
 from tests.helpers.kaconf import instances, parse, value
