@@ -196,11 +196,8 @@ def test_a_molecule_inventory_gets_its_scenarios_user(tmp_path):
 
 
 def test_the_plugin_scope_by_path(tmp_path):
-    sys.path.insert(0, str(LAB / "plugins" / "vars"))
-    try:
-        import halb_lab_plan as plugin
-    finally:
-        sys.path.pop(0)
+    from halb_lab import plan_vars as plugin
+
     assert plugin.plan_user(str(LAB / "inventory"), env={}) == "lab"
     assert plugin.plan_user(str(REPO / "inventories" / "single"), env={}) is None
     assert plugin.plan_user(str(REPO / "playbooks"), env={}) is None

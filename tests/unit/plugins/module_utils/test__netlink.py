@@ -329,7 +329,8 @@ def test_the_reader_reopens_its_socket_after_an_error(names):
 
 #: ``ip`` for the test's own namespaces: [ip] as root, through tests/helpers/netns.py's holder otherwise
 IP: list[str] = [NS_IP]
-#: the directory on sys.path that holds ansible_collections (the worktree's, as pytest imported it)
+#: the directory that holds ansible_collections (the worktree's, as pytest imported it): the
+#: namespace's Python gets it as PYTHONPATH
 COLLECTIONS = str(Path(nl.__file__).parents[5])
 
 #: In the namespace: ``ip -j addr``, the netlink read, ``ip -j addr`` again, until both ip
@@ -337,7 +338,6 @@ COLLECTIONS = str(Path(nl.__file__).parents[5])
 #: argv[2] (one JSON list of argument lists) and the same again with the same reader.
 COMPARE = r"""
 import json, subprocess, sys, time
-sys.path.insert(0, sys.argv[1])
 from ansible_collections.halb.pair.plugins.module_utils import _netlink
 
 def ip_addr():
@@ -355,7 +355,7 @@ def compare(read):
     raise SystemExit("ip -j addr never settled")
 
 out = [compare(reader.read), compare(_netlink.addresses)]
-for args in json.loads(sys.argv[2]):
+for args in json.loads(sys.argv[1]):
     subprocess.run(["ip", *args], check=True)
 out.append(compare(reader.read))
 reader.close()
@@ -386,7 +386,7 @@ def netns():
 
 
 def _compare(ns: str, then: list[list[str]]) -> list[tuple[list, list]]:
-    cmd = [*IP, "netns", "exec", ns, sys.executable, "-c", COMPARE, COLLECTIONS, json.dumps(then)]
+    cmd = [*IP, "netns", "exec", ns, "env", f"PYTHONPATH={COLLECTIONS}", sys.executable, "-c", COMPARE, json.dumps(then)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return [(_ipaddr.parse_ip_addr_json(r["ip"]), r["netlink"]) for r in json.loads(proc.stdout)]

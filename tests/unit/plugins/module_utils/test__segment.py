@@ -324,7 +324,8 @@ def test_a_target_is_an_ip_address():
 
 #: ``ip`` for the test's own namespaces: [ip] as root, through tests/helpers/netns.py's holder otherwise
 IP: list[str] = [NS_IP]
-#: the directory on sys.path that holds ansible_collections (the worktree's, as pytest imported it)
+#: the directory that holds ansible_collections (the worktree's, as pytest imported it): the
+#: namespace's Python gets it as PYTHONPATH
 COLLECTIONS = str(Path(s.__file__).parents[5])
 MACS = {"a0": "00:00:5e:00:53:11", "a1": "00:00:5e:00:53:1a", "b0": "00:00:5e:00:53:12", "c0": "00:00:5e:00:53:13"}
 DEVS = {"a": "a0", "b": "b0", "c": "c0"}
@@ -333,9 +334,8 @@ FAMILIES = {4: ("198.51.100.100", "198.51.100.101"), 6: ("2001:db8::100", "2001:
 
 PROBE = r"""
 import json, sys, time
-sys.path.insert(0, sys.argv[1])
 from ansible_collections.halb.pair.plugins.module_utils import _segment
-args = json.loads(sys.argv[2])
+args = json.loads(sys.argv[1])
 if args.get("trust_no_interface"):
     _segment.own_macs = lambda root=None: frozenset()  # only the probing interface's MAC is known
 seg = _segment.Segment(args["ifname"], src_ip=args.get("src_ip"))
@@ -416,7 +416,7 @@ class Lab:
 
     def probe(self, targets: list[str], **options) -> dict:
         args = json.dumps({"ifname": "a0", "targets": targets, **options})
-        cmd = [*IP, "netns", "exec", self.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
+        cmd = [*IP, "netns", "exec", self.ns("a"), "env", f"PYTHONPATH={COLLECTIONS}", sys.executable, "-c", PROBE, args]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=20)
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
@@ -497,7 +497,7 @@ def test_an_answer_queued_before_the_probe_does_not_count(lab):
     answer or a gratuitous ARP would): the next probe reads it away, and nobody holds .102."""
     lab.hold("198.51.100.100", "")
     args = json.dumps({"ifname": "a0", "targets": ["198.51.100.102"], "stale": True})
-    cmd = [*IP, "netns", "exec", lab.ns("a"), sys.executable, "-c", PROBE, COLLECTIONS, args]
+    cmd = [*IP, "netns", "exec", lab.ns("a"), "env", f"PYTHONPATH={COLLECTIONS}", sys.executable, "-c", PROBE, args]
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout.readline().strip() == "ready"
