@@ -36,9 +36,9 @@ def list_tasks(inventory: str) -> str:
     return proc.stdout
 
 
-@pytest.mark.parametrize("inventory", ["single", "dual_master", "lab"])
+@pytest.mark.parametrize("inventory", ["inventories/single", "inventories/dual_master", "lab/inventory"])
 def test_site_lists_each_preflight_once_in_its_first_play(inventory):
-    out = list_tasks(f"inventories/{inventory}")
+    out = list_tasks(inventory)
     plays = re.split(r"^\s*play #\d+", out, flags=re.M)[1:]
     tasks = [re.sub(r"\tTAGS:.*$", "", line).strip() for line in out.splitlines() if "TAGS:" in line and "play #" not in line]
     for check in CHECKS:
