@@ -23,8 +23,9 @@ NAMESPACE = "halb.pair"
 ANSIBLE_DOC = tool("ansible-doc") or "ansible-doc"
 
 
-#: run in a Python of its own whose only collections path is the one asked about (no
-#: change to this process's sys.path): each FilterModule's names, as JSON
+#: run in a Python of its own with the collections path asked about first on its path (no
+#: change to this process's sys.path; ansible-test's own PYTHONPATH kept after it): each
+#: FilterModule's names, as JSON
 _NAMES = """
 import importlib, json, pathlib, sys
 root = pathlib.Path(sys.argv[1]) / "ansible_collections" / "halb" / "pair" / "plugins" / "filter"
@@ -40,7 +41,8 @@ print(json.dumps(names))
 def filter_names(collections_path: Path) -> list[str]:
     """The names the FilterModule of every plugins/filter/*.py exports."""
     proc = subprocess.run([sys.executable, "-c", _NAMES, str(collections_path)], capture_output=True, text=True, timeout=120,
-                          check=True, env=dict(os.environ, PYTHONPATH=str(collections_path)))
+                          check=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                              p for p in (str(collections_path), os.environ.get("PYTHONPATH", "")) if p)))
     return json.loads(proc.stdout)
 
 
