@@ -210,11 +210,11 @@ def commands_by_file() -> dict[str, set[str]]:
 
 
 def bootstrap_packages(text: str | None = None) -> list[str]:
-    """The packages on lab/bin/bootstrap's `host_pkgs=(...)` line."""
-    text = (REPO / "lab" / "bin" / "bootstrap").read_text() if text is None else text
+    """The packages on the `host_pkgs=(...)` line lab/bin/bootstrap installs (lab/lib/host-packages.sh)."""
+    text = (REPO / "lab" / "lib" / "host-packages.sh").read_text() if text is None else text
     m = re.search(r"^host_pkgs=\(([^)]*)\)", text, re.M)
     if not m:
-        raise ValueError("lab/bin/bootstrap has no host_pkgs=(...) line")
+        raise ValueError("lab/lib/host-packages.sh has no host_pkgs=(...) line")
     return m.group(1).split()
 
 
