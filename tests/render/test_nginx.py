@@ -143,8 +143,9 @@ def run_playbook(tmp: Path, hosts: dict, extra: dict | None = None) -> subproces
     inventory = tmp / f"inventory-{len(list(tmp.glob('inventory-*')))}.json"
     inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
     cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(PLAYBOOK)]
-    if extra:
-        cmd += ["-e", json.dumps(extra)]
+    # the roles' nginx is the distribution's path (vars/Debian.yml, which outranks inventory
+    # vars): the tests' is the one found here (scripts/bootstrap's .cache/tools on a new machine)
+    cmd += ["-e", json.dumps({"__nginx_lb_binary": NGINX, "__web_backend_binary": NGINX, **(extra or {})})]
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_CALLBACK_RESULT_FORMAT="json", TMPDIR=str(tmp))
     return subprocess.run((NETNS if NETNS_OK else []) + cmd, cwd=ROOT, env=env, capture_output=True, text=True,
