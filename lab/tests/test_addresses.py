@@ -17,17 +17,17 @@ ANSIBLE_INVENTORY = str(REPO / ".venv" / "bin" / "ansible-inventory")
 
 def base() -> dict:
     return {
-        "network": {"name": "n", "subnet": "10.9.0.0/24", "gateway": "10.9.0.1", "bridge": "n0", "docker_bridge": "nd0"},
+        "network": {"name": "n", "subnet": "198.51.100.0/25", "gateway": "198.51.100.1", "bridge": "n0", "docker_bridge": "nd0"},
         "users": {
             "a": {
-                "nodes": {"lb1": {"address": "10.9.0.11", "container": "a-lb1"}, "lb2": {"address": "10.9.0.12", "container": "a-lb2"}},
-                "vips": {"VI_1": {"address": "10.9.0.100/24", "master": "lb1", "backup": "lb2"}},
+                "nodes": {"lb1": {"address": "198.51.100.11", "container": "a-lb1"}, "lb2": {"address": "198.51.100.12", "container": "a-lb2"}},
+                "vips": {"VI_1": {"address": "198.51.100.100/25", "master": "lb1", "backup": "lb2"}},
                 "vrids": [5],
                 "smtp": "lb2",
             },
             "b": {
-                "nodes": {"lb1": {"address": "10.9.0.21", "container": "b-lb1"}},
-                "vips": {"VI_1": {"address": "10.9.0.200/24", "master": "lb1", "backup": "lb1"}},
+                "nodes": {"lb1": {"address": "198.51.100.21", "container": "b-lb1"}},
+                "vips": {"VI_1": {"address": "198.51.100.120/25", "master": "lb1", "backup": "lb1"}},
                 "vrids": [6],
             },
         },
@@ -45,24 +45,26 @@ def b(data):
 
 
 CASES = [
-    ("an address of two users", lambda d: b(d)["nodes"]["lb1"].update(address="10.9.0.11"), "10.9.0.11: a node lb1 and b node lb1"),
-    ("a VIP on another user's node", lambda d: b(d)["vips"]["VI_1"].update(address="10.9.0.12/24"), "10.9.0.12: a node lb2 and b VIP VI_1"),
-    ("a reserved address taken", lambda d: b(d).update(reserved={"up": "10.9.0.100"}), "10.9.0.100: a VIP VI_1 and b reserved up"),
+    ("an address of two users", lambda d: b(d)["nodes"]["lb1"].update(address="198.51.100.11"), "198.51.100.11: a node lb1 and b node lb1"),
+    ("a VIP on another user's node", lambda d: b(d)["vips"]["VI_1"].update(address="198.51.100.12/25"), "198.51.100.12: a node lb2 and b VIP VI_1"),
+    ("a reserved address taken", lambda d: b(d).update(reserved={"up": "198.51.100.100"}), "198.51.100.100: a VIP VI_1 and b reserved up"),
     ("a VRID of two users", lambda d: b(d).update(vrids=[5]), "VRID 5: a and b"),
     ("a container of two users", lambda d: b(d)["nodes"]["lb1"].update(container="a-lb1"), "container a-lb1: a node lb1 and b node lb1"),
-    ("outside the subnet", lambda d: b(d)["nodes"]["lb1"].update(address="10.9.1.21"), "10.9.1.21: b node lb1: outside 10.9.0.0/24"),
-    ("the gateway", lambda d: b(d)["nodes"]["lb1"].update(address="10.9.0.1"), "10.9.0.1: the network's gateway and b node lb1"),
-    ("the network address", lambda d: b(d)["nodes"]["lb1"].update(address="10.9.0.0"), "10.9.0.0: b node lb1: the network's network address"),
-    ("the broadcast", lambda d: b(d)["nodes"]["lb1"].update(address="10.9.0.255"), "10.9.0.255: b node lb1: the network's broadcast address"),
+    ("outside the subnet", lambda d: b(d)["nodes"]["lb1"].update(address="198.51.100.150"), "198.51.100.150: b node lb1: outside 198.51.100.0/25"),
+    ("the gateway", lambda d: b(d)["nodes"]["lb1"].update(address="198.51.100.1"), "198.51.100.1: the network's gateway and b node lb1"),
+    ("the network address", lambda d: b(d)["nodes"]["lb1"].update(address="198.51.100.0"), "198.51.100.0: b node lb1: the network's network address"),
+    ("the broadcast", lambda d: b(d)["nodes"]["lb1"].update(address="198.51.100.127"), "198.51.100.127: b node lb1: the network's broadcast address"),
     ("a VRID above 255", lambda d: b(d).update(vrids=[256]), "VRID 256: b: outside 1..255"),
     ("VRID 0", lambda d: b(d).update(vrids=[0]), "VRID 0: b: outside 1..255"),
     ("fewer VRIDs than VIPs", lambda d: b(d).update(vrids=[]), "b: 1 VIPs but 0 VRIDs"),
-    ("VRIDs not consecutive", lambda d: b(d).update(vrids=[6, 8], vips={**b(d)["vips"], "VI_2": b(d)["vips"]["VI_1"] | {"address": "10.9.0.201/24"}}),
+    ("VRIDs not consecutive",
+     lambda d: b(d).update(vrids=[6, 8], vips={**b(d)["vips"], "VI_2": b(d)["vips"]["VI_1"] | {"address": "198.51.100.121/25"}}),
      "b: VRIDs [6, 8] are not consecutive"),
     ("a VIP's master not a node", lambda d: b(d)["vips"]["VI_1"].update(master="lb9"), "b VIP VI_1: master 'lb9' is not a node of b"),
     ("smtp not a node", lambda d: b(d).update(smtp="client"), "b: smtp 'client' is not a node of b"),
-    ("a VIP's prefix", lambda d: b(d)["vips"]["VI_1"].update(address="10.9.0.200/32"), "prefix is not the network's /24"),
-    ("a gateway outside", lambda d: d["network"].update(gateway="10.8.0.1"), "network: gateway 10.8.0.1 is not a host address of 10.9.0.0/24"),
+    ("a VIP's prefix", lambda d: b(d)["vips"]["VI_1"].update(address="198.51.100.120/32"), "prefix is not the network's /25"),
+    ("a gateway outside", lambda d: d["network"].update(gateway="198.51.100.129"),
+     "network: gateway 198.51.100.129 is not a host address of 198.51.100.0/25"),
 ]
 
 
@@ -82,7 +84,7 @@ def test_each_problem_is_one_line(change, line):
     [
         (lambda d: d["network"].pop("subnet"), "network: missing subnet"),
         (lambda d: b(d)["nodes"]["lb1"].pop("address"), "b.nodes.lb1: no address"),
-        (lambda d: b(d)["vips"]["VI_1"].update(address="10.9.0.200"), "must be A/prefix"),
+        (lambda d: b(d)["vips"]["VI_1"].update(address="198.51.100.120"), "must be A/prefix"),
         (lambda d: b(d).update(vrids="6"), "a list of integers"),
     ],
 )
@@ -95,10 +97,10 @@ def test_a_malformed_plan_is_refused(change, error):
 
 def test_what_a_user_gives_its_inventory():
     a = addresses.parse(base()).users["a"]
-    assert a.host_vars("lb1") == {"lab_ip": "10.9.0.11"}
+    assert a.host_vars("lb1") == {"lab_ip": "198.51.100.11"}
     assert a.host_vars("web9") == {}
-    assert a.group_vars("lb") == {"keepalived_vips": ["10.9.0.100/24"], "keepalived_vrid_base": 5, "keepalived_smtp_server": "10.9.0.12"}
-    assert a.group_vars("all") == {"lab_vips": [{"address": "10.9.0.100", "master": "lb1", "backup": "lb2"}]}
+    assert a.group_vars("lb") == {"keepalived_vips": ["198.51.100.100/25"], "keepalived_vrid_base": 5, "keepalived_smtp_server": "198.51.100.12"}
+    assert a.group_vars("all") == {"lab_vips": [{"address": "198.51.100.100", "master": "lb1", "backup": "lb2"}]}
     assert a.group_vars("web") == {}
 
 
