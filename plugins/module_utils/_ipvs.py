@@ -164,6 +164,12 @@ def parse(text: str, hz: int | None = None) -> list[VirtualServer]:
     return result
 
 
+def config_hz(text: str) -> int | None:
+    """The kernel's ``CONFIG_HZ`` from its build configuration (``/boot/config-RELEASE``), or None."""
+    match = re.search(r"^CONFIG_HZ=(\d+)$", text or "", re.MULTILINE)
+    return int(match[1]) if match and int(match[1]) > 0 else None
+
+
 def live(vs: t.Mapping[str, t.Any]) -> bool:
     """Whether some real server of the virtual server has a weight above 0 (takes new connections)."""
     return any(int(rs.get("weight") or 0) > 0 for rs in vs.get("real_servers") or [])

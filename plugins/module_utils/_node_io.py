@@ -22,7 +22,7 @@ import typing as t
 import urllib.error
 import urllib.request
 
-from . import _drain, _ipaddr, _keepalived_state
+from . import _drain, _ipaddr, _ipvs, _keepalived_state
 
 Runner = t.Callable[[list[str]], tuple[int, str, str]]
 
@@ -116,6 +116,30 @@ def read_addresses(run: Runner, ip: str = "ip") -> list[_ipaddr.Address]:
         return _ipaddr.parse_ip_addr_json(out)
     except _ipaddr.IpAddrParseError as exc:
         raise NodeError(str(exc)) from None
+
+
+def read_ipvs(path: str = _ipvs.PROC_IP_VS, boot: str = "/boot") -> list[_ipvs.VirtualServer] | None:
+    """The node's IPVS virtual servers (``_ipvs.parse``), or None when ``path`` is missing (ip_vs not loaded).
+
+    The persistence timeouts are turned into seconds with ``CONFIG_HZ`` from
+    ``BOOT/config-RELEASE`` (Debian and EL ship it); without that file they are None.
+    """
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            text = handle.read(MAX_READ)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise NodeError(f"expected to read {path}, found {exc.strerror}") from None
+    try:
+        with open(os.path.join(boot, f"config-{os.uname().release}"), encoding="utf-8", errors="replace") as handle:
+            hz = _ipvs.config_hz(handle.read(MAX_READ))
+    except OSError:
+        hz = None
+    try:
+        return _ipvs.parse(text, hz)
+    except _ipvs.IpvsParseError as exc:
+        raise NodeError(f"{path}: {exc}") from None
 
 
 def held_vips(run: Runner, vips: t.Iterable[str], ip: str = "ip") -> list[str]:

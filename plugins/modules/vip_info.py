@@ -16,6 +16,8 @@ description:
   - Reports keepalived's version, whether keepalived runs, the drain file value
     (C(/var/lib/halb-pair/drain)) and the answer of nginx's health endpoint
     (status, latency, C(X-HALB-Node) header).
+  - Reports the node's IPVS (LVS) virtual servers and their real servers from C(/proc/net/ip_vs), or null when
+    the C(ip_vs) kernel module is not loaded (a node without LVS).
   - Never changes anything. Asking keepalived for a JSON or data dump makes it write
     C(/tmp/keepalived.json) or C(/tmp/keepalived.data); the module removes that file before the
     signal and after reading it (it holds the VRRP password), and reads it only when it is a
@@ -227,6 +229,65 @@ vrrp_strangers:
   elements: dict
   sample: [{address: 198.51.100.13, expires: 3597}]
   version_added: 0.2.0
+virtual_servers:
+  description:
+    - The node's IPVS virtual servers as the kernel shows them in C(/proc/net/ip_vs), in its order, each with its real
+      servers; empty when C(ip_vs) is loaded without any, null when it is not loaded (a node without LVS).
+    - The backup director of an LVS pair keeps the same table as the master; only the node holding a virtual server's
+      address forwards its traffic. C(halb.pair.pair_status) judges it there (C(lvs_no_live_real_server)).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    protocol:
+      description: V(TCP), V(UDP), V(SCTP), or V(FWM) for a service selected by firewall mark.
+      type: str
+      returned: always
+      sample: TCP
+    address:
+      description: The virtual address; null for V(FWM).
+      type: str
+      returned: always
+      sample: 198.51.100.140
+    port:
+      description: The virtual port; null for V(FWM).
+      type: int
+      returned: always
+      sample: 8080
+    fwmark:
+      description: The firewall mark of a V(FWM) service; null otherwise.
+      type: int
+      returned: always
+      sample: null
+    scheduler:
+      description: The scheduler (C(rr), C(wlc), ...).
+      type: str
+      returned: always
+      sample: rr
+    flags:
+      description: V(persistent) and V(ops) (one-packet scheduling) when set.
+      type: list
+      elements: str
+      returned: always
+      sample: [persistent]
+    persistent:
+      description:
+        - The persistence timeout in seconds; null when the service is not persistent, or when the kernel's
+          C(CONFIG_HZ) is unknown (no C(/boot/config-RELEASE)) - the kernel shows the timeout in jiffies.
+      type: int
+      returned: always
+      sample: 300
+    real_servers:
+      description:
+        - Its real servers - C(address), C(port), C(forward) (V(Route), V(Masq), V(Tunnel) or V(Local), as
+          C(ipvsadm -Ln) prints them), C(weight) (0 - takes no new connections), C(active) and C(inactive) connections.
+      type: list
+      elements: dict
+      returned: always
+      sample:
+        - {address: 198.51.100.63, port: 8080, forward: Route, weight: 1, active: 0, inactive: 2}
+        - {address: 198.51.100.64, port: 8080, forward: Route, weight: 0, active: 0, inactive: 0}
 nginx:
   description:
     - The answer of nginx's health endpoint; C(healthy) is true for a 200, null when O(health_url) is empty.
@@ -288,6 +349,7 @@ def read(module, run, p):
             except ValueError:
                 guard, strangers = {}, []
     return {
+        "virtual_servers": _node_io.read_ipvs(),
         "vrrp_guard": guard,
         "vrrp_strangers": strangers,
         "addresses": addresses, "pid": pid, "version": version, "json_supported": json_supported, "drain": drain_value,
@@ -319,6 +381,7 @@ def report(wanted, node, drain_file):
         "nginx": dict(node["nginx"]) if node["nginx"] else dict(NOT_CHECKED),
         "vrrp_guard": dict(node.get("vrrp_guard") or {}),
         "vrrp_strangers": [dict(x) for x in node.get("vrrp_strangers") or []],
+        "virtual_servers": node.get("virtual_servers"),
     }
 
 

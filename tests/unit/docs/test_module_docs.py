@@ -45,6 +45,7 @@ MODULES = {
             "nginx",
             "vrrp_guard",
             "vrrp_strangers",
+            "virtual_servers",
         },
     },
     "halb.pair.vrrp_failover": {

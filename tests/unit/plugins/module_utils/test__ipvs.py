@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.halb.pair.plugins.module_utils._ipvs import IpvsParseError, describe, live, name, parse
+from ansible_collections.halb.pair.plugins.module_utils._ipvs import IpvsParseError, config_hz, describe, live, name, parse
 
 HEADER = (
     "IP Virtual Server version 1.2.1 (size=4096)\n"
@@ -159,3 +159,8 @@ def test_describe(server, expected):
 def test_name():
     assert name(vs("SCTP", "2001:db8::1", 8080, "rr")) == "SCTP [2001:db8::1]:8080"
     assert name(vs("FWM", None, None, "wlc", fwmark=7)) == "FWM 7"
+
+
+@pytest.mark.parametrize(("text", "hz"), [("CONFIG_HZ_250=y\nCONFIG_HZ=250\n", 250), ("# CONFIG_HZ is not set\n", None), ("", None)])
+def test_config_hz(text, hz):
+    assert config_hz(text) == hz

@@ -494,3 +494,34 @@ def test_reader_gone_is_false_for_a_file_and_a_closed_descriptor(tmp_path):
     assert _node_io.reader_gone(fd) is False
     os.close(fd)
     assert _node_io.reader_gone(fd) is False  # poll reports POLLNVAL: not a reader that left
+
+
+IP_VS = (
+    "IP Virtual Server version 1.2.1 (size=4096)\n"
+    "Prot LocalAddress:Port Scheduler Flags\n"
+    "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
+    "TCP  C633648C:1F90 rr persistent 75000 FFFFFFFF\n"
+    "  -> C633643F:1F90      Route   1      0          2         \n"
+)
+
+
+def test_read_ipvs_missing_is_none_not_an_error(tmp_path):
+    """No /proc/net/ip_vs: ip_vs is not loaded, a node without LVS."""
+    assert _node_io.read_ipvs(str(tmp_path / "ip_vs"), boot=str(tmp_path)) is None
+
+
+@pytest.mark.parametrize(("config", "persistent"), [("CONFIG_HZ_250=y\nCONFIG_HZ=250\n", 300), (None, None)],
+                         ids=["HZ from the kernel's config", "no config: seconds unknown"])
+def test_read_ipvs_with_and_without_the_kernels_hz(tmp_path, config, persistent):
+    (tmp_path / "ip_vs").write_text(IP_VS)
+    if config is not None:
+        (tmp_path / f"config-{os.uname().release}").write_text(config)
+    [vs] = _node_io.read_ipvs(str(tmp_path / "ip_vs"), boot=str(tmp_path))
+    assert (vs["address"], vs["port"], vs["flags"], vs["persistent"]) == ("198.51.100.140", 8080, ["persistent"], persistent)
+    assert [(r["address"], r["weight"], r["inactive"]) for r in vs["real_servers"]] == [("198.51.100.63", 1, 2)]
+
+
+def test_read_ipvs_names_the_file_of_a_line_it_cannot_read(tmp_path):
+    (tmp_path / "ip_vs").write_text(IP_VS + "  -> C633643F:1F90      Bridge  1      0          2\n")
+    with pytest.raises(_node_io.NodeError, match=r"ip_vs: expected a forwarding method"):
+        _node_io.read_ipvs(str(tmp_path / "ip_vs"), boot=str(tmp_path))

@@ -321,3 +321,53 @@ def test_a_stale_pid_file_naming_another_process_is_never_signalled(run_module, 
     else:
         assert kind == "fail"
         assert f"found no live process in {pid_file}" in result["msg"]
+
+
+# --------------------------------------------------------------------------- IPVS (LVS) virtual servers
+
+IP_VS = (
+    "IP Virtual Server version 1.2.1 (size=4096)\n"
+    "Prot LocalAddress:Port Scheduler Flags\n"
+    "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
+    "TCP  C633648C:1F90 rr  \n"
+    "  -> C633643F:1F90      Route   1      0          2         \n"
+    "  -> C6336440:1F90      Route   0      0          0         \n"
+    "UDP  C633648C:0035 rr  \n"
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (None, None),
+        ("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
+         "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n", []),
+        (IP_VS, [("TCP", "198.51.100.140", 8080, [("198.51.100.63", "Route", 1), ("198.51.100.64", "Route", 0)]),
+                 ("UDP", "198.51.100.140", 53, [])]),
+    ],
+    ids=["ip_vs not loaded: null", "loaded, no virtual server: empty", "two virtual servers"],
+)
+def test_the_virtual_servers_are_returned(run_module, node, tmp_path, monkeypatch, table, expected):
+    path = tmp_path / "ip_vs"
+    if table is not None:
+        path.write_text(table)
+    read = _node_io.read_ipvs
+    monkeypatch.setattr(_node_io, "read_ipvs", lambda: read(str(path), boot=str(tmp_path)))
+    kind, result = run_module(vip_info.main, node["args"], commands())
+    assert kind == "exit", result
+    got = result["virtual_servers"]
+    if expected is None:
+        assert got is None
+    else:
+        assert [(v["protocol"], v["address"], v["port"], [(r["address"], r["forward"], r["weight"]) for r in v["real_servers"]])
+                for v in got] == expected
+
+
+def test_a_table_it_cannot_read_fails_the_module_naming_the_line(run_module, node, tmp_path, monkeypatch):
+    path = tmp_path / "ip_vs"
+    path.write_text(IP_VS + "  -> C633643F:1F90      Bridge  1      0          2\n")
+    read = _node_io.read_ipvs
+    monkeypatch.setattr(_node_io, "read_ipvs", lambda: read(str(path), boot=str(tmp_path)))
+    kind, result = run_module(vip_info.main, node["args"], commands())
+    assert kind == "fail"
+    assert "expected a forwarding method" in result["msg"] and "Bridge" in result["msg"]
