@@ -22,15 +22,29 @@ Verdicts, per VIP, the first that applies:
 
 ``split_brain`` and ``orphan`` fail status.yml by default (``FAILING``); every verdict
 but ``ok`` runs its alert hook.
+
+LVS verdicts, per IPVS virtual server (``judge_lvs``, from each node's ``virtual_servers``),
+only on a node that holds the virtual server's address - the director that forwards; the
+backup director keeps the same table and is not judged:
+
+- ``lvs_no_live_real_server``: no real server has a weight above 0 (none at all, or every
+  one at weight 0): new connections to it find nowhere to go. Whether a sorry server is
+  the only entry is not knowable from the kernel's table.
+- ``ok``: some real server has a weight above 0.
+
+A fwmark virtual server has no address: which node forwards it is not in the table, so it
+is shown and not judged.
 """
 
 from __future__ import annotations
 
 import typing as t
 
+from . import _ipvs
 from ._ipaddr import normalise_address
 
-VERDICTS = ("ok", "misplaced", "drained", "unhealthy_holder", "unknown", "orphan", "split_brain")
+LVS_VERDICTS = ("lvs_no_live_real_server",)
+VERDICTS = ("ok", "misplaced", "drained", "unhealthy_holder", "unknown", "orphan", "split_brain", *LVS_VERDICTS)
 FAILING = ("split_brain", "orphan")
 
 
@@ -56,6 +70,16 @@ class Placement(t.TypedDict):
     holders: list[str]
     nodes: list[str]
     unreachable: list[str]
+    verdict: str
+    reason: str
+
+
+class LvsVerdict(t.TypedDict):
+    node: str
+    virtual_server: str
+    vip: str
+    port: int | None
+    protocol: str
     verdict: str
     reason: str
 
@@ -230,7 +254,67 @@ def _verdict(
     return "misplaced", f"on {holder} although preferred master {preferred} is healthy and preempt is on"
 
 
-def failing(placements: t.Iterable[Placement], fail_on: t.Iterable[str] = FAILING) -> list[Placement]:
+def _answered(report: t.Any) -> bool:
+    return isinstance(report, t.Mapping) and bool(report) and not report.get("failed") and not report.get("unreachable")
+
+
+def _node_addresses(report: t.Mapping[str, t.Any]) -> set[str]:
+    """Every address the node holds now: ``vip_info``'s ``addresses`` (scope global) and ``held_vips``."""
+    found = {normalise_address(v) for v in report.get("held_vips") or []}
+    for cidrs in (report.get("addresses") or {}).values():
+        found.update(normalise_address(c) for c in cidrs or [])
+    return found
+
+
+def judge_lvs(reports: t.Mapping[str, t.Any]) -> list[LvsVerdict]:
+    """One LvsVerdict per virtual server with an address on a node that holds that address, nodes in name order.
+
+    A node that holds none of its virtual servers' addresses (the backup director), a node
+    without ``virtual_servers`` (no ip_vs, or a vip_info before them) and a fwmark service
+    get none.
+    """
+    result: list[LvsVerdict] = []
+    for host in sorted(reports or {}):
+        report = reports[host]
+        if not _answered(report) or not report.get("virtual_servers"):
+            continue
+        held = _node_addresses(report)
+        for vs in report["virtual_servers"]:
+            address = vs.get("address")
+            if address is None or normalise_address(address) not in held:
+                continue
+            reals = vs.get("real_servers") or []
+            if _ipvs.live(vs):
+                weighted = sum(1 for r in reals if int(r.get("weight") or 0) > 0)
+                verdict, reason = "ok", f"{weighted} of {len(reals)} real servers with weight > 0"
+            elif reals:
+                verdict = "lvs_no_live_real_server"
+                reason = f"{host} holds its address and forwards it; no real server has weight > 0 ({len(reals)}, all at weight 0)"
+            else:
+                verdict = "lvs_no_live_real_server"
+                reason = f"{host} holds its address and forwards it; no real server has weight > 0 (it has none)"
+            result.append(LvsVerdict(node=host, virtual_server=_ipvs.name(vs), vip=normalise_address(address), port=vs.get("port"),
+                                     protocol=str(vs.get("protocol")), verdict=verdict, reason=reason))
+    return result
+
+
+def render_lvs(reports: t.Mapping[str, t.Any], verdicts: t.Iterable[t.Mapping[str, t.Any]] = ()) -> list[str]:
+    """One line per virtual server of every node that has some (``_ipvs.describe``), the node first;
+    a virtual server with a verdict not ok ends with it in capitals. Empty when no node has one."""
+    flagged = {(v["node"], v["virtual_server"]): v["verdict"] for v in verdicts if v["verdict"] != "ok"}
+    rows = []
+    for host in sorted(reports or {}):
+        report = reports[host]
+        if not _answered(report):
+            continue
+        for vs in report.get("virtual_servers") or []:
+            verdict = flagged.get((host, _ipvs.name(vs)))
+            rows.append((host, _ipvs.describe(vs) + (f"  {verdict.upper()}" if verdict else "")))
+    width = max((len(h) for h, _line in rows), default=0)
+    return [f"{h.ljust(width)}  {line}" for h, line in rows]
+
+
+def failing(placements: t.Iterable[t.Any], fail_on: t.Iterable[str] = FAILING) -> list[t.Any]:
     wanted = set(fail_on)
     unknown = wanted - set(VERDICTS)
     if unknown:
@@ -238,11 +322,14 @@ def failing(placements: t.Iterable[Placement], fail_on: t.Iterable[str] = FAILIN
     return [p for p in placements if p["verdict"] in wanted]
 
 
-def summary(placements: t.Iterable[Placement]) -> str:
-    """One sentence per VIP that is not ok, naming the VIP, its instance and the nodes."""
+def summary(placements: t.Iterable[Placement | LvsVerdict]) -> str:
+    """One sentence per VIP (or LVS virtual server) that is not ok, naming the VIP, its instance and the nodes."""
     parts = []
     for p in placements:
         if p["verdict"] == "ok":
+            continue
+        if "virtual_server" in p:
+            parts.append(f"{p['verdict']}: LVS {p['virtual_server']} on {p['node']} — {p['reason']}")
             continue
         who = ", ".join(p["holders"]) if p["holders"] else "no node"
         parts.append(

@@ -11,8 +11,10 @@ from ansible_collections.halb.pair.plugins.module_utils._placement import (
     drain_blockers,
     failing,
     judge,
+    judge_lvs,
     node_view,
     render,
+    render_lvs,
     summary,
 )
 
@@ -292,3 +294,93 @@ def test_an_instance_with_no_node_left_is_an_orphan_whoever_holds_it():
     assert p["reason"] == "no node of this instance is left in the pair (still on lb1: a stale address)"
     (p,) = judge(alone, {"lb1": GONE}, ["lb1"])
     assert (p["verdict"], p["reason"]) == ("orphan", "no node of this instance is left in the pair")
+
+
+# --- LVS: virtual servers on the director that forwards them ----------------------------
+
+VS_ADDR, VS6 = "198.51.100.140", "2001:db8::140"
+
+
+def real(address, weight, port=8080, forward="Route", active=0, inactive=0):
+    return {"address": address, "port": port, "forward": forward, "weight": weight, "active": active, "inactive": inactive}
+
+
+def vserver(address=VS_ADDR, port=8080, reals=(), protocol="TCP", fwmark=None, scheduler="rr"):
+    return {"protocol": protocol, "address": address, "port": port, "fwmark": fwmark, "scheduler": scheduler,
+            "flags": [], "persistent": None, "real_servers": list(reals)}
+
+
+def director(virtual_servers, addresses=("198.51.100.31/24",), held=()):
+    """A vip_info result of an LVS director: its global addresses, the VIPs it holds, its IPVS table."""
+    return dict(report(held), addresses={"eth0": list(addresses)}, virtual_servers=virtual_servers)
+
+
+HOLDS = ("198.51.100.31/24", f"{VS_ADDR}/24")
+ONE_LIVE = [real("198.51.100.63", 1), real("198.51.100.64", 0)]
+ALL_ZERO = [real("198.51.100.63", 0), real("198.51.100.64", 0)]
+
+LVS_CASES = [
+    # id, reports, expected [(node, virtual server, verdict)]
+    ("the holder with a live real server: ok", {"lvs1": director([vserver(reals=ONE_LIVE)], HOLDS)},
+     [("lvs1", "TCP 198.51.100.140:8080", "ok")]),
+    ("the holder, every real server at weight 0", {"lvs1": director([vserver(reals=ALL_ZERO)], HOLDS)},
+     [("lvs1", "TCP 198.51.100.140:8080", "lvs_no_live_real_server")]),
+    ("the holder, no real server at all", {"lvs1": director([vserver()], HOLDS)},
+     [("lvs1", "TCP 198.51.100.140:8080", "lvs_no_live_real_server")]),
+    # the backup director keeps the same table and forwards nothing: shown, not judged
+    ("the backup director is not judged", {"lvs1": director([vserver(reals=ONE_LIVE)], HOLDS), "lvs2": director([vserver(reals=ALL_ZERO)])},
+     [("lvs1", "TCP 198.51.100.140:8080", "ok")]),
+    ("held as a VIP of an instance (held_vips) counts too", {"lvs1": director([vserver()], held=[VS_ADDR])},
+     [("lvs1", "TCP 198.51.100.140:8080", "lvs_no_live_real_server")]),
+    ("IPv6, the address spelt differently by ip and the kernel",
+     {"lvs1": director([vserver(VS6, 80, [real("2001:db8::63", 0, 80)])], ("2001:DB8:0::140/64",))},
+     [("lvs1", "TCP [2001:db8::140]:80", "lvs_no_live_real_server")]),
+    ("only the virtual servers whose address the node holds",
+     {"lvs1": director([vserver(reals=ONE_LIVE), vserver("198.51.100.141", 53, protocol="UDP")], HOLDS)},
+     [("lvs1", "TCP 198.51.100.140:8080", "ok")]),
+    ("a fwmark service has no address: not judged", {"lvs1": director([vserver(None, None, protocol="FWM", fwmark=1)], HOLDS)}, []),
+    ("no ip_vs (null), empty table, silent node, a vip_info before virtual_servers",
+     {"a": director(None, HOLDS), "b": director([], HOLDS), "c": {"failed": True, "msg": "boom"}, "d": report([VS_ADDR])}, []),
+]
+
+
+@pytest.mark.parametrize(("reports", "expected"), [c[1:] for c in LVS_CASES], ids=[c[0] for c in LVS_CASES])
+def test_judge_lvs(reports, expected):
+    assert [(v["node"], v["virtual_server"], v["verdict"]) for v in judge_lvs(reports)] == expected
+
+
+@pytest.mark.parametrize(("reals", "words"), [(ALL_ZERO, "no real server has weight > 0 (2, all at weight 0)"),
+                                               ((), "no real server has weight > 0 (it has none)")], ids=["all weight 0", "none"])
+def test_the_lvs_reason_says_what_is_wrong(reals, words):
+    [v] = judge_lvs({"lvs1": director([vserver(reals=reals)], HOLDS)})
+    assert words in v["reason"] and (v["vip"], v["port"]) == (VS_ADDR, 8080)
+    line = summary([v])
+    assert line.startswith("lvs_no_live_real_server: LVS TCP 198.51.100.140:8080 on lvs1") and words in line
+
+
+def test_the_lvs_verdict_can_be_asked_to_fail_and_does_not_by_default():
+    verdicts = judge_lvs({"lvs1": director([vserver()], HOLDS)})
+    assert failing(verdicts) == []
+    assert [v["verdict"] for v in failing(verdicts, ["lvs_no_live_real_server"])] == ["lvs_no_live_real_server"]
+
+
+RENDER_LVS_CASES = [
+    ("no node with virtual servers: no line", {"lb1": report([A]), "lb2": director(None), "lb3": director([])}, []),
+    (
+        "one line per virtual server, the node first, a flagged one ends with its verdict",
+        {"lvs1": director([vserver(reals=[real("198.51.100.63", 1, inactive=2), real("198.51.100.64", 0)]),
+                           vserver("198.51.100.140", 53, protocol="UDP")], HOLDS),
+         "lvs10": director([vserver(reals=ALL_ZERO)])},
+        [
+            "lvs1   TCP 198.51.100.140:8080 rr  real 198.51.100.63:8080 Route w1 act 0 inact 2; 198.51.100.64:8080 Route w0 act 0 inact 0",
+            "lvs1   UDP 198.51.100.140:53 rr  real none  LVS_NO_LIVE_REAL_SERVER",
+            # the backup's table, every real server at weight 0: shown, not flagged (it forwards nothing)
+            "lvs10  TCP 198.51.100.140:8080 rr  real 198.51.100.63:8080 Route w0 act 0 inact 0; 198.51.100.64:8080 Route w0 act 0 inact 0",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("reports", "expected"), [c[1:] for c in RENDER_LVS_CASES], ids=[c[0] for c in RENDER_LVS_CASES])
+def test_render_lvs(reports, expected):
+    assert render_lvs(reports, judge_lvs(reports)) == expected
