@@ -680,15 +680,19 @@ def status(
     fail_on: t.Iterable[str] = FAILING,
     leaving: t.Iterable[str] = (),
 ) -> dict[str, t.Any]:
-    """Placement verdicts of every VIP of the pair, the table a person reads, the
-    entries that are not ok, those that fail (``fail_on``) and one-line summaries.
+    """Placement verdicts of every VIP of the pair and LVS verdicts of the virtual servers
+    on the nodes that forward them (``lvs``), the table a person reads (one line per
+    virtual server of each node that has some), the entries that are not ok, those that
+    fail (``fail_on``) and one-line summaries.
     ``leaving``: nodes taken out of the pair (playbooks/leave.yml): the remaining nodes
     are judged (``_placement.judge``), and the leaving nodes' guards are not."""
     group = _group_of(pair)
     gone = [str(h) for h in leaving]
     placements = _placement.judge(_instances_of(pair), dict(reports), gone)
-    problems = [p for p in placements if p["verdict"] != "ok"]
-    failing = _placement.failing(placements, list(fail_on))
+    lvs = _placement.judge_lvs(dict(reports))
+    problems = [p for p in [*placements, *lvs] if p["verdict"] != "ok"]
+    failing = _placement.failing([*placements, *lvs], list(fail_on))
+    lvs_lines = _placement.render_lvs(dict(reports), lvs)
     nodes = _nodes_of(pair)
     guard = guard_verdict(
         {h: r for h, r in reports.items() if h not in gone},
@@ -700,7 +704,9 @@ def status(
         "placements": [dict(p) for p in placements],
         "problems": [dict(p) for p in problems],
         "failing": [dict(p) for p in failing],
-        "table": [*_placement.render(placements, dict(reports)), "", guard_line(guard)],
+        "lvs": [dict(v) for v in lvs],
+        # the LVS lines only where a node has virtual servers: the table is unchanged otherwise
+        "table": [*_placement.render(placements, dict(reports)), *(["", *lvs_lines] if lvs_lines else []), "", guard_line(guard)],
         "summary": _placement.summary(problems),
         "failing_summary": _placement.summary(failing),
         "vrrp_guard": guard,

@@ -314,6 +314,46 @@ def test_status(reports, problems, failing, summary):
     assert "==" not in s["table"][0]
 
 
+def _lvs_director(held, weights):
+    reals = [{"address": f"198.51.100.{63 + i}", "port": 8080, "forward": "Route", "weight": w, "active": 0, "inactive": 0}
+             for i, w in enumerate(weights)]
+    return dict(report(held), addresses={"eth0": ["198.51.100.11/24", *(f"{a}/24" for a in held)]},
+                virtual_servers=[{"protocol": "TCP", "address": "198.51.100.100", "port": 8080, "fwmark": None, "scheduler": "rr",
+                                  "flags": [], "persistent": None, "real_servers": reals}])
+
+
+def test_status_without_virtual_servers_keeps_its_table():
+    """A node without LVS (virtual_servers null or empty, or a vip_info before them): the same table as before."""
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    before = _pair.status_all([pair], [{"lb1": report(["198.51.100.100"]), "lb2": report()}])
+    after = _pair.status_all([pair], [{"lb1": dict(report(["198.51.100.100"]), virtual_servers=None),
+                                       "lb2": dict(report(), virtual_servers=[])}])
+    assert after["table"] == before["table"]
+    assert after["pairs"][0]["lvs"] == [] and after["problems"] == []
+
+
+def test_status_shows_each_virtual_server_and_flags_the_forwarding_director():
+    pair = _pair.model(["lb1", "lb2"], hv(["lb1", "lb2"], **SINGLE))
+    s = _pair.status_all([pair], [{"lb1": _lvs_director(["198.51.100.100"], [0, 0]), "lb2": _lvs_director([], [0, 0])}])
+    lvs_lines = [line for line in s["table"] if "TCP 198.51.100.100:8080" in line]
+    assert lvs_lines == [
+        "lb1  TCP 198.51.100.100:8080 rr  real 198.51.100.63:8080 Route w0 act 0 inact 0; 198.51.100.64:8080 Route w0 act 0 inact 0"
+        "  LVS_NO_LIVE_REAL_SERVER",
+        "lb2  TCP 198.51.100.100:8080 rr  real 198.51.100.63:8080 Route w0 act 0 inact 0; 198.51.100.64:8080 Route w0 act 0 inact 0",
+    ]
+    # after the nodes' table, before the guard's line
+    assert s["table"].index(lvs_lines[0]) < len(s["table"]) - 2 and s["table"][-1].startswith("VRRP GUARD")
+    assert [(p["verdict"], p.get("node")) for p in s["problems"]] == [("lvs_no_live_real_server", "lb1")]
+    assert s["alert"] is True and s["failing"] == []
+    assert "lvs_no_live_real_server: LVS TCP 198.51.100.100:8080 on lb1" in s["summary"]
+    failed = _pair.status_all([pair], [{"lb1": _lvs_director(["198.51.100.100"], [0, 0]), "lb2": report()}],
+                              ["split_brain", "lvs_no_live_real_server"])
+    assert [(p["pair"], p["verdict"]) for p in failed["failing"]] == [("lb", "lvs_no_live_real_server")]
+    # one live real server: shown, no problem
+    ok = _pair.status_all([pair], [{"lb1": _lvs_director(["198.51.100.100"], [0, 1]), "lb2": report()}])
+    assert ok["problems"] == [] and any("Route w1" in line for line in ok["table"])
+
+
 def test_status_of_two_pairs_names_each():
     models = _pair.pairs(GROUPS["lb"], two_pairs(), GROUPS)
     reports = [{"eu1": report(["198.51.100.100"]), "eu2": report(["198.51.100.100"])},
