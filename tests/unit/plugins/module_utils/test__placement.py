@@ -349,8 +349,13 @@ def test_judge_lvs(reports, expected):
     assert [(v["node"], v["virtual_server"], v["verdict"]) for v in judge_lvs(reports)] == expected
 
 
-@pytest.mark.parametrize(("reals", "words"), [(ALL_ZERO, "no real server has weight > 0 (2, all at weight 0)"),
-                                               ((), "no real server has weight > 0 (it has none)")], ids=["all weight 0", "none"])
+REASON_CASES = [
+    ("all weight 0", ALL_ZERO, "no real server has weight > 0 (2, all at weight 0)"),
+    ("none", (), "no real server has weight > 0 (it has none)"),
+]
+
+
+@pytest.mark.parametrize(("reals", "words"), [c[1:] for c in REASON_CASES], ids=[c[0] for c in REASON_CASES])
 def test_the_lvs_reason_says_what_is_wrong(reals, words):
     [v] = judge_lvs({"lvs1": director([vserver(reals=reals)], HOLDS)})
     assert words in v["reason"] and (v["vip"], v["port"]) == (VS_ADDR, 8080)
