@@ -64,6 +64,8 @@ def plan_user(path: str, env=os.environ) -> str | None:
     """The plan user whose inventory source is at path (a directory), or None."""
     if _under(path, str(LAB / "inventory")):
         return "lab"
+    if _under(path, str(LAB / "vm" / "inventory")):
+        return "vm-lvs"
     scenario = env.get("MOLECULE_SCENARIO_NAME")
     if scenario and _under(path, env.get("MOLECULE_EPHEMERAL_DIRECTORY")):
         return f"molecule-{scenario}"

@@ -201,6 +201,7 @@ def test_the_plugin_scope_by_path(tmp_path):
     from halb_lab import plan_vars as plugin
 
     assert plugin.plan_user(str(LAB / "inventory"), env={}) == "lab"
+    assert plugin.plan_user(str(LAB / "vm" / "inventory"), env={}) == "vm-lvs"
     assert plugin.plan_user(str(REPO / "inventories" / "single"), env={}) is None
     assert plugin.plan_user(str(REPO / "playbooks"), env={}) is None
     bench = {"HALB_LAB_PLAN_USER": "bench", "HALB_LAB_PLAN_INVENTORY": str(tmp_path / "inv")}
