@@ -195,10 +195,14 @@ halb_netavark_gc() {
 # systemd as PID 1, the cgroup bind, VRRP capabilities and SYS_NICE (keepalived_vrrp_nice;
 # never --privileged), the offline apt repository read-only, ip_nonlocal_bind on load
 # balancers.
-#   halb_run_node CONTAINER HOSTNAME IP LABEL lb|other
+#   halb_run_node CONTAINER HOSTNAME IP LABEL lb|rs|other
 halb_run_node() {
   local name=$1 host=$2 ip=$3 label=$4 kind=$5 extra=()
   [ "$kind" = lb ] && extra+=(--sysctl net.ipv4.ip_nonlocal_bind=1)
+  # An LVS direct-routing real server (the VM lab): podman mounts /proc/sys read-only, so
+  # the ARP settings halb.pair.lvs_real_server writes on a real host are set here, and the
+  # role finds them right.
+  [ "$kind" = rs ] && extra+=(--sysctl net.ipv4.conf.all.arp_ignore=1 --sysctl net.ipv4.conf.all.arp_announce=2)
   podman run -d --name "$name" --hostname "$host" --label "$label=1" \
     --network "$HALB_NET_NAME" --ip "$ip" \
     --systemd=always -v /sys/fs/cgroup/unified:/sys/fs/cgroup/unified:rw \

@@ -5,4 +5,4 @@
 # quick tier's tools (keepalived, nginx, nft, promtool, shellcheck) are scripts/bootstrap's
 # tool_pkgs, fetched without installing.
 # shellcheck disable=SC2034  # read by lab/bin/bootstrap, which sources this file
-host_pkgs=(podman netavark aardvark-dns runc conmon docker.io debootstrap nftables iptables curl)
+host_pkgs=(podman netavark aardvark-dns runc conmon docker.io debootstrap nftables iptables curl qemu-system-x86 qemu-utils)

@@ -40,6 +40,8 @@ def test_the_scan_sees_the_commands_that_matter():
     cmds = hc.commands_by_file()
     assert {"podman", "debootstrap", "iptables", "chroot", "dpkg-deb"} <= cmds["lab/lib/image.sh"] | cmds["lab/lib/engine.sh"]
     assert "apt-get" in cmds["lab/bin/bootstrap"]
+    # the VM lab: QEMU, its disks and the guests' SSH
+    assert {"qemu-system-x86_64", "qemu-img", "mkfs.ext4"} <= cmds["lab/vm/lib/vm.sh"]
     assert "keepalived" in cmds["tests/render/test_keepalived.py"]
     assert "nginx" in cmds["tests/render/test_nginx.py"]
     # promtool: not from a package installed here, but from .cache/tools (tool_pkgs)
