@@ -14,6 +14,8 @@ In a container:
                                                conn (index) and reused (sent on a kept one)
   watch   --addr A --out FILE --stop-file F    polls `ip -j addr` every --interval (20 ms);
                                                one JSON line at start, on every change, at end
+  hold    --url URL --out FILE --go-file F     one kept-alive connection: a request, then another
+                                               on it once F exists (a connection held across a move)
   event   -- CMD ...                           runs CMD, prints {"t_event", "t_done", "rc", "out"}
 On the controller (drives containers with `podman exec`, or `docker exec` when HALB_ENGINE=docker):
   start   --tag T --client CONTAINER --url URL --watch NODE=CONTAINER ... --addr A
@@ -352,6 +354,28 @@ def cmd_client_keepalive(args) -> int:
     return 0
 
 
+def cmd_hold(args) -> int:
+    """One kept-alive connection held across an event: a request, then (when --go-file
+    appears, bounded by --max-seconds) a second request on the same connection. Two JSON
+    lines; the second's "reused" says whether the connection opened before survived."""
+    kc = KeptConnection(args.url, 0, args.connect_timeout, args.read_timeout)
+    deadline = time.time() + args.max_seconds
+    with open(args.out, "w", encoding="utf-8") as out:
+        try:
+            first = kc.request()
+            first["local_port"] = kc.conn.sock.getsockname()[1] if kc.conn is not None and kc.conn.sock else None
+            out.write(json.dumps(first) + "\n")
+            out.flush()
+            while not os.path.exists(args.go_file) and time.time() < deadline:
+                time.sleep(0.05)
+            second = kc.request()
+            second["local_port"] = first["local_port"]
+            out.write(json.dumps(second) + "\n")
+        finally:
+            kc.close()
+    return 0
+
+
 def _has_addr(dev: str, addr: str) -> bool:
     res = subprocess.run(["ip", "-j", "addr", "show", "dev", dev], capture_output=True, text=True, timeout=2)
     try:
@@ -584,6 +608,15 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--connect-timeout", type=float, default=0.2)
     sp.add_argument("--read-timeout", type=float, default=1.0)
     sp.set_defaults(func=cmd_client_keepalive)
+
+    sp = sub.add_parser("hold")
+    sp.add_argument("--url", required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--go-file", required=True)
+    sp.add_argument("--max-seconds", type=float, default=300.0)
+    sp.add_argument("--connect-timeout", type=float, default=2.0)
+    sp.add_argument("--read-timeout", type=float, default=15.0)
+    sp.set_defaults(func=cmd_hold)
 
     sp = sub.add_parser("watch")
     bounds(sp, 0.02)
