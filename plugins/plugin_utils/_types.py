@@ -832,8 +832,14 @@ NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_health_leaving_file": ABS_PATH,
 }
 
+LVS_REAL_SERVER_VARS: dict[str, Spec] = {
+    # address literals (no /prefix): the role adds each as /32 or /128
+    "lvs_real_server_vips": ListOf(IP_ADDRESS),
+    "lvs_real_server_device": INTERFACE,
+}
+
 #: The types the argument specs cannot state, per role (the rest derive from the specs).
-EXPLICIT: dict[str, dict[str, Spec]] = {"keepalived": KEEPALIVED_VARS, "nginx": NGINX_VARS}
+EXPLICIT: dict[str, dict[str, Spec]] = {"keepalived": KEEPALIVED_VARS, "nginx": NGINX_VARS, "lvs_real_server": LVS_REAL_SERVER_VARS}
 
 #: ``C(LO)..C(HI)`` in an option's description: the range of a ``type: int`` or ``float`` option.
 _RANGE = re.compile(r"C\((-?\d+(?:\.\d+)?)\)\.\.C\((-?\d+(?:\.\d+)?)\)")
