@@ -19,10 +19,12 @@ from tests.preflight.test_preflight_once import list_tasks
 
 pytestmark = pytest.mark.ansible
 
-ROLES = ["nginx", "keepalived", "web_backend"]
+ROLES = ["nginx", "keepalived", "web_backend", "lvs_real_server"]
 #: each role's name and folder: the collection's two, and the lab's own web backend (lab/roles)
-NAMES = {"nginx": "halb.pair.nginx", "keepalived": "halb.pair.keepalived", "web_backend": "web_backend"}
-DIRS = {"nginx": REPO / "roles" / "nginx", "keepalived": REPO / "roles" / "keepalived", "web_backend": REPO / "lab" / "roles" / "web_backend"}
+NAMES = {"nginx": "halb.pair.nginx", "keepalived": "halb.pair.keepalived", "web_backend": "web_backend",
+         "lvs_real_server": "halb.pair.lvs_real_server"}
+DIRS = {"nginx": REPO / "roles" / "nginx", "keepalived": REPO / "roles" / "keepalived", "web_backend": REPO / "lab" / "roles" / "web_backend",
+        "lvs_real_server": REPO / "roles" / "lvs_real_server"}
 PLAY = """---
 - name: A role's set_vars.yml with faked OS facts
   hosts: lb
@@ -61,7 +63,7 @@ def _vars(role: str, family: str) -> dict:
 
 @pytest.mark.parametrize(("fake_os", "family", "roles"), [(("Debian", "12", "Debian"), "Debian", ROLES),
                                                           (("Debian", "13", "Debian"), "Debian", ROLES),
-                                                          (("Rocky", "9", "RedHat"), "RedHat", ["keepalived"]),
+                                                          (("Rocky", "9", "RedHat"), "RedHat", ["keepalived", "lvs_real_server"]),
                                                           (("Ubuntu", "24", "Debian"), "Debian", ROLES)],
                          ids=lambda v: "-".join(v) if isinstance(v, tuple) else (v if isinstance(v, str) else "+".join(v)))
 def test_set_vars_loads_the_family_file(tmp_path, fake_os, family, roles):
