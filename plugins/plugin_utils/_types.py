@@ -743,6 +743,14 @@ _UPSTREAM_SERVER = Record({
     "fail_timeout": DURATION_S, "backup": BOOL, "down": BOOL,
 }, required=("address",), label="address")
 
+#: The IPVS schedulers keepalived's lb_algo takes (keepalived.conf(5)).
+LVS_ALGOS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh")
+FWMARK = integer(1, 2**32 - 1, "fwmark")
+#: An inventory group name (real_servers_group): read by the controller, never rendered.
+GROUP_NAME = pattern(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", "group_name", "an inventory group name: a letter or '_', then letters, digits, '_' or '-'")
+_REAL_SERVER = Record({"address": IP_ADDRESS, "port": PORT, "weight": integer(1, 65535), "gateway": IP_ADDRESS},
+                      required=("address",), label="address")
+
 KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_profile": choice("default", "fast", name="profile"),
     "keepalived_topology": choice("single", "dual_master", "custom", name="topology"),
@@ -796,6 +804,21 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     ),
     "keepalived_watch_hook": optional(ARGV),
     "keepalived_watch_rate": Record({"count": integer(1, 1000), "period": integer(1, 86400)}, label=""),
+    # the rules across the fields (address or fwmark, DR ports, NAT gateways, the VIPs): _lvs
+    "keepalived_virtual_servers": ListOf(Record({
+        "address": IP_ADDRESS, "fwmark": FWMARK, "port": PORT, "protocol": choice("TCP", "UDP", name="lvs_protocol"),
+        "lb_algo": choice(*LVS_ALGOS, name="lvs_algo"), "lb_kind": choice("DR", "NAT", name="lvs_kind"),
+        "persistence_timeout": optional(integer(1, 2678400)), "delay_loop": integer(1, 86400),
+        "real_servers": ListOf(_REAL_SERVER), "real_servers_group": GROUP_NAME, "real_server_port": optional(PORT),
+        "check": Record({
+            "type": choice("HTTP_GET", "TCP_CHECK", "MISC_CHECK", "none", name="lvs_check"), "path": URI_PATH,
+            "status_code": integer(100, 599), "script": ABS_PATH, "misc_timeout": optional(integer(1, 3600)),
+            "connect_timeout": integer(1, 3600), "retry": integer(1, 100), "delay_before_retry": integer(0, 3600),
+            "port": optional(PORT),
+        }, label=""),
+        "sorry_server": Record({"address": IP_ADDRESS, "port": PORT}, required=("address", "port"), label=""),
+        "inhibit_on_failure": BOOL,
+    }, label="address")),
 }
 
 NGINX_VARS: dict[str, Spec] = {
