@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.filter.pair import host_values
-from ansible_collections.halb.pair.plugins.plugin_utils import _nginx_preflight, _preflight
+from ansible_collections.halb.pair.plugins.plugin_utils import _lvs, _nginx_preflight, _preflight
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 
@@ -55,6 +55,9 @@ def keepalived_pairs_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, gro
     play_hosts = list(play_hosts)
     members = {h for hosts in _preflight.pairs(play_hosts, host_values(hostvars, play_hosts), groups).values() for h in hosts}
     plain = host_values(hostvars, [*play_hosts, *sorted(members - set(play_hosts))])
+    # the hosts of the LVS real-server groups the pairs name: their address and gateway variables
+    real = {h for g in _lvs.groups_named(plain.values()) for h in groups.get(g) or [] if h in hostvars and h not in plain}
+    plain.update(host_values(hostvars, sorted(real)))
     options = role_options("keepalived")
     return _preflight.check_pairs(play_hosts, {h: _preflight.converted(h, v, options) for h, v in plain.items()}, groups)
 

@@ -13,8 +13,10 @@ import typing as t
 
 from ansible_collections.halb.pair.plugins.module_utils._drain import WEIGHT_MAX
 from ansible_collections.halb.pair.plugins.module_utils._vrrp_advert import PRIORITY_MAX, PRIORITY_MIN, VRID_MAX, VRID_MIN
+from ansible_collections.halb.pair.plugins.plugin_utils import _lvs
 from ansible_collections.halb.pair.plugins.plugin_utils._argspec import ValueCheck
 from ansible_collections.halb.pair.plugins.plugin_utils._argspec import check as check_types
+from ansible_collections.halb.pair.plugins.plugin_utils._pair import interface_network
 from ansible_collections.halb.pair.plugins.plugin_utils._topology import (
     SECRET_SETTINGS,
     SHARED_SETTINGS,
@@ -196,14 +198,18 @@ def _check_instance(inst: Instance, s: dict[str, t.Any]) -> list[str]:
 def check(
     hosts: t.Sequence[str],
     hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
+    groups: t.Mapping[str, t.Sequence[str]] | None = None,
 ) -> list[str]:
     """Every problem found in the group's keepalived settings (empty: all fine).
 
     Every value that reaches keepalived.conf is checked against its strict type
-    (``_types``) too: no newline, brace or comment character can add a directive."""
+    (``_types``) too: no newline, brace or comment character can add a directive.
+    ``groups`` (the inventory's): where the LVS virtual servers' ``real_servers_group``
+    hosts are found (their variables in ``hostvars``)."""
     hosts = list(hosts)
     settings = {h: settings_of(hostvars.get(h, {})) for h in hosts}
     errors = check_hosts("keepalived", hosts, hostvars)
+    lvs_typed = not any(e.startswith(_lvs.VAR) for e in errors)
     errors += _consistency(hosts, settings) if len(hosts) >= 2 else []
     try:
         instances = derive(hosts, hostvars)
@@ -216,6 +222,12 @@ def check(
     with_unicast(instances, addresses)
     # What the topology generates (labels, names) is typed too before it is rendered.
     errors.extend(check_derived(as_dicts(instances)))
+
+    if lvs_typed:
+        # the LVS virtual servers: one plan for the pair (a shared setting), its rules
+        networks = {h: interface_network(hostvars.get(h, {}), settings[h]["keepalived_interface"]) for h in hosts}
+        _plan, lvs_errors = _lvs.plan(s[_lvs.VAR], as_dicts(instances), groups or {}, hostvars, networks)
+        errors.extend(lvs_errors)
 
     seen_vrid: dict[int, str] = {}
     seen_vip: dict[str, str] = {}
@@ -301,7 +313,7 @@ def check_pairs(
                 "(or an empty one); allowed: the name of the group that holds the pair's nodes"
             ]
         else:
-            problems = check(members, hostvars)
+            problems = check(members, hostvars, groups)
         errors.extend(f"pair {group}: {p}" if len(found) > 1 else p for p in problems)
     # VRIDs and VIPs two pairs share on one segment: _pair.conflicts (halb.pair.pair_preflight).
     return errors

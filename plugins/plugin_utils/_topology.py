@@ -64,6 +64,9 @@ SHARED_SETTINGS = (
     "keepalived_nopreempt",
     "keepalived_preempt_delay",
     "keepalived_check_weight",
+    # every director of the pair directs the same LVS virtual servers
+    "keepalived_virtual_servers",
+    "keepalived_lvs_sync_daemon",
 )
 
 TOPOLOGIES = ("single", "dual_master", "custom")
