@@ -172,6 +172,9 @@ def plan(
                           ("fwmark" if fwmark is not None else "address, port and protocol") + "); each must be unique")
         seen.setdefault(key, where)
         family = ip.version if ip is not None else None
+        # keepalived clears (with a warning that fails its config test) the ports of a fwmark DR
+        # virtual server's real and sorry servers: there are none to render
+        fw_dr = fwmark is not None and kind == "DR"
         if kind == "NAT" and family == 6:
             errors.append(f"{where}: lb_kind NAT with an IPv6 address is not supported by this role (it sets "
                           "net.ipv4.ip_forward only); use DR")
@@ -197,8 +200,13 @@ def plan(
             if rip is None:
                 continue  # the type check reports it
             rport = rs.get("port") if rs.get("port") is not None else port
-            if rport is None:
-                errors.append(f"{rw}: no port; a fwmark virtual server's real servers need their own port "
+            if fw_dr:
+                if rport is not None:
+                    errors.append(f"{rw}: port {rport}; a real server of a fwmark DR virtual server takes no port (DR "
+                                  "cannot remap ports, keepalived clears it): drop port (real_server_port for a group)")
+                rport = None
+            elif rport is None:
+                errors.append(f"{rw}: no port; a fwmark NAT virtual server's real servers need their own port "
                               "(port, or real_server_port for a group)")
             if (str(rip), rport) in rs_seen:
                 errors.append(f"{rw}: {rip} port {rport} is already a real server of {where}")
@@ -224,16 +232,21 @@ def plan(
         if check["type"] == "MISC_CHECK" and not (isinstance(check.get("script"), str) and check["script"].startswith("/")):
             errors.append(f"{where}.check.script: found {check.get('script')!r}; MISC_CHECK needs the absolute path of "
                           "the script it runs (exit 0: healthy)")
+        if fw_dr and check["type"] in ("HTTP_GET", "TCP_CHECK") and check.get("port") is None:
+            errors.append(f"{where}.check.port: unset; the real servers of a fwmark DR virtual server have no port, so "
+                          f"{check['type']} needs the port it connects to")
         sorry = vs.get("sorry_server")
         if sorry is not None:
             sorry = dict(sorry)
             sip = _ip(sorry.get("address"))
-            if sip is None or sorry.get("port") is None:
-                errors.append(f"{where}.sorry_server: found {sorry!r}; allowed: {{address: IP address, port: 1..65535}}")
+            if sip is None or (sorry.get("port") is None) != fw_dr:
+                allowed = "{address: IP address} (a fwmark DR virtual server's sorry server takes no port)" if fw_dr else \
+                    "{address: IP address, port: 1..65535}"
+                errors.append(f"{where}.sorry_server: found {sorry!r}; allowed: {allowed}")
             elif family is not None and sip.version != family:
                 errors.append(f"{where}.sorry_server: {sip} is IPv{sip.version}, the virtual server IPv{family}")
             else:
-                sorry = {"address": str(sip), "port": sorry["port"]}
+                sorry = {"address": str(sip), "port": sorry.get("port")}
                 if kind == "DR":
                     if port is not None and sorry["port"] != port:
                         errors.append(f"{where}.sorry_server: port {sorry['port']} differs from the virtual server's "

@@ -816,7 +816,7 @@ KEEPALIVED_VARS: dict[str, Spec] = {
             "connect_timeout": integer(1, 3600), "retry": integer(1, 100), "delay_before_retry": integer(0, 3600),
             "port": optional(PORT),
         }, label=""),
-        "sorry_server": Record({"address": IP_ADDRESS, "port": PORT}, required=("address", "port"), label=""),
+        "sorry_server": Record({"address": IP_ADDRESS, "port": PORT}, required=("address",), label=""),
         "inhibit_on_failure": BOOL,
     }, label="address")),
 }
