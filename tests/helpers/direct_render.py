@@ -72,6 +72,10 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
     node = model(hosts, hostvars, addresses=addresses).as_dict()["nodes"][host]
     v["__keepalived_node"] = node
     v["__keepalived_check_url"] = v.get("keepalived_check_url") or node["check"]["url"]
+    # halb.pair.lvs_virtual_servers: the preflight's plan (real-server groups need an inventory: none here)
+    from ansible_collections.halb.pair.plugins.plugin_utils._lvs import plan
+
+    v["__keepalived_virtual_servers"], _problems = plan(v["keepalived_virtual_servers"], v["__keepalived_instances"], {}, hostvars)
     # tests/render/render_keepalived.yml renders with keepalived_manage_service: false
     # (no service on the test host): no hand-over units, no tracked hand-over files
     v["__keepalived_handover_on"] = bool(v["keepalived_handover"]) and bool(hostvars[host].get("keepalived_manage_service", False))
