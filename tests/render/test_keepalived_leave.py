@@ -35,10 +35,13 @@ BASE = {
 HOSTS = {"lb1": {"keepalived_unicast_src_ip": "198.51.100.11"}, "lb2": {"keepalived_unicast_src_ip": "198.51.100.12"}}
 SWITCHES = {
     "every switch on": {"keepalived_manage_service": True, "keepalived_handover": True, "keepalived_crash_handover": True,
-                        "keepalived_restart_on_failure": True, "keepalived_nonlocal_bind": True},
+                        "keepalived_restart_on_failure": True, "keepalived_nonlocal_bind": True,
+                        # LVS: the modules-load file (removed again with the last virtual server)
+                        "keepalived_virtual_servers": [{"address": "198.51.100.100", "port": 80, "lb_kind": "NAT",
+                                                        "real_servers": [{"address": "198.51.100.21", "gateway": "198.51.100.100"}]}]},
     "the switches that remove files off": {"keepalived_manage_service": True, "keepalived_handover": False,
                                            "keepalived_crash_handover": False, "keepalived_restart_on_failure": False,
-                                           "keepalived_nonlocal_bind": False},
+                                           "keepalived_nonlocal_bind": False, "keepalived_virtual_servers": []},
 }
 
 

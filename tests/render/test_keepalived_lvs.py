@@ -8,13 +8,16 @@ refuses what it cannot use (a bad scheduler, a keyword out of place: exit 5 afte
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook
 from tests.helpers.kaconf import find, parse, value
+from tests.render.test_keepalived_leave import HOSTS, what_the_role_writes
 
 pytestmark = [
     pytest.mark.ansible,
@@ -123,3 +126,66 @@ def test_no_virtual_server_renders_no_lvs(tmp_path):
     assert value(find(parse(conf), "global_defs")[0][2], "lvs_sync_daemon") is None
 
 
+
+
+def _host_files_playbook(tmp: Path, switches: dict) -> Path:
+    """What configure.yml would write and remove for the host's kernel settings: its own expressions,
+    evaluated with the role's variables (no task of the role runs: nothing is written on this machine)."""
+    w = what_the_role_writes()  # configure.yml's own expressions
+    listing = (
+        "{{ {'files': (" + w["files"] + ") | items2dict(key_name='path', value_name='content'),"
+        " 'absent': (" + w["absent"] + "),"
+        " 'sysctl_keys': __keepalived_sysctl_keys, 'lvs': __keepalived_lvs | bool} | to_json }}"
+    )
+    play = {
+        "name": "The LVS host files", "hosts": "lb", "gather_facts": False,
+        "vars": {**switches, "keepalived_manage_service": True, "__keepalived_service": "keepalived",
+                 "role_path": str(REPO / "roles" / "keepalived")},
+        "tasks": [
+            {"name": "Preflight", "ansible.builtin.import_role": {"name": "halb.pair.keepalived", "tasks_from": "preflight.yml"}},
+            {"name": "Write", "ansible.builtin.copy": {
+                "dest": "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}/files.json",
+                "content": listing, "mode": "0600"}},
+        ],
+    }
+    tmp.mkdir(parents=True, exist_ok=True)
+    # outside the role, the template lookups of its variables look in the playbook's templates/
+    for d in ("templates", "files"):
+        (tmp / d).symlink_to(REPO / "roles" / "keepalived" / d)
+    path = tmp / "files.yml"
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    return path
+
+
+MODULES = "/etc/modules-load.d/halb-pair-lvs.conf"
+SYSCTL = "/etc/sysctl.d/60-halb-pair.conf"
+NAT_VS = {"address": "198.51.100.100", "port": 80, "lb_kind": "NAT",
+          "real_servers": [{"address": "203.0.113.21", "gateway": "198.51.100.100"}]}
+DR_VS = {"address": "198.51.100.100", "port": 80, "real_servers": [{"address": "198.51.100.21"}]}
+
+
+@pytest.mark.parametrize(("switches", "modules", "sysctl"), [
+    pytest.param({"keepalived_virtual_servers": [NAT_VS], "keepalived_nonlocal_bind": False}, True,
+                 ["net.ipv4.ip_forward = 1"], id="nat-without-nonlocal-bind"),
+    pytest.param({"keepalived_virtual_servers": [DR_VS]}, True, ["net.ipv4.ip_nonlocal_bind = 1"], id="dr"),
+    pytest.param({"keepalived_virtual_servers": [NAT_VS]}, True, ["net.ipv4.ip_nonlocal_bind = 1", "net.ipv4.ip_forward = 1"],
+                 id="nat"),
+    pytest.param({}, False, ["net.ipv4.ip_nonlocal_bind = 1"], id="none"),
+    pytest.param({"keepalived_nonlocal_bind": False}, False, None, id="none-without-nonlocal-bind"),
+])
+def test_the_host_files_follow_the_virtual_servers(tmp_path, switches, modules, sysctl):
+    run = run_playbook(tmp_path, _host_files_playbook(tmp_path, switches), ["lb1", "lb2"], BASE, HOSTS)
+    assert run.rc == 0, run.output
+    got = json.loads(run.conf("lb1", "files.json"))
+    if modules:
+        assert got["files"][MODULES].splitlines()[-1] == "ip_vs"
+        assert MODULES not in got["absent"]
+    else:
+        # the last virtual server gone: the boot-time file goes too (the module stays loaded)
+        assert MODULES not in got["files"]
+        assert MODULES in got["absent"]
+    if sysctl is None:
+        assert SYSCTL not in got["files"] and got["sysctl_keys"] == []
+    else:
+        assert [ln for ln in got["files"][SYSCTL].splitlines() if ln and not ln.startswith("#")] == sysctl
+        assert got["sysctl_keys"] == [ln.split(" = ")[0] for ln in sysctl]
