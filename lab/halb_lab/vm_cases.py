@@ -78,6 +78,24 @@ def real_server_weight(table: t.Sequence[t.Mapping[str, t.Any]], vip: str, port:
     return None
 
 
+def _measured(fig: t.Mapping[str, t.Any], case: str) -> None:
+    _check(fig["total"] >= 20, f"{case}: the client's probe recorded {fig['total']} requests (is halb_probe.py in the client?)")
+
+
+def status_vs_lines(text: str) -> list[str]:
+    """The IPVS lines of status.yml's output (YAML callback: a list item per line, long
+    items folded onto indented continuation lines), one string per virtual server."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("- "):
+            item = line[2:].strip().strip("'")
+            out.append(item)
+        elif out and raw.startswith("        ") and line:
+            out[-1] += " " + line.strip("'")
+    return [x for x in out if " real " in x and x.split()[0] in DIRECTORS]
+
+
 def figures_line(case: str, fig: t.Mapping[str, t.Any], extra: str = "") -> str:
     errs = ", ".join(f"{k} {v}" for k, v in sorted(fig["errors"].items())) or "none"
     return (f"{case:18} failed {fig['failed']}/{fig['total']}, error window {fig['window_s']:.2f} s "
@@ -117,9 +135,9 @@ class Lab:
             raise RuntimeError(f"{node}: {' '.join(argv)}: rc {p.returncode}: {p.stderr.strip()}")
         return p.stdout
 
-    def holders(self) -> list[str]:
+    def holders(self, directors: t.Sequence[str] = DIRECTORS) -> list[str]:
         out = []
-        for d in DIRECTORS:
+        for d in directors:
             text = self.ssh(d, "ip -j addr show dev eth0", timeout=8, check=False)
             try:
                 addrs = {a["local"] for i in json.loads(text or "[]") for a in i.get("addr_info", [])}
@@ -133,6 +151,14 @@ class Lab:
         text = self.ssh(node, "cat /proc/net/ip_vs; echo ===; cat /boot/config-$(uname -r) | grep '^CONFIG_HZ='", check=False)
         ipvs, _, cfg = text.partition("===")
         return [dict(vs) for vs in _ipvs.parse(ipvs, _ipvs.config_hz(cfg))] if ipvs.strip() else []
+
+    def status_lines(self) -> list[str]:
+        """The virtual-server lines of `ansible-playbook playbooks/status.yml` on the VM lab."""
+        repo = LAB.parent
+        p = subprocess.run([str(repo / ".venv" / "bin" / "ansible-playbook"), "-i", str(LAB / "vm" / "inventory"),
+                            str(repo / "playbooks" / "status.yml")], capture_output=True, text=True, timeout=300, check=False,
+                           env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}, cwd=repo)
+        return status_vs_lines(p.stdout)
 
     def get(self, port: int, timeout: float = 3) -> str:
         """The backend that answers a GET through the VIP, or '' (curl in the client)."""
@@ -194,16 +220,27 @@ def case_real_server(lab: Lab, port: int, bound: float) -> str:
     removed = None
     if port == 80:
         removed = wait_until(lambda: (real_server_weight(lab.table(master), lab.vip, 80, lab.ip["rs1"]) or 0) == 0, 60, 0.2)
+    seen_out = ""
+    if port == 80 and removed is not None:
+        # the failure as an operator sees it: ipvsadm on the master, and status.yml
+        ipvsadm = lab.ssh(master, "ipvsadm -Ln")
+        status = [x for x in lab.status_lines() if x.startswith(master)]
+        _check(f"{lab.ip['rs1']}:80" not in ipvsadm, f"ipvsadm -Ln on {master} still lists rs1:\n{ipvsadm}")
+        _check(bool(status) and all(f"{lab.ip['rs1']}:80 Route w1" not in x for x in status), f"status.yml still shows rs1 live: {status}")
+        seen_out = "; ipvsadm -Ln and status.yml without it"
     time.sleep(max(0.0, t0 + 8 - time.time()))
     fig = request_figures(lab.probe_stop(tag))
     lab.pexec("rs1", "systemctl", "start", "nginx")
+    _measured(fig, f"real server :{port}")
     back = None
     if port == 80:
         back = wait_until(lambda: (real_server_weight(lab.table(master), lab.vip, 80, lab.ip["rs1"]) or 0) > 0, 60, 0.2)
     if port == 80:
         _check(removed is not None and removed <= bound, f"rs1 left the IPVS table after {removed} s (bound {bound} s)")
         _check(back is not None and back <= bound, f"rs1 came back after {back} s (bound {bound} s)")
-        extra = f"; rs1 out of the table after {removed} s, back {back} s after its restart {TCG}"
+        status = [x for x in lab.status_lines() if x.startswith(master)]
+        _check(any(f"{lab.ip['rs1']}:80 Route w1" in x for x in status), f"status.yml does not show rs1 back: {status}")
+        extra = f"; rs1 out of the table after {removed} s{seen_out}, back {back} s after its restart (status.yml too) {TCG}"
         return figures_line("real_server_lvs", fig, extra)
     _check(fig["failed"] == 0, f"through nginx {fig['failed']} requests failed (expected none: proxy_next_upstream)")
     return figures_line("real_server_nginx", fig, f" {TCG}")
@@ -211,7 +248,6 @@ def case_real_server(lab: Lab, port: int, bound: float) -> str:
 
 def case_sorry(lab: Lab, bound: float) -> str:
     _settle(lab)
-    t0 = time.time()
     for rs in REAL_SERVERS:
         lab.pexec(rs, "systemctl", "stop", "nginx")
     sorry = wait_until(lambda: lab.get(80) == "sorry1", bound + 10, 0.3)
@@ -220,7 +256,7 @@ def case_sorry(lab: Lab, bound: float) -> str:
     back = wait_until(lambda: lab.get(80) in ("rs1", "rs2"), bound + 10, 0.3)
     _check(sorry is not None, f"no answer from the sorry server within {bound + 10} s")
     _check(back is not None, "the real servers did not take over again from the sorry server")
-    return (f"{'sorry':18} sorry server answering {round(sorry, 2)} s after both real servers stopped (at {t0:.0f}), "
+    return (f"{'sorry':18} sorry server answering {sorry} s after both real servers stopped, "
             f"real servers again {back} s after their restart {TCG}")
 
 
@@ -238,13 +274,15 @@ def case_director_killed(lab: Lab) -> str:
     time.sleep(2)
     t0 = time.time()
     subprocess.run([VM, "kill", "lvs1"], check=True, capture_output=True, timeout=30)
-    moved = wait_until(lambda: lab.holders() == ["lvs2"], 60, 0.2)
+    # lvs1 is dead (its QEMU is gone): ask lvs2 alone, without waiting for SSH to time out on lvs1
+    moved = wait_until(lambda: lab.holders(("lvs2",)) == ["lvs2"], 60, 0.1)
     _check(moved is not None, "lvs2 did not take the VIP after lvs1 was killed")
     after = signature(lab.table("lvs2"))
     lab.pexec("client1", "touch", "/var/tmp/hold.go")
     held = wait_until(lambda: len(lab.pexec("client1", "cat", "/var/tmp/hold.jsonl", check=False).strip().splitlines()) >= 2, 30)
     time.sleep(max(0.0, t0 + moved + 4 - time.time()))
     fig = request_figures(lab.probe_stop("director"))
+    _measured(fig, "director_killed")
     lines = [json.loads(x) for x in lab.pexec("client1", "cat", "/var/tmp/hold.jsonl", check=False).splitlines() if x.strip()]
     survived = held is not None and len(lines) >= 2 and lines[1].get("ok") and lines[1].get("reused")
     # the killed director boots again (its disk kept): a real reboot after a death

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from halb_lab import vm_cases
 
 
@@ -17,7 +16,8 @@ def rec(t, ok=True, dt=0.01, backend="rs1", err=None, status=200):
         ([], 0, 0, 0.0, {}, []),
         ([rec(0), rec(0.05, backend="rs2")], 0, 2, 0.0, {}, ["rs1", "rs2"]),
         # one refused connection: its own duration is the window
-        ([rec(0), rec(0.05, ok=False, dt=0.002, err="ConnectionRefusedError: [Errno 111]"), rec(0.1)], 1, 3, 0.0, {"ConnectionRefusedError": 1}, ["rs1"]),
+        ([rec(0), rec(0.05, ok=False, dt=0.002, err="ConnectionRefusedError: [Errno 111]"), rec(0.1)], 1, 3, 0.0,
+         {"ConnectionRefusedError": 1}, ["rs1"]),
         # first failure's start to the last one's end
         ([rec(1.0, ok=False, dt=0.5, err="TimeoutError: timed out"), rec(2.0, ok=False, dt=0.5, err="TimeoutError"), rec(3.0)], 2, 3, 1.5,
          {"TimeoutError": 2}, ["rs1"]),
@@ -67,3 +67,20 @@ def test_figures_line_names_failures_and_servers():
     line = vm_cases.figures_line("real_server_lvs", fig, " (TCG)")
     assert "failed 1/3" in line and "error window 0.20 s" in line and "TimeoutError 1" in line and "rs1, rs2" in line
     assert line.endswith("(TCG)")
+
+
+def test_status_vs_lines_joins_folded_items_and_keeps_only_virtual_servers():
+    text = """ok: [localhost] =>
+    msg:
+    - VIP                INSTANCE  VRID  PREFERRED  HOLDERS  VERDICT  WHY
+    - NODE  KEEPALIVED     SOURCE  DRAIN   NGINX            INSTANCES
+    - lvs1  2.2.7 running  json    active  200 15.0ms lvs1  VI_1=MASTER/150
+    - ''
+    - lvs1  TCP 198.51.100.140:80 rr  real 198.51.100.64:80 Route w1 act 0 inact 0; 198.51.100.63:80
+        Route w1 act 0 inact 0
+    - lvs2  TCP 198.51.100.140:80 rr  real 198.51.100.64:80 Route w0 act 0 inact 0
+"""
+    assert vm_cases.status_vs_lines(text) == [
+        "lvs1  TCP 198.51.100.140:80 rr  real 198.51.100.64:80 Route w1 act 0 inact 0; 198.51.100.63:80 Route w1 act 0 inact 0",
+        "lvs2  TCP 198.51.100.140:80 rr  real 198.51.100.64:80 Route w0 act 0 inact 0",
+    ]
