@@ -44,15 +44,17 @@ halb_vm_base() {
   halb_log "building the VM disk ($HALB_VM_KERNEL_PKGS on the lab rootfs)"
   tar --numeric-owner -xzf "$HALB_ROOTFS_TAR" -C "$root"
   halb_chroot_mirror_sources "$root"
+  # the kernel's postinst (depmod, update-initramfs) wants /proc and /dev
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
-  # shellcheck disable=SC2064
-  trap "umount -R '$root/dev' 2>/dev/null; umount '$root/proc' 2>/dev/null" RETURN
-  chroot "$root" apt-get -qq update || halb_die "apt-get update in the VM chroot failed"
+  local rc=0
   # shellcheck disable=SC2086
-  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    $HALB_VM_KERNEL_PKGS >"$work/install.log" 2>&1 || { tail -n 20 "$work/install.log" >&2; halb_die "kernel install failed"; }
-  umount -R "$root/dev"; umount "$root/proc"
+  { chroot "$root" apt-get -qq update &&
+    chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      $HALB_VM_KERNEL_PKGS; } >"$work/install.log" 2>&1 || rc=$?
+  umount -R "$root/dev" || true
+  umount "$root/proc" || true
+  [ "$rc" = 0 ] || { tail -n 20 "$work/install.log" >&2; halb_die "installing $HALB_VM_KERNEL_PKGS in the VM disk failed"; }
   __halb_vm_configure "$root"
   halb_chroot_clean "$root"
   halb_chroot_lab_sources "$root"
