@@ -190,7 +190,8 @@ def is_bash(path: Path) -> bool:
 
 def project_files() -> tuple[list[Path], list[Path]]:
     """(shell files, Python files) whose commands run on the machine of the lab and tests."""
-    shell = [p for d in ("scripts", "lab/bin", "lab/lib", "lab/vm/bin", "lab/vm/lib") for p in sorted((REPO / d).rglob("*")) if p.is_file() and is_bash(p)]
+    dirs = ("scripts", "lab/bin", "lab/lib", "lab/vm/bin", "lab/vm/lib")
+    shell = [p for d in dirs for p in sorted((REPO / d).rglob("*")) if p.is_file() and is_bash(p)]
     shell += [REPO / ".ci" / "run"]
     py = sorted((REPO / "tests").rglob("*.py")) + sorted((REPO / "lab").rglob("*.py"))
     return shell, [p for p in py if "fixtures" not in p.parts]
