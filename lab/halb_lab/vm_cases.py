@@ -115,11 +115,14 @@ class Lab:
         self.control = str(Path(os.environ.get("HALB_LAB_RUN") or "/run/halb-pair-lab") / "vm" / "ssh-%h")
 
     def ssh(self, node: str, cmd: str, timeout: float = 30, check: bool = True) -> str:
-        argv = ["ssh", "-i", self.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        # -n and stdin from /dev/null: ssh makes its stdin non-blocking, and a ControlPersist master
+        # keeps it so; an inherited stdin would stay non-blocking for whatever runs next (ansible
+        # refuses to start on one: scripts/test's stages after this one failed so)
+        argv = ["ssh", "-n", "-i", self.key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "-o", "ControlMaster=auto",
                 "-o", f"ControlPath={self.control}", "-o", "ControlPersist=120", f"root@{self.ip[node]}", cmd]
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             if check:
                 raise
@@ -130,7 +133,7 @@ class Lab:
 
     def pexec(self, node: str, *argv: str, check: bool = True, detach: bool = False) -> str:
         cmd = [PODMAN, "exec", *(["-d"] if detach else []), self.container[node], *argv]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
         if check and p.returncode != 0:
             raise RuntimeError(f"{node}: {' '.join(argv)}: rc {p.returncode}: {p.stderr.strip()}")
         return p.stdout
@@ -156,7 +159,8 @@ class Lab:
         """The virtual-server lines of `ansible-playbook playbooks/status.yml` on the VM lab."""
         repo = LAB.parent
         p = subprocess.run([str(repo / ".venv" / "bin" / "ansible-playbook"), "-i", str(LAB / "vm" / "inventory"),
-                            str(repo / "playbooks" / "status.yml")], capture_output=True, text=True, timeout=300, check=False,
+                            str(repo / "playbooks" / "status.yml")], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=300, check=False,
                            env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}, cwd=repo)
         return status_vs_lines(p.stdout)
 
@@ -273,7 +277,7 @@ def case_director_killed(lab: Lab) -> str:
     lab.probe_start("director", 80)
     time.sleep(2)
     t0 = time.time()
-    subprocess.run([VM, "kill", "lvs1"], check=True, capture_output=True, timeout=30)
+    subprocess.run([VM, "kill", "lvs1"], stdin=subprocess.DEVNULL, check=True, capture_output=True, timeout=30)
     # lvs1 is dead (its QEMU is gone): ask lvs2 alone, without waiting for SSH to time out on lvs1
     moved = wait_until(lambda: lab.holders(("lvs2",)) == ["lvs2"], 60, 0.1)
     _check(moved is not None, "lvs2 did not take the VIP after lvs1 was killed")
@@ -287,7 +291,7 @@ def case_director_killed(lab: Lab) -> str:
     survived = held is not None and len(lines) >= 2 and lines[1].get("ok") and lines[1].get("reused")
     # the killed director boots again (its disk kept): a real reboot after a death
     t1 = time.time()
-    subprocess.run([VM, "boot", "lvs1"], check=True, capture_output=True, timeout=400)
+    subprocess.run([VM, "boot", "lvs1"], stdin=subprocess.DEVNULL, check=True, capture_output=True, timeout=400)
     booted = round(time.time() - t1, 1)
     back = wait_until(lambda: lab.holders() == ["lvs1"], 180, 0.5)
     _check(after == before, f"lvs2's IPVS table differs from lvs1's: {after} vs {before}")
