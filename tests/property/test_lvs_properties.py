@@ -62,7 +62,7 @@ def virtual_servers(draw, mutate: bool):
         hosts = draw(st.lists(st.integers(2, 99), min_size=1, max_size=3, unique=True))
         rss = []
         for n in hosts:
-            rs: dict[str, t.Any] = {"address": draw(h(st.just(f"198.51.100.{n}" if kind == "DR" else f"203.0.113.{n}")))}
+            rs: dict[str, t.Any] = {"address": draw(h(st.just(f"198.51.100.{n}" if kind == "DR" else f"198.51.100.{n + 128}")))}
             if kind == "NAT":
                 rs["gateway"] = draw(st.sampled_from(VIPS))
                 if fwmark is not None or draw(st.booleans()):

@@ -89,8 +89,8 @@ def test_nat_tcp_check_from_an_inventory_group(tmp_path):
             {"address": "198.51.100.101", "port": 8080, "lb_kind": "NAT", "real_servers_group": "web", "real_server_port": 80,
              "check": {"connect_timeout": 2, "retry": 2}},
         ]}},
-        "web": {"hosts": {"web1": {"ansible_host": "203.0.113.21"},
-                          "web2": {"ansible_host": "web2.example.org", "keepalived_real_server_address": "203.0.113.22"}},
+        "web": {"hosts": {"web1": {"ansible_host": "198.51.100.221"},
+                          "web2": {"ansible_host": "web2.example.org", "keepalived_real_server_address": "198.51.100.222"}},
                 "vars": {"keepalived_real_server_gateway": "198.51.100.101"}},
     }}}
     path = tmp_path / "inventory.yml"
@@ -101,8 +101,8 @@ def test_nat_tcp_check_from_an_inventory_group(tmp_path):
     vs = virtual_servers(run.conf("lb2"))["198.51.100.101 8080"]
     assert (value(vs, "lb_kind"), value(vs, "protocol")) == ("NAT", "TCP")
     rss = real_servers(vs)
-    assert list(rss) == ["203.0.113.21 80", "203.0.113.22 80"]
-    tcp = find(rss["203.0.113.21 80"], "TCP_CHECK")[0][2]
+    assert list(rss) == ["198.51.100.221 80", "198.51.100.222 80"]
+    tcp = find(rss["198.51.100.221 80"], "TCP_CHECK")[0][2]
     assert [value(tcp, k) for k in ("connect_timeout", "retry", "delay_before_retry", "connect_port")] == ["2", "2", "1", None]
 
 
@@ -160,7 +160,7 @@ def _host_files_playbook(tmp: Path, switches: dict) -> Path:
 MODULES = "/etc/modules-load.d/halb-pair-lvs.conf"
 SYSCTL = "/etc/sysctl.d/60-halb-pair.conf"
 NAT_VS = {"address": "198.51.100.100", "port": 80, "lb_kind": "NAT",
-          "real_servers": [{"address": "203.0.113.21", "gateway": "198.51.100.100"}]}
+          "real_servers": [{"address": "198.51.100.221", "gateway": "198.51.100.100"}]}
 DR_VS = {"address": "198.51.100.100", "port": 80, "real_servers": [{"address": "198.51.100.21"}]}
 
 

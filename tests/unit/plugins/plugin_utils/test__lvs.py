@@ -41,7 +41,7 @@ def rs(*addresses, **kw):
 
 DR = {"address": "198.51.100.100", "port": 80, "real_servers": rs("198.51.100.21", "198.51.100.22")}
 NAT = {"address": "198.51.100.101", "port": 8080, "lb_kind": "NAT",
-       "real_servers": rs("198.51.100.21", gateway="198.51.100.101") + rs("203.0.113.5", port=80, gateway="198.51.100.100")}
+       "real_servers": rs("198.51.100.21", gateway="198.51.100.101") + rs("198.51.100.205", port=80, gateway="198.51.100.100")}
 
 ACCEPTED = [
     pytest.param([], id="none"),
@@ -52,7 +52,7 @@ ACCEPTED = [
     pytest.param([{**DR, "protocol": "UDP"}, {**DR, "protocol": "TCP"}], id="same-address-port-two-protocols"),
     pytest.param([{"fwmark": 5, "real_servers": rs("198.51.100.21"), "check": {"port": 443},
                    "sorry_server": {"address": "198.51.100.50"}}], id="fwmark-dr"),
-    pytest.param([{"fwmark": 5, "lb_kind": "NAT", "real_servers": rs("203.0.113.5", port=443, gateway="198.51.100.100"),
+    pytest.param([{"fwmark": 5, "lb_kind": "NAT", "real_servers": rs("198.51.100.205", port=443, gateway="198.51.100.100"),
                    "sorry_server": {"address": "198.51.100.50", "port": 443}}], id="fwmark-nat"),
     pytest.param([{"address": "198.51.100.100", "port": 80, "real_servers_group": "web"}], id="dr-group"),
     pytest.param([{"address": "198.51.100.101", "port": 80, "lb_kind": "NAT", "real_servers_group": "web", "real_server_port": 8080,
@@ -87,7 +87,7 @@ REFUSED = [
     pytest.param([{"address": "198.51.100.100", "real_servers": rs("198.51.100.21", port=80)}], ["198.51.100.100 needs a port"],
                  id="address-without-port"),
     pytest.param([{"port": 80, "real_servers": rs("198.51.100.21")}], ["neither address nor fwmark"], id="neither"),
-    pytest.param([{"fwmark": 5, "lb_kind": "NAT", "real_servers": rs("203.0.113.5", gateway="198.51.100.100")}],
+    pytest.param([{"fwmark": 5, "lb_kind": "NAT", "real_servers": rs("198.51.100.205", gateway="198.51.100.100")}],
                  ["real_servers[0]", "no port", "fwmark NAT"], id="fwmark-nat-rs-without-port"),
     pytest.param([{"fwmark": 5, "check": {"type": "none"}, "real_servers": rs("198.51.100.21", port=443)}],
                  ["real_servers[0]: port 443", "takes no port", "keepalived clears it"], id="fwmark-dr-rs-with-port"),
@@ -100,11 +100,11 @@ REFUSED = [
                  id="sorry-without-port"),
     pytest.param([{**DR, "real_servers": rs("198.51.100.21", port=8080)}],
                  ["real_servers[0]", "port 8080 differs from the virtual server's port 80", "DR cannot remap"], id="dr-remap"),
-    pytest.param([{**DR, "real_servers": rs("203.0.113.5")}],
-                 ["real_servers[0]", "203.0.113.5 is outside 198.51.100.0/25, the network of the VIP"], id="dr-other-network"),
+    pytest.param([{**DR, "real_servers": rs("198.51.100.205")}],
+                 ["real_servers[0]", "198.51.100.205 is outside 198.51.100.0/25, the network of the VIP"], id="dr-other-network"),
     pytest.param([{**DR, "real_servers": rs("198.51.100.40")}],
                  ["198.51.100.40 is outside 198.51.100.0/27, the network of lb2's VRRP interface"], id="dr-other-segment-than-interface"),
-    pytest.param([{"fwmark": 5, "check": {"type": "none"}, "real_servers": rs("203.0.113.5")}], ["in none of the networks of the pair's VIPs"],
+    pytest.param([{"fwmark": 5, "check": {"type": "none"}, "real_servers": rs("198.51.100.205")}], ["in none of the networks of the pair's VIPs"],
                  id="fwmark-dr-other-network"),
     pytest.param([{**NAT, "real_servers": rs("198.51.100.21")}],
                  ["real_servers[0]", "lb_kind NAT needs the real server's gateway", "set gateway of"], id="nat-no-gateway"),
@@ -118,7 +118,7 @@ REFUSED = [
                  id="misc-relative-script"),
     pytest.param([{**DR, "sorry_server": {"address": "198.51.100.50", "port": 8080}}],
                  ["sorry_server: port 8080 differs", "DR cannot remap"], id="sorry-dr-port"),
-    pytest.param([{**DR, "sorry_server": {"address": "203.0.113.9", "port": 80}}], ["sorry_server: 203.0.113.9 is outside"],
+    pytest.param([{**DR, "sorry_server": {"address": "198.51.100.209", "port": 80}}], ["sorry_server: 198.51.100.209 is outside"],
                  id="sorry-dr-network"),
     pytest.param([{**DR, "sorry_server": {"address": "2001:db8::9", "port": 80}}], ["sorry_server: 2001:db8::9 is IPv6"],
                  id="sorry-family"),
