@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ansible_collections.halb.pair.plugins.module_utils import _ipvs
 
-from halb_lab import LAB, addresses
+from halb_lab import LAB, addresses, holders
 
 USER = "vm-lvs"
 DIRECTORS = ("lvs1", "lvs2")
@@ -139,16 +139,9 @@ class Lab:
         return p.stdout
 
     def holders(self, directors: t.Sequence[str] = DIRECTORS) -> list[str]:
-        out = []
-        for d in directors:
-            text = self.ssh(d, "ip -j addr show dev eth0", timeout=8, check=False)
-            try:
-                addrs = {a["local"] for i in json.loads(text or "[]") for a in i.get("addr_info", [])}
-            except ValueError:
-                continue
-            if self.vip in addrs:
-                out.append(d)
-        return out
+        """The directors holding the VIP, read over SSH by the lab's one reader (halb_lab.holders)."""
+        outputs = {d: self.ssh(d, "ip -j addr show dev eth0", timeout=8, check=False) for d in directors}
+        return holders.holders([self.vip], outputs)[self.vip]
 
     def table(self, node: str) -> list[dict]:
         text = self.ssh(node, "cat /proc/net/ip_vs; echo ===; cat /boot/config-$(uname -r) | grep '^CONFIG_HZ='", check=False)
