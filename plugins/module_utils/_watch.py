@@ -56,6 +56,24 @@ PLACEMENT_KINDS = ("split_brain", "orphan", "misplaced", "unhealthy_holder")
 PAIR_KINDS = PLACEMENT_KINDS
 #: After the guard's drop counter last moved, how long ``foreign_vrrp`` stays on.
 FOREIGN_QUIET = 30.0
+#: How long a file the role wrote may wait for its reload (the role's handlers run at the end
+#: of its play: tens of seconds on a loaded host, minutes in a long run) before it counts as drift.
+PENDING_MAX = 600.0
+
+
+def drifted(loaded: str | None, current: str | None, pending: str | None, pending_age: float) -> bool:
+    """Whether a file differs from what its service loaded, as a problem.
+
+    ``loaded``: the checksum the last start or reload recorded (None: nothing recorded, no
+    judgement); ``current``: the file's checksum now; ``pending``: the checksum a run of the
+    role recorded when it wrote the file (None: none), ``pending_age`` seconds ago. A file a
+    run has just written is on its way to a reload: not drift while younger than
+    ``PENDING_MAX``. A file edited after it (another checksum), or a run that never reloaded
+    (older), is.
+    """
+    if loaded is None or loaded == current:
+        return False
+    return not (pending is not None and pending == current and 0 <= pending_age < PENDING_MAX)
 
 
 class WatchError(ValueError):

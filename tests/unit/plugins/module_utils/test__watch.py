@@ -267,3 +267,23 @@ def test_a_pending_problem_is_read_again_when_its_hold_ends():
     assert tr.due() == 10.5
     tr.update([Problem("split_brain", A, "x"), Problem("misplaced", B, "y")], 10.5, "lb1")  # counted
     assert tr.due() == 70.0
+
+
+# --- drifted: a file the role wrote waits for its reload, a hand edit does not --------------
+@pytest.mark.parametrize(
+    ("loaded", "current", "pending", "age", "expected"),
+    [
+        (None, "b", None, 0.0, False),  # nothing loaded yet: no judgement
+        ("a", "a", None, 0.0, False),  # what runs
+        ("a", "b", None, 0.0, True),  # edited by hand (no run recorded it)
+        ("a", "b", "b", 5.0, False),  # written by a run, its reload to come
+        ("a", "b", "b", 599.0, False),
+        ("a", "b", "b", 600.0, True),  # the run never reloaded it
+        ("a", "c", "b", 5.0, True),  # edited after the run wrote it
+        ("a", "b", "b", -5.0, True),  # a stamp from the future is not trusted
+        ("a", "a", "b", 5.0, False),  # reloaded, then the run's stamp is stale: nothing differs
+        ("a", None, "b", 5.0, True),  # the file is gone
+    ],
+)
+def test_drifted(loaded, current, pending, age, expected):
+    assert _watch.drifted(loaded, current, pending, age) is expected
