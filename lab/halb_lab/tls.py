@@ -1,6 +1,7 @@
 """The lab's own certificate authority and its load balancers' certificate.
 
     python -m halb_lab.tls DIR --san 198.51.100.100 --san lab.halb-pair.example ...
+    python -m halb_lab.tls DIR --user lab        the VIPs of the address plan's user, and NAME
 
 Writes, when missing or when the certificate's names differ from the --san list:
 DIR/ca.crt, DIR/ca.key (the lab's CA, 10 years), DIR/server.crt, DIR/server.key (one
@@ -26,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_NAME = "halb.pair lab CA"
+#: The lab's name for its VIPs (curl --resolve lab.halb-pair.example:443:VIP).
+DNS_NAME = "lab.halb-pair.example"
 
 
 def san_entries(names: list[str]) -> list[x509.GeneralName]:
@@ -117,9 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("directory", type=Path)
     ap.add_argument("--san", action="append", default=[], help="a name of the certificate (IP or DNS), repeatable")
+    ap.add_argument("--user", help="and the VIPs of this user of the address plan (lab/addresses.yml), and DNS_NAME")
     args = ap.parse_args(argv)
+    names = list(args.san)
+    if args.user:
+        from halb_lab import addresses  # PyYAML: the venv's
+
+        names += [v.address for v in addresses.load().users[args.user].vips] + [DNS_NAME]
     try:
-        written = ensure(args.directory, args.san)
+        written = ensure(args.directory, names)
     except ValueError as exc:
         print(f"halb_lab.tls: {exc}", file=sys.stderr)
         return 2

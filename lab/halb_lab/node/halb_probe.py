@@ -17,6 +17,8 @@ In a container:
   hold    --url URL --out FILE --go-file F     one kept-alive connection: a request, then another
                                                on it once F exists (a connection held across a move)
   event   -- CMD ...                           runs CMD, prints {"t_event", "t_done", "rc", "out"}
+  tls     --host VIP --cafile CA               one HTTPS GET, the certificate verified against CA:
+                                               prints {"tls", "alpn", "sha256", "status", "node"}
 On the controller (drives containers with `podman exec`, or `docker exec` when HALB_ENGINE=docker):
   start   --tag T --client CONTAINER --url URL --watch NODE=CONTAINER ... --addr A
   wait    --addr A --expect NODE --watch NODE=CONTAINER ... --timeout S
@@ -583,6 +585,35 @@ def cmd_stop(args) -> int:
     return 0
 
 
+def tls_get(host: str, port: int, cafile: str, timeout: float = 3.0) -> dict:
+    """One HTTPS request to host:port, the certificate verified against cafile (names too: an IP
+    host is checked against the certificate's IP names): the TLS version, the protocol ALPN chose
+    when h2 is offered, the certificate's SHA-256, the status and X-HALB-Node. Raises on a
+    certificate the CA did not sign or that does not name the host."""
+    import hashlib
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection((host, port), timeout=timeout) as raw, ctx.wrap_socket(raw, server_hostname=host) as s:
+        alpn, version, der = s.selected_alpn_protocol(), s.version(), s.getpeercert(binary_form=True)
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl.create_default_context(cafile=cafile))
+    try:
+        conn.request("GET", "/", headers={"Connection": "close"})
+        resp = conn.getresponse()
+        resp.read()
+        status, node = resp.status, resp.getheader("X-HALB-Node")
+    finally:
+        conn.close()
+    return {"tls": version, "alpn": alpn, "sha256": hashlib.sha256(der or b"").hexdigest(), "status": status, "node": node}
+
+
+def cmd_tls(args: argparse.Namespace) -> int:
+    print(json.dumps(tls_get(args.host, args.port, args.cafile, args.timeout)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="halb_probe", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -617,6 +648,13 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--connect-timeout", type=float, default=2.0)
     sp.add_argument("--read-timeout", type=float, default=15.0)
     sp.set_defaults(func=cmd_hold)
+
+    sp = sub.add_parser("tls")
+    sp.add_argument("--host", required=True)
+    sp.add_argument("--port", type=int, default=443)
+    sp.add_argument("--cafile", required=True)
+    sp.add_argument("--timeout", type=float, default=3.0)
+    sp.set_defaults(func=cmd_tls)
 
     sp = sub.add_parser("watch")
     bounds(sp, 0.02)
