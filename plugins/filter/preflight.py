@@ -21,10 +21,12 @@ from pathlib import Path
 
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 from ansible_collections.halb.pair.plugins.filter.pair import host_values
 from ansible_collections.halb.pair.plugins.plugin_utils import _lvs, _nginx_preflight, _preflight
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
+_display = Display()
 
 
 @functools.cache
@@ -59,7 +61,12 @@ def keepalived_pairs_preflight(play_hosts: t.Sequence[str], hostvars: t.Any, gro
     real = {h for g in _lvs.groups_named(plain.values()) for h in groups.get(g) or [] if h in hostvars and h not in plain}
     plain.update(host_values(hostvars, sorted(real)))
     options = role_options("keepalived")
-    return _preflight.check_pairs(play_hosts, {h: _preflight.converted(h, v, options) for h, v in plain.items()}, groups)
+    notes: list[str] = []
+    errors = _preflight.check_pairs(play_hosts, {h: _preflight.converted(h, v, options) for h, v in plain.items()}, groups, notes)
+    # allowed, but likely not meant (a tracked weight that cannot move a VIP on its own): said, not refused
+    for note in notes:
+        _display.warning(f"keepalived preflight: {note}")
+    return errors
 
 
 class FilterModule:

@@ -13,7 +13,7 @@ import typing as t
 
 from ansible_collections.halb.pair.plugins.module_utils._drain import WEIGHT_MAX
 from ansible_collections.halb.pair.plugins.module_utils._vrrp_advert import PRIORITY_MAX, PRIORITY_MIN, VRID_MAX, VRID_MIN
-from ansible_collections.halb.pair.plugins.plugin_utils import _lvs
+from ansible_collections.halb.pair.plugins.plugin_utils import _lvs, _tracking
 from ansible_collections.halb.pair.plugins.plugin_utils._argspec import ValueCheck
 from ansible_collections.halb.pair.plugins.plugin_utils._argspec import check as check_types
 from ansible_collections.halb.pair.plugins.plugin_utils._pair import interface_network
@@ -199,17 +199,33 @@ def check(
     hosts: t.Sequence[str],
     hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
     groups: t.Mapping[str, t.Sequence[str]] | None = None,
+    notes: list[str] | None = None,
 ) -> list[str]:
     """Every problem found in the group's keepalived settings (empty: all fine).
 
     Every value that reaches keepalived.conf is checked against its strict type
     (``_types``) too: no newline, brace or comment character can add a directive.
     ``groups`` (the inventory's): where the LVS virtual servers' ``real_servers_group``
-    hosts are found (their variables in ``hostvars``)."""
+    hosts are found (their variables in ``hostvars``). ``notes``: where what is allowed
+    but likely not meant is added (a tracked weight that cannot move a VIP on its own)."""
     hosts = list(hosts)
     settings = {h: settings_of(hostvars.get(h, {})) for h in hosts}
     errors = check_hosts("keepalived", hosts, hostvars)
     lvs_typed = not any(e.startswith(_lvs.VAR) for e in errors)
+    # the operator's own tracks of each node: planned where typed (the type check reported the rest)
+    untracked = {h for h in hosts if any(e.startswith(_tracking.VARS) and e.split(":", 1)[0].endswith(f" on {h}") for e in errors)}
+    plans: dict[str, dict[str, t.Any]] = {}
+    for h in hosts:
+        if h in untracked:
+            continue
+        plans[h], tracking_errors = _tracking.plan(settings[h], h)
+        errors.extend(tracking_errors)
+        ifaces = _facts(hostvars.get(h, {})).get("interfaces")
+        if isinstance(ifaces, list):
+            for item in plans[h]["interfaces"]:
+                if item["name"] not in ifaces:
+                    errors.append(f"{_tracking.INTERFACES} on {h}: interface {item['name']!r} does not exist on the host; "
+                                  f"it has {sorted(ifaces)!r}")
     errors += _consistency(hosts, settings) if len(hosts) >= 2 else []
     try:
         instances = derive(hosts, hostvars)
@@ -228,6 +244,9 @@ def check(
         networks = {h: interface_network(hostvars.get(h, {}), settings[h]["keepalived_interface"]) for h in hosts}
         _plan, lvs_errors = _lvs.plan(s[_lvs.VAR], as_dicts(instances), groups or {}, hostvars, networks)
         errors.extend(lvs_errors)
+
+    if notes is not None and len(plans) == len(hosts):
+        notes.extend(_tracking.weak_weights(as_dicts(instances), plans))
 
     seen_vrid: dict[int, str] = {}
     seen_vip: dict[str, str] = {}
@@ -298,10 +317,11 @@ def check_pairs(
     play_hosts: t.Sequence[str],
     hostvars: t.Mapping[str, t.Mapping[str, t.Any]],
     groups: t.Mapping[str, t.Sequence[str]],
+    notes: list[str] | None = None,
 ) -> list[str]:
     """:func:`check` for every pair of the play, each on its own.
 
-    With more than one pair, each message starts with ``pair GROUP:``.
+    With more than one pair, each message (and note) starts with ``pair GROUP:``.
     """
     found = pairs(play_hosts, hostvars, groups)
     errors: list[str] = []
@@ -313,7 +333,10 @@ def check_pairs(
                 "(or an empty one); allowed: the name of the group that holds the pair's nodes"
             ]
         else:
-            problems = check(members, hostvars, groups)
+            found_notes: list[str] = []
+            problems = check(members, hostvars, groups, found_notes)
+            if notes is not None:
+                notes.extend(f"pair {group}: {n}" if len(found) > 1 else n for n in found_notes)
         errors.extend(f"pair {group}: {p}" if len(found) > 1 else p for p in problems)
     # VRIDs and VIPs two pairs share on one segment: _pair.conflicts (halb.pair.pair_preflight).
     return errors

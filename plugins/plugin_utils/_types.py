@@ -616,6 +616,17 @@ PRIORITY = integer(PRIORITY_MIN, PRIORITY_MAX, "priority")
 VRID = integer(VRID_MIN, VRID_MAX, "vrid")
 
 
+#: keepalived's vrrp_script, vrrp_track_process and vrrp_track_file names of the operator's own tracks.
+TRACK_NAME = pattern(r"[A-Za-z][A-Za-z0-9_-]{0,31}", "track_name", "a letter, then up to 31 letters, digits, '_' or '-'")
+#: A tracked process: its name (matched against /proc/PID/comm), or with params the command (argv[0]).
+PROCESS_NAME = pattern(r"[A-Za-z0-9._+@=,:/-]{1,255}", "process_name",
+                       "a process name or command of 1..255 letters, digits and . _ + @ = , : / - (no whitespace, quotes, "
+                       "'#', '!', braces)")
+PROCESS_PARAM = pattern(r"[A-Za-z0-9._+@=,:/%-]{1,255}", "process_param",
+                        "a parameter of 1..255 letters, digits and . _ + @ = , : / % - (no whitespace, quotes, '#', '!', braces)")
+PARAM_MATCH = choice("exact", "initial", "partial", name="param_match")
+
+
 def _bool(value: t.Any) -> bool:
     if not isinstance(value, bool):
         raise _Bad(f"a {_kind(value)}" + (", not a boolean; with -e pass JSON" if isinstance(value, str) else ""))
@@ -671,7 +682,15 @@ class Vip:
     default_dev: str | None = None
 
 
-Spec = t.Union[Type, ListOf, Record, MapOf, Vip]  # noqa: UP007 (a runtime alias of forward references)
+@dataclass(frozen=True)
+class ScalarOr:
+    """A scalar of type ``scalar`` or, as a mapping, a ``record`` (``eth1`` or ``{name: eth1, weight: -60}``)."""
+
+    scalar: Type
+    record: Record
+
+
+Spec = t.Union[Type, ListOf, Record, MapOf, Vip, ScalarOr]  # noqa: UP007 (a runtime alias of forward references)
 
 _VIP_RECORD = Record({"address": IP_PREFIX, "dev": INTERFACE, "label": optional(INTERFACE_LABEL)}, required=("address",), label="")
 
@@ -701,6 +720,9 @@ def _check(spec: Spec, value: t.Any, path: str, host: str | None, out: list[str]
         for k, v in value.items():
             _check(spec.key, k, f"{path} key", host, out)
             _check(spec.value, v, f"{path}.{k}", host, out, secret)
+        return
+    if isinstance(spec, ScalarOr):
+        _check(spec.record if isinstance(value, t.Mapping) else spec.scalar, value, path, host, out, secret)
         return
     if isinstance(spec, Vip):
         if isinstance(value, str):
@@ -804,6 +826,19 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     ),
     "keepalived_watch_hook": optional(ARGV),
     "keepalived_watch_rate": Record({"count": integer(1, 1000), "period": integer(1, 86400)}, label=""),
+    # the operator's own tracking; the rules across the items (names, the node's interface, weights): _tracking
+    "keepalived_track_interfaces": ListOf(ScalarOr(INTERFACE, Record({"name": INTERFACE, "weight": TRACK_WEIGHT}, required=("name",)))),
+    "keepalived_track_scripts": ListOf(Record({
+        "name": TRACK_NAME, "script": ABS_PATH, "interval": integer(1, 3600), "timeout": integer(1, 3600),
+        "fall": integer(1, 100), "rise": integer(1, 100), "weight": TRACK_WEIGHT,
+    }, required=("name", "script"))),
+    "keepalived_track_processes": ListOf(Record({
+        "name": TRACK_NAME, "process": PROCESS_NAME, "params": ListOf(PROCESS_PARAM), "param_match": optional(PARAM_MATCH),
+        "quorum": integer(1, 65535), "weight": TRACK_WEIGHT,
+    }, required=("name", "process"))),
+    "keepalived_track_files": ListOf(Record({
+        "name": TRACK_NAME, "file": ABS_PATH, "weight": TRACK_WEIGHT, "init_file": optional(integer(-254, 254)),
+    }, required=("name", "file"))),
     # the rules across the fields (address or fwmark, DR ports, NAT gateways, the VIPs): _lvs
     "keepalived_virtual_servers": ListOf(Record({
         "address": IP_ADDRESS, "fwmark": FWMARK, "port": PORT, "protocol": choice("TCP", "UDP", name="lvs_protocol"),
@@ -946,6 +981,8 @@ def _spec_name(spec: Spec) -> str:
         return "ip_prefix, or {address: ip_prefix, dev: interface, label: interface_label}"
     if isinstance(spec, MapOf):
         return f"mapping {spec.key.name} -> record"
+    if isinstance(spec, ScalarOr):
+        return f"{spec.scalar.name}, or {{{', '.join(spec.record.fields)}}}"
     if isinstance(spec, ListOf):
         return f"list of {_spec_name(spec.item)}" if not isinstance(spec.item, Record) else "list of records"
     return "record"
@@ -960,6 +997,8 @@ def table(role: str, explicit_only: bool = False) -> list[tuple[str, str]]:
         rows.append((path, _spec_name(spec)))
         inner = spec.item if isinstance(spec, ListOf) else spec.value if isinstance(spec, MapOf) else spec
         sub = path + ("[]" if isinstance(spec, ListOf) else ".NAME" if isinstance(spec, MapOf) else "")
+        if isinstance(inner, ScalarOr):
+            inner = inner.record
         if isinstance(inner, Record):
             for k, s in inner.fields.items():
                 walk(s, f"{sub}.{k}")

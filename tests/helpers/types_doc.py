@@ -32,6 +32,9 @@ def _types(spec, found: dict) -> None:
             _types(sub, found)
     elif isinstance(spec, T.Vip):
         _types(T._VIP_RECORD, found)
+    elif isinstance(spec, T.ScalarOr):
+        _types(spec.scalar, found)
+        _types(spec.record, found)
 
 
 def render() -> str:
