@@ -76,6 +76,11 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
     from ansible_collections.halb.pair.plugins.plugin_utils._lvs import plan
 
     v["__keepalived_virtual_servers"], _problems = plan(v["keepalived_virtual_servers"], v["__keepalived_instances"], {}, hostvars)
+    # halb.pair.keepalived_tracking: the preflight's plan of the node's own tracks
+    from ansible_collections.halb.pair.plugins.plugin_utils._topology import typed
+    from ansible_collections.halb.pair.plugins.plugin_utils._tracking import plan as tracking_plan
+
+    v["__keepalived_tracking"], _problems = tracking_plan(typed(v), host)
     # tests/render/render_keepalived.yml renders with keepalived_manage_service: false
     # (no service on the test host): no hand-over units, no tracked hand-over files
     v["__keepalived_handover_on"] = bool(v["keepalived_handover"]) and bool(hostvars[host].get("keepalived_manage_service", False))
