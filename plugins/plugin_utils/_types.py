@@ -839,6 +839,8 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_track_files": ListOf(Record({
         "name": TRACK_NAME, "file": ABS_PATH, "weight": TRACK_WEIGHT, "init_file": optional(integer(-254, 254)),
     }, required=("name", "file"))),
+    # run in order by halb-pair-notify.service; the rules across the items: _notify
+    "keepalived_notify_hooks": ListOf(ScalarOr(ABS_PATH, Record({"path": ABS_PATH}, required=("path",), label="path"))),
     # the rules across the fields (address or fwmark, DR ports, NAT gateways, the VIPs): _lvs
     "keepalived_virtual_servers": ListOf(Record({
         "address": IP_ADDRESS, "fwmark": FWMARK, "port": PORT, "protocol": choice("TCP", "UDP", name="lvs_protocol"),

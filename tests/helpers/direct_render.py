@@ -81,6 +81,11 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
     from ansible_collections.halb.pair.plugins.plugin_utils._tracking import plan as tracking_plan
 
     v["__keepalived_tracking"], _problems = tracking_plan(typed(v), host)
+    # halb.pair.keepalived_notify_hooks: the hooks' runner reads keepalived's FIFO (with keepalived_manage_service)
+    from ansible_collections.halb.pair.plugins.plugin_utils._notify import plan as notify_plan
+
+    v["__keepalived_notify"], _problems = notify_plan(typed(v), host)
+    v["__keepalived_notify_on"] = bool(v["__keepalived_notify"]["hooks"]) and bool(hostvars[host].get("keepalived_manage_service", False))
     # tests/render/render_keepalived.yml renders with keepalived_manage_service: false
     # (no service on the test host): no hand-over units, no tracked hand-over files
     v["__keepalived_handover_on"] = bool(v["keepalived_handover"]) and bool(hostvars[host].get("keepalived_manage_service", False))

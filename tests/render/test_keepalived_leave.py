@@ -38,10 +38,13 @@ SWITCHES = {
                         "keepalived_restart_on_failure": True, "keepalived_nonlocal_bind": True,
                         # LVS: the modules-load file (removed again with the last virtual server)
                         "keepalived_virtual_servers": [{"address": "198.51.100.100", "port": 80, "lb_kind": "NAT",
-                                                        "real_servers": [{"address": "198.51.100.21", "gateway": "198.51.100.100"}]}]},
+                                                        "real_servers": [{"address": "198.51.100.21", "gateway": "198.51.100.100"}]}],
+                        # the notify hooks' runner: its script, configuration, unit and FIFO
+                        "keepalived_notify_hooks": ["/usr/local/libexec/notify-me"]},
     "the switches that remove files off": {"keepalived_manage_service": True, "keepalived_handover": False,
                                            "keepalived_crash_handover": False, "keepalived_restart_on_failure": False,
-                                           "keepalived_nonlocal_bind": False, "keepalived_virtual_servers": []},
+                                           "keepalived_nonlocal_bind": False, "keepalived_virtual_servers": [],
+                                           "keepalived_notify_hooks": []},
 }
 
 
@@ -146,6 +149,8 @@ def test_leave_removes_the_instances_state_feed_and_the_files_the_scripts_write(
     got = listed["every switch on"]["lb1"]
     assert {"/var/lib/halb-pair/state/VI_1", "/var/lib/halb-pair/state/VI_2", "/var/lib/halb-pair/drain",
             "/var/lib/halb-pair/handover", "/var/lib/halb-pair/nginx-down"} <= set(got["leave_files"])
+    # the FIFO the notify hooks' runner makes, and its directory
+    assert "/var/lib/halb-pair-notify/events" in got["leave_files"] and "/var/lib/halb-pair-notify" in got["leave_dirs"]
     # directories go deepest first (each only when empty)
     dirs = got["leave_dirs"]
     assert dirs.index("/var/lib/halb-pair/state") < dirs.index("/var/lib/halb-pair")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import stat
 import subprocess
@@ -247,3 +249,27 @@ def test_fifo_makes_the_fifo_and_refuses_something_else_there(tmp_path):
 def test_parse(raw, event):
     assert nh.parse(raw) == event
 
+
+def test_the_unit_records_what_it_loaded_and_a_change_is_seen(tmp_path):
+    # the unit's ExecStartPost, run as systemd runs it; then the role's comparison (service.yml)
+    from tests.helpers import direct_render
+
+    run_dir = tmp_path / "run" / "halb-pair"
+    script, cfg = tmp_path / "notify-hooks", tmp_path / "notify.json"
+    script.write_text("#!/usr/bin/python3\n")
+    cfg.write_text('{"fifo": "/var/lib/halb-pair-notify/events", "hooks": ["/usr/local/bin/a"], "timeout": 30}\n')
+    stamp = run_dir / "notify.loaded"
+    text = direct_render.render("keepalived", "halb-pair-notify.service.j2", {
+        "__keepalived_service": "keepalived", "keepalived_script_user": "keepalived_script", "keepalived_libexec_dir": str(tmp_path),
+        "__keepalived_notify_config": str(cfg), "__keepalived_loaded_dir": str(run_dir),
+        "__keepalived_notify_paths": [str(script), str(cfg)], "__keepalived_notify_stamp": str(stamp),
+        "__keepalived_notify": {"fifo": "/var/lib/halb-pair-notify/events", "hooks": ["/usr/local/bin/a"], "timeout": 30},
+    })
+    (post,) = re.findall(r"^ExecStartPost=-\+/bin/sh -c (.+)$", text, flags=re.M)
+    subprocess.run(["/bin/sh", "-c", f"umask 022; {shlex.split(post)[0]}"], check=True)
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o755 and stat.S_IMODE(stamp.stat().st_mode) == 0o600
+    compare = ["sha256sum", "--check", "--status", str(stamp)]
+    assert subprocess.run(compare).returncode == 0  # what runs is what is written: no restart
+    cfg.write_text('{"fifo": "/var/lib/halb-pair-notify/events", "hooks": ["/usr/local/bin/b"], "timeout": 30}\n')
+    assert subprocess.run(compare).returncode != 0  # a new hook list: the role restarts the runner
+    assert "TimeoutStopSec=40\n" in text and "User=keepalived_script\n" in text
