@@ -13,7 +13,7 @@ import typing as t
 
 from ansible_collections.halb.pair.plugins.module_utils._drain import WEIGHT_MAX
 from ansible_collections.halb.pair.plugins.module_utils._vrrp_advert import PRIORITY_MAX, PRIORITY_MIN, VRID_MAX, VRID_MIN
-from ansible_collections.halb.pair.plugins.plugin_utils import _lvs, _notify, _tracking
+from ansible_collections.halb.pair.plugins.plugin_utils import _directives, _lvs, _notify, _tracking
 from ansible_collections.halb.pair.plugins.plugin_utils._argspec import ValueCheck
 from ansible_collections.halb.pair.plugins.plugin_utils._argspec import check as check_types
 from ansible_collections.halb.pair.plugins.plugin_utils._pair import interface_network
@@ -216,8 +216,10 @@ def check(
     untracked = {h for h in hosts if any(e.startswith(_tracking.VARS) and e.split(":", 1)[0].endswith(f" on {h}") for e in errors)}
     plans: dict[str, dict[str, t.Any]] = {}
     for h in hosts:
-        # the notify hooks' runner (the type check reported a hook of the wrong type)
+        # the notify hooks' runner and the directives the role does not model (the type check
+        # reported a value of the wrong type; here, the rules across them)
         errors.extend(_notify.plan(settings[h], h)[1])
+        errors.extend(_directives.plan(settings[h], h)[1])
         if h in untracked:
             continue
         plans[h], tracking_errors = _tracking.plan(settings[h], h)

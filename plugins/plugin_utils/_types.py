@@ -627,6 +627,39 @@ PROCESS_PARAM = pattern(r"[A-Za-z0-9._+@=,:/%-]{1,255}", "process_param",
 PARAM_MATCH = choice("exact", "initial", "partial", name="param_match")
 
 
+#: A keepalived keyword the role does not model (keepalived_global_defs_directives, keepalived_instance_directives).
+DIRECTIVE_NAME = pattern(r"[a-z][a-z0-9_]{0,63}", "directive_name", "a keepalived keyword: a lower-case letter, then up to 63 of "
+                         "a-z, 0-9, '_'")
+_DIRECTIVE_WORD = r"[!-~]+"
+_DIRECTIVE_REFUSED = set("{}#!\"'\\$")
+DIRECTIVE_MAX_BYTES = 512
+
+
+def _directive_value(value: t.Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and not isinstance(value, bool):
+        text = repr(value)
+        if not re.fullmatch(r"-?[0-9]+\.[0-9]+", text):
+            raise _Bad(f"the number {text} is not written as plain decimals; quote it as a string")
+        return text
+    s = _str(value)
+    if len(s.encode("utf-8")) > DIRECTIVE_MAX_BYTES:
+        raise _Bad(f"{len(s.encode('utf-8'))} bytes, more than {DIRECTIVE_MAX_BYTES}")
+    if any(c in "\n\r" for c in s):
+        raise _Bad("a line break would end the directive and start another")
+    if _DIRECTIVE_REFUSED & set(s):
+        raise _Bad("holds one of { } # ! \" ' \\ $, which keepalived reads as a block, a comment, a quote, a line "
+                   "continuation or a substitution")
+    if s and not re.fullmatch(rf"{_DIRECTIVE_WORD}(?: {_DIRECTIVE_WORD})*", s):
+        raise _Bad("only printable ASCII, words separated by single spaces, no leading or trailing space")
+    return s
+
+
+DIRECTIVE_VALUE = Type("directive_value", "a string of printable ASCII words separated by single spaces, without { } # ! \" ' "
+                       "\\ $ or a line break (empty: the keyword alone), at most 512 bytes; or a number", _directive_value)
+
+
 def _bool(value: t.Any) -> bool:
     if not isinstance(value, bool):
         raise _Bad(f"a {_kind(value)}" + (", not a boolean; with -e pass JSON" if isinstance(value, str) else ""))
@@ -839,6 +872,9 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     "keepalived_track_files": ListOf(Record({
         "name": TRACK_NAME, "file": ABS_PATH, "weight": TRACK_WEIGHT, "init_file": optional(integer(-254, 254)),
     }, required=("name", "file"))),
+    # keepalived directives the role does not model; the names the role owns are refused by _directives
+    "keepalived_global_defs_directives": ListOf(Record({"name": DIRECTIVE_NAME, "value": DIRECTIVE_VALUE}, required=("name",))),
+    "keepalived_instance_directives": ListOf(Record({"name": DIRECTIVE_NAME, "value": DIRECTIVE_VALUE}, required=("name",))),
     # run in order by halb-pair-notify.service; the rules across the items: _notify
     "keepalived_notify_hooks": ListOf(ScalarOr(ABS_PATH, Record({"path": ABS_PATH}, required=("path",), label="path"))),
     # the rules across the fields (address or fwmark, DR ports, NAT gateways, the VIPs): _lvs
