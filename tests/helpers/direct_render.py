@@ -81,6 +81,11 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
     from ansible_collections.halb.pair.plugins.plugin_utils._tracking import plan as tracking_plan
 
     v["__keepalived_tracking"], _problems = tracking_plan(typed(v), host)
+    # halb.pair.keepalived_directives: the lines the role does not model (the plan checks the names, the types
+    # the values: a test that renders untyped values renders them as they are)
+    from ansible_collections.halb.pair.plugins.plugin_utils._directives import plan as directives_plan
+
+    v["__keepalived_directives"], _problems = directives_plan(typed(v), host)
     # halb.pair.keepalived_notify_hooks: the hooks' runner reads keepalived's FIFO (with keepalived_manage_service)
     from ansible_collections.halb.pair.plugins.plugin_utils._notify import plan as notify_plan
 
