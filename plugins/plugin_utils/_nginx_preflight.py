@@ -160,6 +160,15 @@ def _health_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     return [f"nginx_lb_health_path on {host} is '{path}'. Allowed: {URI_PATH.allowed} (keepalived requests it)."]
 
 
+def _status_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    """The stub_status page is a second exact location of the health server: not the health path."""
+    status = values.get("nginx_lb_status_path")
+    if status is None or status != values.get("nginx_lb_health_path"):
+        return []
+    return [f"nginx_lb_status_path on {host} is '{status}', the health path too. "
+            "Allowed: null (no status page) or another path than nginx_lb_health_path."]
+
+
 #: The rules in the order their messages are listed.
 RULES: tuple[t.Callable[[str, t.Mapping[str, t.Any]], list[str]], ...] = (
     _something_to_balance,
@@ -170,6 +179,7 @@ RULES: tuple[t.Callable[[str, t.Mapping[str, t.Any]], list[str]], ...] = (
     _listens,
     _health_listen,
     _health_path,
+    _status_path,
 )
 
 

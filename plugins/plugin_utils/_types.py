@@ -926,6 +926,7 @@ NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_health_listen": LISTEN_HTTP,
     "nginx_lb_health_path": URI_PATH,
     "nginx_lb_health_leaving_file": ABS_PATH,
+    "nginx_lb_status_path": optional(URI_PATH),
 }
 
 LVS_REAL_SERVER_VARS: dict[str, Spec] = {

@@ -100,6 +100,11 @@ def directives(children: list) -> list[str]:
     return [name for name, sub in children if sub is None]
 
 
+def all_directives(tree: list) -> list[str]:
+    """Every simple directive at any depth."""
+    return [d for name, sub in tree for d in ([name] if sub is None else all_directives(sub))]
+
+
 def upstreams(tree: list) -> dict[str, list[str]]:
     return {name.split()[1]: directives(children) for name, children in blocks(tree, "upstream")}
 
@@ -278,6 +283,19 @@ CASES = {
         ],
         "health": ("9000", "/hc", "/run/halb-test/node-leaving"),
     },
+    "status_page": {
+        "vars": {
+            "nginx_lb_upstreams": [{"name": "web", "servers": WEB2}],
+            "nginx_lb_servers": [{"upstream": "web"}],
+            "nginx_lb_status_path": "/nginx_status",
+        },
+        "upstreams": {"web": ["server 198.51.100.21:80", "server 198.51.100.22:80"]},
+        "servers": [{"listen": ["80"], "server_name": "_", "upstream": "web",
+                     "next_upstream": "error timeout http_502 http_503 http_504",
+                     "timeouts": ["2s", "60s", "60s"]}],
+        "health": ("8081", "/healthz", "/run/halb-pair/leaving"),
+        "status": "/nginx_status",
+    },
 }
 
 STREAM_CASE = {
@@ -405,6 +423,14 @@ def test_server_blocks(rendered, name):
         "add_header X-HALB-Leaving $halb_leaving always", 'return 200 "ok\\n"',
     ], "the leaving test must run before the return"
     assert directives(loc["location /"]) == ["return 404"]
+    # nginx_lb_status_path: stub_status at exactly that path, else no such location at all
+    status = CASES[name].get("status")
+    wanted = {f"location = {health_path}", "location /"} | ({f"location = {status}"} if status else set())
+    assert set(loc) == wanted
+    if status:
+        assert loc[f"location = {status}"] == [("stub_status", None)]
+    else:
+        assert "stub_status" not in all_directives(tree)
 
     lb = [s for s in servers if s is not health[0]]
     assert len(lb) == len(CASES[name]["servers"])
@@ -424,6 +450,21 @@ def test_server_blocks(rendered, name):
         assert f"proxy_connect_timeout {connect}" in ld
         assert f"proxy_read_timeout {read}" in ld
         assert f"proxy_send_timeout {send}" in ld
+
+
+def test_status_page_set_to_null_is_removed(tmp_path, rendered):
+    """The status page of a node that had one goes when nginx_lb_status_path is null again:
+    the file is rewritten without it and the whole configuration still passes nginx -t."""
+    shutil.copytree(_case_dir(rendered, "status_page"), tmp_path / "node", symlinks=True)
+    conf = tmp_path / "node" / "etc" / "conf.d" / "halb-lb.conf"
+    assert "stub_status;" in conf.read_text()
+    hosts = {"node": {**host_vars(tmp_path / "node"), **CASES["status_page"]["vars"], "nginx_lb_status_path": None}}
+    proc = run_playbook(tmp_path, hosts)
+    assert recap(proc.stdout)["node"]["failed"] == 0, proc.stdout[-4000:]
+    (_, health), = [s for s in blocks(parse(conf.read_text()), "server") if "listen 8081" in directives(s[1])]
+    assert [name for name, _ in blocks(health, "location")] == ["location = /healthz", "location /"]
+    assert "stub_status" not in all_directives(parse(conf.read_text()))
+    assert nginx_t(tmp_path / "node").returncode == 0
 
 
 def test_main_config_and_default_site(rendered):

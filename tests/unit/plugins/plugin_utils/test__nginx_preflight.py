@@ -60,6 +60,9 @@ ACCEPTED = [
         id="streams"),
     pytest.param({"nginx_lb_servers": [], "nginx_lb_upstreams": [], "nginx_lb_streams": [
         {"name": "pg", "listen": ["5432"], "servers": [{"address": "198.51.100.21", "port": 5432}]}]}, id="streams-only"),
+    # nginx's stub_status page on the health listen (null, the default, is no page)
+    pytest.param({"nginx_lb_status_path": "/nginx_status"}, id="status-path"),
+    pytest.param({"nginx_lb_status_path": None}, id="status-path-null"),
     # Extra vars and INI inventories give strings: converted as Ansible's own validation does.
     pytest.param({"nginx_lb_health_port": "9000", "nginx_lb_worker_connections": "512", "nginx_lb_nonlocal_bind": "no",
                   "nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "198.51.100.21", "port": "8080"}]}]},
@@ -128,6 +131,20 @@ REFUSED = [
     pytest.param({"nginx_lb_health_path": "/healthz\n"}, "nginx_lb_health_path on lb1 is '/healthz\n'.", id="health-path-newline"),
     # one type for the path (_types.URI_PATH): the pair model refuses it too (test__pair.py)
     pytest.param({"nginx_lb_health_path": "/h+z"}, "nginx_lb_health_path on lb1 is '/h+z'.", id="health-path-plus"),
+    # the stub_status page: a second exact location of the health server
+    pytest.param({"nginx_lb_status_path": "/healthz"},
+                 "nginx_lb_status_path on lb1 is '/healthz', the health path too. "
+                 "Allowed: null (no status page) or another path than nginx_lb_health_path.", id="status-path-is-health-path"),
+    pytest.param({"nginx_lb_status_path": "/hc", "nginx_lb_health_path": "/hc"},
+                 "nginx_lb_status_path on lb1 is '/hc', the health path too.", id="status-path-is-custom-health-path"),
+    pytest.param({"nginx_lb_status_path": "nginx_status"},
+                 "nginx_lb_status_path on lb1: found 'nginx_status'; allowed: a path beginning with '/', of letters, digits "
+                 "and . _ ~ / -, or null (unset)", id="status-path-relative"),
+    pytest.param({"nginx_lb_status_path": "/s { return 200; } location = /x"},
+                 "nginx_lb_status_path on lb1: found '/s { return 200; } location = /x'; allowed:", id="status-path-injection"),
+    pytest.param({"nginx_lb_status_path": "/status\n"}, "nginx_lb_status_path on lb1: found '/status\\n';", id="status-path-newline"),
+    pytest.param({"nginx_lb_status_path": ["/nginx_status"]},
+                 "nginx_lb_status_path on lb1: found ['/nginx_status'] (list); allowed: a string", id="type-status-path-list"),
     # types, from meta/argument_specs.yml, before the rules
     pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "random", "servers": WEB2}]},
                  "nginx_lb_upstreams[0].method on lb1: found 'random' (str); allowed: one of round_robin, least_conn, ip_hash, hash",
