@@ -160,6 +160,37 @@ def _health_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     return [f"nginx_lb_health_path on {host} is '{path}'. Allowed: {URI_PATH.allowed} (keepalived requests it)."]
 
 
+#: Directives the role writes itself in each block, and what sets them instead: refused in the
+#: escape hatch, where a second one would be added silently (nginx accepts two access_log, listen
+#: or server_name) and pass around the role's own checks (a listen's type, the VIP sysctl).
+#: Other directives the role writes once (sendfile, proxy_timeout, ...) nginx -t refuses as
+#: duplicates before the file is written.
+MODELED_DIRECTIVES: dict[str, dict[str, str]] = {
+    "nginx_lb_http_directives": {"access_log": "nginx_lb_access_log"},
+    "nginx_lb_servers": {"listen": "the server's listen", "server_name": "the server's server_name"},
+    "nginx_lb_streams": {"listen": "the stream's listen", "proxy_pass": "the stream's servers"},
+}
+
+
+def _directives(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    """No directive the role writes itself in that block (the paths as the types name them)."""
+    blocks: list[tuple[str, str, t.Any]] = [("nginx_lb_http_directives", "nginx_lb_http_directives", values.get("nginx_lb_http_directives"))]
+    for var, label in (("nginx_lb_servers", "upstream"), ("nginx_lb_streams", "name")):
+        raw = values.get(var)
+        for j, entry in enumerate(raw if isinstance(raw, list) else []):
+            if isinstance(entry, t.Mapping):
+                blocks.append((var, f"{var}[{j}] ({entry.get(label)}).directives", entry.get("directives")))
+    errors = []
+    for var, where, items in blocks:
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get("name") if isinstance(item, t.Mapping) else None
+            use = MODELED_DIRECTIVES[var].get(name) if isinstance(name, str) else None
+            if use:
+                errors.append(f"{where}[{i}] ({name}) on {host}: the role writes {name} itself. "
+                              f"Allowed: a directive the role does not write; set {use} instead.")
+    return errors
+
+
 def _status_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
     """The stub_status page is a second exact location of the health server: not the health path."""
     status = values.get("nginx_lb_status_path")
@@ -180,6 +211,7 @@ RULES: tuple[t.Callable[[str, t.Mapping[str, t.Any]], list[str]], ...] = (
     _health_listen,
     _health_path,
     _status_path,
+    _directives,
 )
 
 

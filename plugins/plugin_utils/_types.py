@@ -33,6 +33,11 @@ Decisions (and why):
   ``$binary_remote_addr``, ``$request_uri``, ``$uri``, ``$host``, ``$cookie_NAME``,
   ``$arg_NAME``, ``$http_NAME``, ... ; streams: address and port variables),
   concatenated, optionally separated by ``:``.
+- nginx directives the role does not model (``nginx_lb_http_directives``, ``directives:``):
+  ``{name, value}``, the name ``[a-z][a-z0-9_]*``, the value printable text without
+  ``{ } ; #`` or ``\\`` (even inside quotes: no nginx lexer needed to judge it), words
+  separated by single spaces, each bare or quoted whole. What the directive means is left to
+  ``nginx -t`` (the validator), which reads it before the file is written.
 - ``auth_pass``: 1..8 bytes of printable ASCII without whitespace, ``#``, ``!``
   (keepalived comments), quotes, braces, ``\\`` (line continuation) or ``$``
   (keepalived parameter substitution).
@@ -565,6 +570,59 @@ NEXT_UPSTREAM = Type("proxy_next_upstream", "'off', or distinct words separated 
                      + ", ".join(NEXT_UPSTREAM_WORDS), _next_upstream)
 
 # --------------------------------------------------------------------------
+# nginx: directives the role does not model (nginx_lb_http_directives, directives: of
+# servers and streams), rendered as ``NAME VALUE;``
+
+DIRECTIVE_NAME = pattern(r"[a-z][a-z0-9_]{0,63}", "directive_name",
+                         "a directive name: a lower-case letter, then up to 63 lower-case letters, digits or '_'")
+#: What nginx's lexer reads as structure outside quotes ('\\' escapes the next character, even
+#: a ';' or a quote): refused everywhere in a value, inside quotes too.
+DIRECTIVE_REFUSED = "{};#\\"
+
+
+def _directive_value(value: t.Any) -> str:
+    if isinstance(value, bool):
+        raise _Bad("a bool: YAML reads on, off, yes and no unquoted as one; quote the value ('on')")
+    if isinstance(value, int):
+        return str(value)  # client_max_body_size: 0, server_names_hash_bucket_size: 128
+    s = _str(value)
+    if not s:
+        raise _Bad("empty: the role writes NAME VALUE; and has no bare directives")
+    for c in s:
+        if not c.isprintable():  # newline, carriage return, tab, other controls and separators
+            raise _Bad(f"holds {c!r}, which is not a printable character (a newline would end the directive)")
+        if c in DIRECTIVE_REFUSED:
+            raise _Bad(f"holds {c!r}, which nginx reads as structure (a block, the end of a directive, a comment or an escape)")
+    # Words separated by single spaces; a word is bare (no quotes in it) or quoted whole: an
+    # unterminated quote would swallow the ';' and the directives after it.
+    i, n = 0, len(s)
+    while i < n:
+        if s[i] == " ":
+            raise _Bad("words are separated by single spaces (no leading, trailing or double spaces)")
+        if s[i] in "\"'":
+            end = s.find(s[i], i + 1)
+            if end < 0:
+                raise _Bad(f"an unterminated {s[i]} quote")
+            i = end + 1
+            if i < n and s[i] != " ":
+                raise _Bad("a quoted word is followed by a space or ends the value")
+        else:
+            while i < n and s[i] != " ":
+                if s[i] in "\"'":
+                    raise _Bad("a quote inside a word: quote whole words")
+                i += 1
+        if i < n:
+            i += 1  # the space
+            if i == n:
+                raise _Bad("words are separated by single spaces (no leading, trailing or double spaces)")
+    return s
+
+
+DIRECTIVE_VALUE = Type("directive_value", "a non-empty string (or an integer) of printable characters without "
+                       + " ".join(DIRECTIVE_REFUSED) + ": words separated by single spaces, each bare or quoted whole "
+                       "with \" or ' (a quoted word may hold spaces)", _directive_value)
+
+# --------------------------------------------------------------------------
 # keepalived specifics
 
 AUTH_MAX_BYTES = 8
@@ -894,6 +952,9 @@ KEEPALIVED_VARS: dict[str, Spec] = {
     }, label="address")),
 }
 
+#: ``nginx_lb_http_directives`` and the ``directives:`` of servers and streams: ``[{name, value}]``.
+NGINX_DIRECTIVES = ListOf(Record({"name": DIRECTIVE_NAME, "value": DIRECTIVE_VALUE}, required=("name", "value")))
+
 NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_conf_dir": ABS_PATH,
     "nginx_lb_libexec_dir": ABS_PATH,
@@ -910,13 +971,13 @@ NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_servers": ListOf(Record({
         "upstream": NGINX_NAME, "listen": ListOf(LISTEN_HTTP, min_len=1, scalar_ok=True), "server_name": SERVER_NAMES,
         "proxy_next_upstream": NEXT_UPSTREAM, "proxy_connect_timeout": DURATION, "proxy_read_timeout": DURATION,
-        "proxy_send_timeout": DURATION,
+        "proxy_send_timeout": DURATION, "directives": NGINX_DIRECTIVES,
     }, required=("upstream",), label="upstream")),
     "nginx_lb_streams": ListOf(Record({
         "name": NGINX_NAME, "listen": ListOf(LISTEN_STREAM, min_len=1, scalar_ok=True),
         "method": choice("round_robin", "least_conn", "hash", name="stream_method"), "hash_key": HASH_KEY_STREAM,
         "hash_consistent": BOOL, "proxy_connect_timeout": DURATION, "proxy_timeout": DURATION,
-        "servers": ListOf(_UPSTREAM_SERVER, min_len=1),
+        "servers": ListOf(_UPSTREAM_SERVER, min_len=1), "directives": NGINX_DIRECTIVES,
     }, required=("name", "listen", "servers"))),
     "nginx_lb_proxy_next_upstream": NEXT_UPSTREAM,
     "nginx_lb_proxy_connect_timeout": DURATION,
@@ -927,6 +988,7 @@ NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_health_path": URI_PATH,
     "nginx_lb_health_leaving_file": ABS_PATH,
     "nginx_lb_status_path": optional(URI_PATH),
+    "nginx_lb_http_directives": NGINX_DIRECTIVES,
 }
 
 LVS_REAL_SERVER_VARS: dict[str, Spec] = {

@@ -19,6 +19,7 @@ with the types bypassed, and show the injected configuration in the parsed resul
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -419,8 +420,18 @@ def _expected_halb_lb(hv: dict[str, t.Any]) -> list:
                (("proxy_read_timeout", srv.get("proxy_read_timeout", "60s")), None),
                (("proxy_send_timeout", srv.get("proxy_send_timeout", "60s")), None)]
         out.append((("server",), [*((("listen", *str(x).split(" ")), None) for x in listens), (("server_name", *names), None),
-                                  (("add_header", "X-HALB-Node", "$hostname", "always"), None), (("location", "/"), loc)]))
+                                  (("add_header", "X-HALB-Node", "$hostname", "always"), None),
+                                  *_expected_directives(srv.get("directives", [])), (("location", "/"), loc)]))
     return out
+
+
+def _words(value: t.Any) -> tuple[str, ...]:
+    """A directive value's words as the type allows them: bare, or quoted whole ("a b" is one word)."""
+    return tuple(re.findall(r'"[^"]*"|\'[^\']*\'|[^ ]+', str(value)))
+
+
+def _expected_directives(items: list[dict[str, t.Any]]) -> list:
+    return [((d["name"], *_words(d["value"])), None) for d in items]
 
 
 def _is_ip(value: str) -> bool:
@@ -442,7 +453,8 @@ def _expected_halb_stream(hv: dict[str, t.Any]) -> list:
         entries.append((("server",), [*((("listen", *x.split(" ")), None) for x in st_["listen"]),
                                       (("proxy_pass", st_["name"]), None),
                                       (("proxy_connect_timeout", st_.get("proxy_connect_timeout", "2s")), None),
-                                      (("proxy_timeout", st_.get("proxy_timeout", "10m")), None)]))
+                                      (("proxy_timeout", st_.get("proxy_timeout", "10m")), None),
+                                      *_expected_directives(st_.get("directives", []))]))
     return [(("stream",), entries)]
 
 
@@ -464,7 +476,10 @@ GOOD_NGINX = {"nginx_lb_upstreams": [{"name": "web", "method": "hash", "hash_key
                                                                    {"address": "2001:db8::22", "down": True}]}],
               "nginx_lb_servers": [{"upstream": "web", "listen": ["198.51.100.100:80 default_server", "[::1]:8000 reuseport"],
                                     "server_name": ["www.example.test", "*.example.test"], "proxy_read_timeout": "1h30m",
-                                    "proxy_next_upstream": "error timeout"}]}
+                                    "proxy_next_upstream": "error timeout",
+                                    "directives": [{"name": "client_max_body_size", "value": "10m"},
+                                                   {"name": "add_header", "value": 'X-Test "a b" always'}]}],
+              "nginx_lb_http_directives": [{"name": "server_names_hash_bucket_size", "value": 128}]}
 
 
 @pytest.fixture(scope="module")
@@ -507,6 +522,69 @@ def _check_nginx_render(hv, stream_mod: str | None) -> None:
 
 
 # --------------------------------------------------------------------------
+# Directives the role does not model (nginx_lb_http_directives, directives: of servers and
+# streams): whatever a value holds, it is refused or it is exactly one directive, its words
+# those of the value, in the place the inventory meant, and nothing else in the file moves.
+# What a directive means is for nginx -t on the host (the validator), not for this property.
+
+directive_names = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
+_QUOTED = "abc 019-_=:/$.,()*"
+directive_words = st.one_of(
+    st.from_regex(r"[A-Za-z0-9_.:/=$,()*-]{1,12}", fullmatch=True),
+    st.text(alphabet=_QUOTED + "'", max_size=10).map(lambda w: f'"{w}"'),
+    st.text(alphabet=_QUOTED + '"', max_size=10).map(lambda w: f"'{w}'"),
+    st.integers(0, 4096).map(str),
+)
+directive_values = st.one_of(st.lists(directive_words, min_size=1, max_size=4).map(" ".join), st.integers(0, 10**6))
+_HTTP_OWN = [(("include", "mime.types"), None), (("default_type", "application/octet-stream"), None), (("sendfile", "on"), None),
+             (("tcp_nopush", "on"), None), (("types_hash_max_size", "2048"), None), (("server_tokens", "off"), None),
+             (("access_log", "off"), None)]
+
+
+def _directive_inventory(where: str, items: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    hv: dict[str, t.Any] = {"nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "198.51.100.21"}]}],
+                            "nginx_lb_servers": [{"upstream": "web"}]}
+    if where == "http":
+        hv["nginx_lb_http_directives"] = items
+    elif where == "server":
+        hv["nginx_lb_servers"] = [{"upstream": "web", "directives": items}]
+    else:
+        hv["nginx_lb_streams"] = [{"name": "pg", "listen": ["5432"], "servers": [{"address": "198.51.100.21", "port": 5432}],
+                                   "directives": items}]
+    return hv
+
+
+def _check_directive_render(hv: dict[str, t.Any]) -> None:
+    files = _nginx_files(hv)
+    assert nginxconf.parse(files["conf.d/halb-lb.conf"]) == _expected_halb_lb(hv), files["conf.d/halb-lb.conf"]
+    assert nginxconf.parse(files["stream.d/halb-stream.conf"]) == _expected_halb_stream(hv), files["stream.d/halb-stream.conf"]
+    (http,) = nginxconf.blocks(nginxconf.parse(files["nginx.conf"]), "http")
+    assert http[1] == [*_HTTP_OWN, *_expected_directives(hv.get("nginx_lb_http_directives", [])),
+                       (("include", "conf.d/*.conf"), None), (("include", "sites-enabled/*"), None)], files["nginx.conf"]
+
+
+@given(where=st.sampled_from(["http", "server", "stream"]),
+       items=st.lists(st.fixed_dictionaries({"name": directive_names, "value": directive_values}), min_size=1, max_size=3))
+def test_nginx_valid_directives_are_accepted_and_render_exactly(where, items):
+    hv = _directive_inventory(where, items)
+    assert T.check_role_vars("nginx", "lb1", hv) == []
+    _check_directive_render(hv)
+
+
+@given(where=st.sampled_from(["http", "server", "stream"]), name=hostile(directive_names), value=hostile(directive_values))
+@example(where="server", name="client_max_body_size", value="1; } server {")
+@example(where="server", name="client_max_body_size", value='"10m')
+@example(where="http", name="gzip", value="on\\")
+def test_nginx_hostile_directives_refused_or_rendered_exactly(where, name, value):
+    hv = _directive_inventory(where, [{"name": "gzip", "value": "on"}, {"name": name, "value": value}])
+    problems = T.check_role_vars("nginx", "lb1", hv)
+    event("refused" if problems else "accepted")
+    if problems:
+        return
+    _check_directive_render(hv)
+
+
+# --------------------------------------------------------------------------
 # The issue's attacks, rendered with the types bypassed: they become configuration
 # (and pass -t); with the types, they are refused.
 
@@ -538,6 +616,24 @@ def test_attack_without_the_types_nginx_listen_adds_a_location():
     server = tree[-1][1]
     assert (("location", "/etc"), [(("alias", "/etc/"), None), (("autoindex", "on"), None)]) in server
     assert nginx_t(hv)[0].returncode == 0, "nginx -t accepts the injected configuration"
+    assert T.check_role_vars("nginx", "lb1", hv) != []
+
+
+@needs_nginx
+def test_attack_without_the_types_nginx_directive_value_adds_a_location():
+    """Issue 19: a directive value pasted raw. `1m; location /etc { ... } #` passes nginx -t and
+    serves /etc; `1; } server {` closes the server early and breaks the file."""
+    hv = _directive_inventory("server", [{"name": "client_max_body_size", "value": "1m; location /etc { alias /etc/; autoindex on; } #"}])
+    files = _nginx_files(hv)
+    server = nginxconf.parse(files["conf.d/halb-lb.conf"])[-1][1]
+    assert (("location", "/etc"), [(("alias", "/etc/"), None), (("autoindex", "on"), None)]) in server
+    assert nginx_t(hv)[0].returncode == 0, "nginx -t accepts the injected configuration"
+    assert T.check_role_vars("nginx", "lb1", hv) != []
+
+    hv = _directive_inventory("server", [{"name": "client_max_body_size", "value": "1; } server {"}])
+    with pytest.raises(nginxconf.ParseError):
+        nginxconf.parse(_nginx_files(hv)["conf.d/halb-lb.conf"])
+    assert nginx_t(hv)[0].returncode != 0
     assert T.check_role_vars("nginx", "lb1", hv) != []
 
 

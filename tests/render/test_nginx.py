@@ -296,6 +296,27 @@ CASES = {
         "health": ("8081", "/healthz", "/run/halb-pair/leaving"),
         "status": "/nginx_status",
     },
+    # directives the role does not model, real ones: nginx -t judges them
+    "directives": {
+        "vars": {
+            "nginx_lb_upstreams": [{"name": "web", "servers": WEB2}],
+            "nginx_lb_servers": [{"upstream": "web", "directives": [
+                {"name": "client_max_body_size", "value": "10m"},
+                {"name": "add_header", "value": 'Strict-Transport-Security "max-age=63072000" always'},
+                {"name": "add_header", "value": "X-Frame-Options 'SAMEORIGIN' always"},
+            ]}],
+            "nginx_lb_http_directives": [{"name": "client_max_body_size", "value": "1m"},
+                                         {"name": "server_names_hash_bucket_size", "value": 128}],
+        },
+        "upstreams": {"web": ["server 198.51.100.21:80", "server 198.51.100.22:80"]},
+        "servers": [{"listen": ["80"], "server_name": "_", "upstream": "web",
+                     "next_upstream": "error timeout http_502 http_503 http_504",
+                     "timeouts": ["2s", "60s", "60s"],
+                     "directives": ["client_max_body_size 10m", 'add_header Strict-Transport-Security "max-age=63072000" always',
+                                    "add_header X-Frame-Options 'SAMEORIGIN' always"]}],
+        "health": ("8081", "/healthz", "/run/halb-pair/leaving"),
+        "http_directives": ["client_max_body_size 1m", "server_names_hash_bucket_size 128"],
+    },
 }
 
 STREAM_CASE = {
@@ -306,7 +327,8 @@ STREAM_CASE = {
             {"name": "pg", "listen": ["5432"], "method": "hash", "hash_key": "$remote_addr",
              "servers": [{"address": "198.51.100.21", "port": 5432}, {"address": "198.51.100.22", "port": 5432}]},
             {"name": "dns", "listen": ["198.51.100.100:5353", "5354"], "method": "least_conn", "proxy_timeout": "30s",
-             "servers": [{"address": "198.51.100.21", "port": 53, "max_fails": 1}, {"address": "198.51.100.22", "port": 53, "backup": True}]},
+             "servers": [{"address": "198.51.100.21", "port": 53, "max_fails": 1}, {"address": "198.51.100.22", "port": 53, "backup": True}],
+             "directives": [{"name": "tcp_nodelay", "value": "off"}, {"name": "proxy_buffer_size", "value": "32k"}]},
         ],
     },
     "stream_upstreams": {
@@ -315,7 +337,8 @@ STREAM_CASE = {
     },
     "stream_servers": [
         ["listen 5432", "proxy_pass pg", "proxy_connect_timeout 2s", "proxy_timeout 10m"],
-        ["listen 198.51.100.100:5353", "listen 5354", "proxy_pass dns", "proxy_connect_timeout 2s", "proxy_timeout 30s"],
+        ["listen 198.51.100.100:5353", "listen 5354", "proxy_pass dns", "proxy_connect_timeout 2s", "proxy_timeout 30s",
+         "tcp_nodelay off", "proxy_buffer_size 32k"],
     ],
 }
 
@@ -438,7 +461,8 @@ def test_server_blocks(rendered, name):
         d = directives(children)
         assert [x for x in d if x.startswith("listen ")] == [f"listen {v}" for v in want["listen"]]
         assert f"server_name {want['server_name']}" in d
-        assert "add_header X-HALB-Node $hostname always" in d
+        # the role's own, then the server's directives: (in order), nothing else
+        assert d[len(want["listen"]) + 1:] == ["add_header X-HALB-Node $hostname always", *want.get("directives", [])]
         (loc_name, loc), = blocks(children, "location")
         assert loc_name == "location /"
         ld = directives(loc)
@@ -450,6 +474,18 @@ def test_server_blocks(rendered, name):
         assert f"proxy_connect_timeout {connect}" in ld
         assert f"proxy_read_timeout {read}" in ld
         assert f"proxy_send_timeout {send}" in ld
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_http_directives_in_nginx_conf(rendered, name):
+    """nginx_lb_http_directives: in http {} after the role's own directives, before the includes."""
+    tree = parse((_case_dir(rendered, name) / "etc" / "nginx.conf").read_text())
+    (_, http), = blocks(tree, "http")
+    assert directives(http) == [
+        "include mime.types", "default_type application/octet-stream", "sendfile on", "tcp_nopush on",
+        "types_hash_max_size 2048", "server_tokens off", f"access_log {rendered['hosts'][name]['nginx_lb_access_log']}",
+        *CASES[name].get("http_directives", []), "include conf.d/*.conf", "include sites-enabled/*",
+    ]
 
 
 def test_status_page_set_to_null_is_removed(tmp_path, rendered):
@@ -571,6 +607,11 @@ PREFLIGHT_BAD = {
     "bad_listen": (
         {**GOOD, "nginx_lb_servers": [{"upstream": "web", "listen": ["198.51.100.100:0"]}]},
         "nginx_lb_servers on bad_listen has listen '198.51.100.100:0' (port '0').",
+    ),
+    "directive_injection": (
+        {**GOOD, "nginx_lb_servers": [{"upstream": "web", "directives": [{"name": "client_max_body_size", "value": "1; } server {"}]}]},
+        "nginx_lb_servers[0] (web).directives[0] (client_max_body_size).value on directive_injection: found '1; } server {' "
+        "(holds ';', which nginx reads as structure",
     ),
     "backup_ip_hash": (
         {**GOOD, "nginx_lb_upstreams": [{"name": "web", "method": "ip_hash",

@@ -56,13 +56,24 @@ ACCEPTED = [
         {"name": "pg", "listen": ["5432"], "method": "hash", "hash_key": "$remote_addr",
          "servers": [{"address": "198.51.100.21", "port": 5432}, {"address": "198.51.100.22", "port": 5432}]},
         {"name": "dns", "listen": ["198.51.100.100:5353", "5354"], "method": "least_conn", "proxy_timeout": "30s",
-         "servers": [{"address": "198.51.100.21", "port": 53, "max_fails": 1}, {"address": "198.51.100.22", "port": 53, "backup": True}]}]},
+         "servers": [{"address": "198.51.100.21", "port": 53, "max_fails": 1}, {"address": "198.51.100.22", "port": 53, "backup": True}],
+         "directives": [{"name": "tcp_nodelay", "value": "off"}, {"name": "proxy_buffer_size", "value": "32k"}]}]},
         id="streams"),
     pytest.param({"nginx_lb_servers": [], "nginx_lb_upstreams": [], "nginx_lb_streams": [
         {"name": "pg", "listen": ["5432"], "servers": [{"address": "198.51.100.21", "port": 5432}]}]}, id="streams-only"),
     # nginx's stub_status page on the health listen (null, the default, is no page)
     pytest.param({"nginx_lb_status_path": "/nginx_status"}, id="status-path"),
     pytest.param({"nginx_lb_status_path": None}, id="status-path-null"),
+    # directives the role does not model (tests/render/test_nginx.py "directives")
+    pytest.param({"nginx_lb_http_directives": [{"name": "client_max_body_size", "value": "10m"},
+                                               {"name": "server_names_hash_bucket_size", "value": 128}],
+                  "nginx_lb_servers": [{"upstream": "web", "directives": [
+                      {"name": "client_max_body_size", "value": "20m"},
+                      {"name": "add_header", "value": 'Strict-Transport-Security "max-age=63072000" always'},
+                      {"name": "add_header", "value": "X-Frame-Options 'SAMEORIGIN' always"},
+                      {"name": "proxy_set_header", "value": 'Accept-Encoding ""'}]}],
+                  "nginx_lb_streams": [{"name": "pg", "listen": ["5432"], "servers": [{"address": "198.51.100.21", "port": 5432}],
+                                        "directives": [{"name": "tcp_nodelay", "value": "on"}]}]}, id="directives"),
     # Extra vars and INI inventories give strings: converted as Ansible's own validation does.
     pytest.param({"nginx_lb_health_port": "9000", "nginx_lb_worker_connections": "512", "nginx_lb_nonlocal_bind": "no",
                   "nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "198.51.100.21", "port": "8080"}]}]},
@@ -73,6 +84,56 @@ ACCEPTED = [
 @pytest.mark.parametrize("overrides", ACCEPTED)
 def test_accepted(overrides):
     assert check("lb1", values(**overrides), OPTIONS) == []
+
+
+# Values that would become nginx structure if pasted into `name value;` (what each would do), each
+# refused by the directive value's type: (value, why it is refused).
+HOSTILE_DIRECTIVE_VALUES = [
+    ("1; } server {", "holds ';'"),  # ends the directive and the server, opens a new one
+    ("1m; location /etc { alias /etc/; autoindex on; }", "holds ';'"),  # adds a location serving /etc
+    ("10m\n    include /etc/passwd", "holds '\\n'"),  # a second directive on the next line
+    ("10m\rinclude /x", "holds '\\r'"),
+    ("on #", "holds '#'"),  # comments out the ';': the next line joins the directive
+    ("x {", "holds '{'"),
+    ("}", "holds '}'"),
+    ("10m\\", "holds '\\\\'"),  # escapes the ';': the next line joins the directive
+    ('"10m', 'an unterminated " quote'),  # swallows ';' and the following lines up to the next quote
+    ("X-A 'a b", "an unterminated ' quote"),
+    ('a"b', "a quote inside a word"),
+    ('"a"b', "a quoted word is followed by a space"),
+    ("", "empty"),
+    (" 10m", "single spaces"),
+    ("10m ", "single spaces"),
+    ("a  b", "single spaces"),
+    ("a\tb", "holds '\\t'"),
+    ("a\u2028b", "holds '\\u2028'"),  # a line separator (not one for nginx, but one for many readers)
+    ("a\x00b", "holds '\\x00'"),
+]
+
+
+@pytest.mark.parametrize(("value", "why"), HOSTILE_DIRECTIVE_VALUES, ids=[repr(v) for v, _ in HOSTILE_DIRECTIVE_VALUES])
+@pytest.mark.parametrize("where", ["http", "server", "stream"])
+def test_a_hostile_directive_value_is_refused_naming_the_item(where, value, why):
+    item = {"name": "client_max_body_size", "value": value}
+    if where == "http":
+        overrides, path = {"nginx_lb_http_directives": [{"name": "gzip", "value": "on"}, item]}, "nginx_lb_http_directives[1]"
+    elif where == "server":
+        overrides, path = {"nginx_lb_servers": [{"upstream": "web", "directives": [item]}]}, "nginx_lb_servers[0] (web).directives[0]"
+    else:
+        overrides = {"nginx_lb_streams": [{"name": "pg", "listen": ["5432"], "servers": WEB2, "directives": [item]}]}
+        path = "nginx_lb_streams[0] (pg).directives[0]"
+    errors = check("lb1", values(**overrides), OPTIONS)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{path} (client_max_body_size).value on lb1: found {value!r} ("), errors
+    assert why in errors[0], errors
+
+
+def test_the_issues_example_is_refused():
+    # `client_max_body_size 1; } server {;` would close the server and open another
+    (error,) = check("lb1", values(nginx_lb_servers=[{"upstream": "web", "directives": [
+        {"name": "client_max_body_size", "value": "1; } server {"}]}]), OPTIONS)
+    assert error.startswith("nginx_lb_servers[0] (web).directives[0] (client_max_body_size).value on lb1: found '1; } server {' "
+                            "(holds ';', which nginx reads as structure")
 
 
 # (overrides, the exact message) one row per rule; the first rows are test_nginx.py's PREFLIGHT_BAD.
@@ -145,6 +206,39 @@ REFUSED = [
     pytest.param({"nginx_lb_status_path": "/status\n"}, "nginx_lb_status_path on lb1: found '/status\\n';", id="status-path-newline"),
     pytest.param({"nginx_lb_status_path": ["/nginx_status"]},
                  "nginx_lb_status_path on lb1: found ['/nginx_status'] (list); allowed: a string", id="type-status-path-list"),
+    # directives: names, shapes and the directives the role writes itself
+    pytest.param({"nginx_lb_http_directives": [{"name": "Client_max_body_size", "value": "1m"}]},
+                 "nginx_lb_http_directives[0] (Client_max_body_size).name on lb1: found 'Client_max_body_size'; allowed: a directive "
+                 "name: a lower-case letter, then up to 63 lower-case letters, digits or '_'", id="directive-name-upper"),
+    pytest.param({"nginx_lb_http_directives": [{"name": "gzip on;\nuser", "value": "root"}]},
+                 "nginx_lb_http_directives[0].name on lb1: found 'gzip on;\\nuser'; allowed: a directive name", id="directive-name-injection"),
+    pytest.param({"nginx_lb_http_directives": [{"name": "_x", "value": "1"}]},
+                 "nginx_lb_http_directives[0] (_x).name on lb1: found '_x';", id="directive-name-underscore-first"),
+    pytest.param({"nginx_lb_http_directives": [{"name": "gzip"}]},
+                 "nginx_lb_http_directives[0].value on lb1: missing; allowed: any value (required)", id="directive-value-missing"),
+    pytest.param({"nginx_lb_http_directives": [{"name": "gzip", "value": True}]},
+                 "nginx_lb_http_directives[0] (gzip).value on lb1: found True (a bool: YAML reads on, off, yes and no unquoted as "
+                 "one; quote the value ('on'))", id="directive-value-bool"),
+    pytest.param({"nginx_lb_http_directives": [{"name": "gzip", "value": ["on"]}]},
+                 "nginx_lb_http_directives[0] (gzip).value on lb1: found ['on'] (a list, not a string)", id="directive-value-list"),
+    pytest.param({"nginx_lb_http_directives": {"client_max_body_size": "1m"}},
+                 "nginx_lb_http_directives on lb1: found {'client_max_body_size': '1m'} (dict); allowed: a list", id="directives-mapping"),
+    pytest.param({"nginx_lb_http_directives": [{"name": "gzip", "value": "on", "context": "http"}]},
+                 "nginx_lb_http_directives[0] on lb1: unknown key(s) context; allowed: name, value", id="directive-unknown-key"),
+    pytest.param({"nginx_lb_http_directives": [{"name": "access_log", "value": "off"}]},
+                 "nginx_lb_http_directives[0] (access_log) on lb1: the role writes access_log itself. Allowed: a directive the "
+                 "role does not write; set nginx_lb_access_log instead.", id="directive-modeled-http"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [{"name": "gzip", "value": "on"},
+                                                                         {"name": "listen", "value": "8099"}]}]},
+                 "nginx_lb_servers[0] (web).directives[1] (listen) on lb1: the role writes listen itself. Allowed: a directive "
+                 "the role does not write; set the server's listen instead.", id="directive-modeled-server-listen"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [{"name": "server_name", "value": "x.example.test"}]}]},
+                 "nginx_lb_servers[0] (web).directives[0] (server_name) on lb1: the role writes server_name itself.",
+                 id="directive-modeled-server-name"),
+    pytest.param({"nginx_lb_streams": [{"name": "pg", "listen": ["5432"], "servers": WEB2,
+                                        "directives": [{"name": "proxy_pass", "value": "198.51.100.23:5432"}]}]},
+                 "nginx_lb_streams[0] (pg).directives[0] (proxy_pass) on lb1: the role writes proxy_pass itself. Allowed: a "
+                 "directive the role does not write; set the stream's servers instead.", id="directive-modeled-stream"),
     # types, from meta/argument_specs.yml, before the rules
     pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "random", "servers": WEB2}]},
                  "nginx_lb_upstreams[0].method on lb1: found 'random' (str); allowed: one of round_robin, least_conn, ip_hash, hash",
