@@ -105,3 +105,14 @@ def unpredictable_message(path: str, rc: int, unseen: t.Sequence[str]) -> str:
         f"{path}: check mode cannot predict its validation: the validator refused it (exit {rc}), but it sees "
         f"{', '.join(unseen)} as they are now, not as this run would leave them"
     )
+
+
+def stale(entries: t.Iterable[tuple[str, bool]], keep: t.Iterable[str]) -> list[str]:
+    """``prune``: the names of a directory's entries (``(name, is_directory)``) to remove - every
+    file or link not named in ``keep``; subdirectories stay. ``keep`` holds names, not paths."""
+    kept = set()
+    for name in keep:
+        if not name or "/" in name or name in (".", ".."):
+            raise FilesError(f"prune: keep holds names of entries of the directory, found {name!r}")
+        kept.add(name)
+    return sorted(name for name, is_dir in entries if not is_dir and name not in kept)

@@ -10,7 +10,8 @@ short_description: Write several small files in one step, each validated before 
 version_added: 0.1.0
 description:
   - Creates directories, removes paths and writes files from content given by the controller,
-    on the node in a single module run, in that order. The roles of this collection use it
+    on the node in a single module run, in that order; then, when no file was refused, prunes
+    the directories O(prune) names. The roles of this collection use it
     instead of one C(template)/C(copy)/C(file) task per file, each of which costs several
     round trips to the node, one run of this module costs one.
   - Paths in O(absent) are removed B(before) any file is validated, so a validator that reads
@@ -93,6 +94,27 @@ options:
         default: false
   absent:
     description: Paths to remove (files or links), before any file is validated or written.
+    type: list
+    elements: path
+    default: []
+  prune:
+    description:
+      - After the files are written, and only when none was refused, remove every file or link directly in
+        O(prune[].path) that O(prune[].keep) does not name (subdirectories stay; a missing directory is fine).
+      - For files named after their content that a configuration references (a certificate and its key), a new
+        pair gets new names, is written before the configuration that references it is validated, and the old
+        pair, still referenced by the live configuration until that one is replaced, goes only once it was.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path of the directory., type: path, required: true}
+      keep: {description: Names of the entries to keep (names in the directory, not paths)., type: list, elements: str, default: []}
+  pending:
+    description:
+      - Check mode only - paths an earlier task of this run would have changed (its RV(changed_paths)). A validator
+        cannot see them as the run would leave them, so a refusal after them is a warning, as after this run's own
+        predicted changes. Ignored outside check mode.
     type: list
     elements: path
     default: []
@@ -180,6 +202,7 @@ from ansible_collections.halb.pair.plugins.module_utils._files import (  # noqa:
     effective_mode,
     parse_mode,
     refusal_message,
+    stale,
     text_diff,
     unpredictable_message,
     validate_argv,
@@ -248,6 +271,22 @@ def _remove(path: str, check: bool) -> bool:
     if not check:
         os.unlink(path)
     return True
+
+
+def _prune(path: str, keep: list[str], check: bool) -> list[str]:
+    """Remove the files and links in ``path`` that ``keep`` does not name; the paths removed."""
+    try:
+        with os.scandir(path) as it:
+            entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in stale(entries, keep):
+        target = os.path.join(path, name)
+        if not check:
+            os.unlink(target)
+        removed.append(target)
+    return removed
 
 
 class Batch:
@@ -383,12 +422,24 @@ def main() -> None:
             },
             "files": {"type": "list", "elements": "dict", "default": [], "options": file_options},
             "absent": {"type": "list", "elements": "path", "default": []},
+            "prune": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "keep": {"type": "list", "elements": "str", "default": []},
+                },
+            },
+            "pending": {"type": "list", "elements": "path", "default": []},
             "fail_on_refusal": {"type": "bool", "default": True},
             "secrets": {"type": "list", "elements": "str", "default": [], "no_log": True},
         },
         supports_check_mode=True,
     )
     batch = Batch(module)
+    if batch.check:
+        batch.unseen.extend(module.params["pending"])
     try:
         for spec in module.params["directories"]:
             if _ensure_dir(spec, batch.check):
@@ -411,6 +462,16 @@ def main() -> None:
             batch.file(spec)
         except (FilesError, OSError) as exc:
             batch.refused.append({"path": spec["path"], "msg": str(exc)})
+    # Last, and only when nothing was refused: what the files written replace (a refused
+    # configuration leaves the live one, which may still reference them).
+    if not batch.refused:
+        for spec in module.params["prune"]:
+            try:
+                removed = _prune(spec["path"], spec["keep"], batch.check)
+            except (FilesError, OSError) as exc:
+                batch.refused.append({"path": spec["path"], "msg": str(exc)})
+                continue
+            batch.changed_paths.extend(removed)
     result: dict[str, t.Any] = {
         "changed": bool(batch.changed_paths),
         "changed_paths": batch.changed_paths,

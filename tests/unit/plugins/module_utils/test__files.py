@@ -11,6 +11,7 @@ from ansible_collections.halb.pair.plugins.module_utils._files import (
     effective_mode,
     parse_mode,
     refusal_message,
+    stale,
     unpredictable_message,
     validate_argv,
 )
@@ -93,3 +94,19 @@ def test_unpredictable_message_lists_what_the_validator_cannot_see():
     assert unpredictable_message("/etc/nginx/conf.d/a.conf", 1, ["/etc/nginx/nginx.conf", "/etc/nginx/sites-enabled/default"]) == (
         "/etc/nginx/conf.d/a.conf: check mode cannot predict its validation: the validator refused it (exit 1), but it sees "
         "/etc/nginx/nginx.conf, /etc/nginx/sites-enabled/default as they are now, not as this run would leave them")
+
+
+@pytest.mark.parametrize(("entries", "keep", "expected"), [
+    ([("a.crt", False), ("a.key", False), ("b.crt", False)], ["a.crt", "a.key"], ["b.crt"]),
+    ([("b.key", False), ("a.key", False)], [], ["a.key", "b.key"]),
+    ([("sub", True), ("a", False)], ["a"], []),  # subdirectories stay
+    ([], ["a"], []),
+])
+def test_stale(entries, keep, expected):
+    assert stale(entries, keep) == expected
+
+
+@pytest.mark.parametrize("keep", ["", "/etc/nginx/halb-tls/a.crt", "../a", ".", ".."])
+def test_stale_keep_holds_names_only(keep):
+    with pytest.raises(FilesError, match="prune: keep holds names"):
+        stale([("a", False)], [keep])

@@ -274,3 +274,71 @@ def test_check_mode_predicts_a_directory_for_an_owner_not_created_yet(tmp_path, 
     assert not (tmp_path / "state").exists()
     code, r = result(args)  # for real the owner must exist
     assert code == 1 and "owner 'no-such-user-halb' does not exist" in r["msg"]
+
+
+# --------------------------------------------------------------------------
+# Issue 19: files named after their content (nginx's certificate and key). The new ones are
+# written and the configuration referencing them validated; the old ones go only after that
+# configuration replaced the live one (prune, last, never after a refusal).
+
+def _tls_dir(tmp_path):
+    d = tmp_path / "tls"
+    d.mkdir()
+    for name in ("www-old.crt", "www-old.key", "www-new.crt", "www-new.key"):
+        (d / name).write_text(name)
+    (d / "sub").mkdir()
+    (d / "sub" / "x").write_text("x")
+    return d
+
+
+def test_prune_removes_what_keep_does_not_name_after_the_files(tmp_path, result):
+    d = _tls_dir(tmp_path)
+    conf = tmp_path / "lb.conf"
+    args = {"files": [{"path": str(conf), "content": "uses www-new\n"}],
+            "prune": [{"path": str(d), "keep": ["www-new.crt", "www-new.key"]}, {"path": str(tmp_path / "missing"), "keep": []}]}
+    code, r = result(args, check=True)
+    assert code == 0 and r["changed_paths"] == [str(conf), str(d / "www-old.crt"), str(d / "www-old.key")]
+    assert (d / "www-old.key").exists() and not conf.exists()
+    code, r = result(args)
+    assert code == 0 and r["changed_paths"] == [str(conf), str(d / "www-old.crt"), str(d / "www-old.key")]
+    assert sorted(p.name for p in d.iterdir()) == ["sub", "www-new.crt", "www-new.key"]
+    assert (d / "sub" / "x").exists(), "a subdirectory is not pruned"
+    code, r = result(args)
+    assert (code, r["changed"]) == (0, False)
+
+
+@pytest.mark.parametrize("fail_on_refusal", [True, False])
+def test_prune_does_nothing_after_a_refusal(tmp_path, result, fail_on_refusal):
+    # the live configuration still references the old pair: it must stay
+    d = _tls_dir(tmp_path)
+    bad = _script(tmp_path / "no", "exit 1\n")
+    args = {"files": [{"path": str(tmp_path / "lb.conf"), "content": "uses www-new\n", "validate": f"{bad} %s"}],
+            "prune": [{"path": str(d), "keep": ["www-new.crt", "www-new.key"]}], "fail_on_refusal": fail_on_refusal}
+    code, r = result(args)
+    assert code == (1 if fail_on_refusal else 0)
+    assert [x["path"] for x in r["refused"]] == [str(tmp_path / "lb.conf")]
+    assert r["changed_paths"] == []
+    assert (d / "www-old.crt").exists() and (d / "www-old.key").exists()
+
+
+def test_prune_keep_holds_names_not_paths(tmp_path, result):
+    d = _tls_dir(tmp_path)
+    code, r = result({"prune": [{"path": str(d), "keep": [str(d / "www-new.crt")]}]})
+    assert code == 1 and "prune: keep holds names of entries of the directory" in r["msg"]
+    assert len(list(d.iterdir())) == 5
+
+
+def test_check_mode_pending_paths_make_a_refusal_a_warning(tmp_path, result):
+    # the certificate an earlier task would write: in check mode the configuration's validator
+    # cannot see it, so its refusal is a warning; for real the file is there
+    cert = tmp_path / "www.crt"
+    v = _script(tmp_path / "v", f"test -e {cert}\n")
+    dest = tmp_path / "lb.conf"
+    args = {"files": [{"path": str(dest), "content": "ssl_certificate www.crt\n", "validate": f"{v} %s"}], "pending": [str(cert)]}
+    code, r = result(args, check=True)
+    assert code == 0 and r["refused"] == [] and r["changed_paths"] == [str(dest)]
+    assert r["warnings"][0].startswith(f"{dest}: check mode cannot predict its validation") and str(cert) in r["warnings"][0]
+    code, r = result(args)  # for real, pending is ignored: the missing file is a refusal
+    assert code == 1 and [x["path"] for x in r["refused"]] == [str(dest)]
+    code, r = result({**args, "pending": []}, check=True)
+    assert code == 1 and [x["path"] for x in r["refused"]] == [str(dest)]
