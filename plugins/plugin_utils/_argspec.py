@@ -164,7 +164,9 @@ class Checker:
         try:
             converted = convert(value)
         except _Refused as exc:
-            self._refuse(path, value, secret, str(exc))
+            # a mapping that holds a secret (tls: {key}) given as a scalar may be that secret
+            holds_secret = kind == "dict" and any(o.get("no_log") for o in (spec.get("options") or {}).values())
+            self._refuse(path, value, secret or holds_secret, str(exc))
             return value
         elements = spec.get("elements")
         if kind == "list" and elements:

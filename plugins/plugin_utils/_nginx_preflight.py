@@ -167,7 +167,8 @@ def _health_path(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
 #: duplicates before the file is written.
 MODELED_DIRECTIVES: dict[str, dict[str, str]] = {
     "nginx_lb_http_directives": {"access_log": "nginx_lb_access_log"},
-    "nginx_lb_servers": {"listen": "the server's listen", "server_name": "the server's server_name"},
+    "nginx_lb_servers": {"listen": "the server's listen", "server_name": "the server's server_name",
+                         "ssl_certificate": "the server's tls", "ssl_certificate_key": "the server's tls"},
     "nginx_lb_streams": {"listen": "the stream's listen", "proxy_pass": "the stream's servers"},
 }
 
@@ -188,6 +189,74 @@ def _directives(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
             if use:
                 errors.append(f"{where}[{i}] ({name}) on {host}: the role writes {name} itself. "
                               f"Allowed: a directive the role does not write; set {use} instead.")
+    return errors
+
+
+def _where(listen: t.Any) -> tuple[str, str]:
+    """(address, port) of a listen, the wildcard forms as one: ``80``, ``*:80`` and ``0.0.0.0:80``."""
+    first = (str(listen).split() or [""])[0]
+    address, _, port = first.rpartition(":")
+    return ("*" if address in ("", "*", "0.0.0.0") else address.lower()), port
+
+
+def _names(server: t.Mapping[str, t.Any]) -> set[str]:
+    raw = server.get("server_name", "_")
+    return set(raw.split() if isinstance(raw, str) else [str(n) for n in raw or []])
+
+
+def _tls(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    """TLS servers: one pair per name; plain and TLS servers never share an address and port
+    (nginx would make the port TLS for both); a port-80 redirect never shares an address, port
+    and name with another server (nginx would answer only one of them)."""
+    from ._nginx_tls import DEFAULT_LISTEN, key_matches, material_id, redirect_listen  # pylint: disable=import-outside-toplevel
+    from ._types import PEM_CERTIFICATE, PEM_PRIVATE_KEY  # pylint: disable=import-outside-toplevel
+
+    errors = []
+    raw = values.get("nginx_lb_servers")
+    servers = [(j, e) for j, e in enumerate(raw if isinstance(raw, list) else []) if isinstance(e, t.Mapping)]
+    pairs: dict[str, tuple[str, str]] = {}
+    # (address, port) -> [(what, is_tls, names)] of every server nginx would get, the health server too
+    sockets: dict[tuple[str, str], list[tuple[str, bool, set[str]]]] = {}
+    health = values.get("nginx_lb_health_listen", "")
+    sockets.setdefault(_where(health), []).append(("nginx_lb_health_listen", False, {"_"}))
+    for j, server in servers:
+        what = f"nginx_lb_servers[{j}] ({server.get('upstream')})"
+        tls = server.get("tls")
+        if not isinstance(tls, t.Mapping):
+            for listen in server.get("listen") or ["80"]:
+                sockets.setdefault(_where(listen), []).append((what, False, _names(server)))
+            continue
+        name = str(tls.get("name"))
+        certificate, key = tls.get("certificate"), tls.get("key")
+        if PEM_CERTIFICATE.accepts(certificate) and PEM_PRIVATE_KEY.accepts(key) and key_matches(certificate, key) is False:
+            errors.append(f"{what} on {host}: tls.key ({name}) is not the private key of the first certificate in "
+                          "tls.certificate. Allowed: the key of the server's certificate, the certificate first in the chain.")
+        ident = material_id(str(certificate or ""), str(key or ""))
+        first = pairs.setdefault(name, (what, ident))
+        if first[1] != ident:
+            errors.append(f"{what} on {host}: tls.name {name} is also the name of {first[0]}'s certificate and key, and "
+                          "these differ. Allowed: one name per certificate and key (the files are named after it).")
+        listens = server.get("listen") or [DEFAULT_LISTEN]
+        for listen in listens:
+            sockets.setdefault(_where(listen), []).append((what, True, _names(server)))
+        if tls.get("redirect_http"):
+            on_80 = [str(x) for x in listens if _where(x)[1] == "80"]
+            if on_80:
+                errors.append(f"{what} on {host} has tls.redirect_http and the TLS listen '{on_80[0]}' on port 80, where "
+                              "the redirect listens. Allowed: redirect_http with TLS listens on other ports.")
+            for where in dict.fromkeys(_where(redirect_listen(str(x))) for x in listens):
+                sockets.setdefault(where, []).append((f"{what}'s redirect_http", False, _names(server)))
+    for (address, port), users in sockets.items():
+        for i, (what, is_tls, names) in enumerate(users):
+            for other, other_tls, other_names in users[:i]:
+                if is_tls != other_tls:
+                    errors.append(f"{what} on {host} listens on {address}:{port} with{'' if is_tls else 'out'} TLS, "
+                                  f"{other} with{'' if other_tls else 'out'}: nginx would make that port TLS for both. "
+                                  "Allowed: plain and TLS servers on different ports or addresses.")
+                elif "redirect_http" in what + other and names & other_names:
+                    errors.append(f"{what} on {host} listens on {address}:{port} for {', '.join(sorted(names & other_names))}, "
+                                  f"as {other} does: nginx would answer only one of them. Allowed: the redirect's port 80 "
+                                  "free of other servers with the same server_name.")
     return errors
 
 
@@ -212,6 +281,7 @@ RULES: tuple[t.Callable[[str, t.Mapping[str, t.Any]], list[str]], ...] = (
     _health_path,
     _status_path,
     _directives,
+    _tls,
 )
 
 

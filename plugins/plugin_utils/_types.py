@@ -28,7 +28,13 @@ Decisions (and why):
 - ``listen``: ``PORT``, ``IPV4:PORT``, ``*:PORT`` or ``[IPV6]:PORT`` and only the
   flags ``default_server``, ``reuseport``, ``proxy_protocol``, ``bind``, ``backlog=N``
   (streams: ``udp`` instead of ``default_server``). ``ssl`` and ``http2`` are refused:
-  the role configures no certificates, so ``nginx -t`` would refuse them anyway.
+  a server with ``tls:`` gets them from the role (with its certificate; ``http2`` as the
+  installed nginx wants it).
+- TLS material (``tls.certificate``, ``tls.key``): PEM text, nothing but PEM blocks; the
+  certificate one or more ``CERTIFICATE`` blocks and no private key (its file is
+  world-readable), the key one unencrypted private key (nginx would ask for a passphrase).
+  Both are secrets in messages: never quoted, not even the certificate (it may be a key
+  pasted into the wrong field).
 - ``hash_key``: one to four nginx variables of a fixed set (``$remote_addr``,
   ``$binary_remote_addr``, ``$request_uri``, ``$uri``, ``$host``, ``$cookie_NAME``,
   ``$arg_NAME``, ``$http_NAME``, ... ; streams: address and port variables),
@@ -476,8 +482,9 @@ SIZE = Type("size", "an nginx size: a number of bytes, optionally followed by k,
 
 _LISTEN_FLAGS = {"http": ("default_server", "reuseport", "proxy_protocol", "bind"),
                  "stream": ("udp", "reuseport", "proxy_protocol", "bind")}
-_REFUSED_FLAGS = {"ssl": "the role configures no certificates", "http2": "the role configures no TLS",
-                  "quic": "the role configures no TLS", "default": "write default_server"}
+_REFUSED_FLAGS = {"ssl": "give the server a tls: mapping, the role adds ssl to its listens",
+                  "http2": "give the server a tls: mapping (http2 is on by default there)",
+                  "quic": "the role configures no HTTP/3", "default": "write default_server"}
 
 
 def listen(context: str = "http") -> Type:
@@ -621,6 +628,63 @@ def _directive_value(value: t.Any) -> str:
 DIRECTIVE_VALUE = Type("directive_value", "a non-empty string (or an integer) of printable characters without "
                        + " ".join(DIRECTIVE_REFUSED) + ": words separated by single spaces, each bare or quoted whole "
                        "with \" or ' (a quoted word may hold spaces)", _directive_value)
+
+# --------------------------------------------------------------------------
+# nginx: TLS material (the tls: mapping of an nginx_lb_servers item). Files, not configuration
+# text: what matters is that each is what its field says, so a private key never lands in the
+# world-readable certificate file, and that no message ever quotes one.
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9]+(?: [A-Z0-9]+)*)-----\n(.*?)\n?-----END ([A-Z0-9 ]+)-----", re.S)
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
+
+
+def _pem_blocks(value: t.Any) -> list[str]:
+    """The labels of the PEM blocks that make up ``value``, or _Bad (never quoting it)."""
+    s = _str(value).strip().replace("\r\n", "\n")
+    if not s:
+        raise _Bad("empty")
+    labels, pos = [], 0
+    for m in _PEM_BLOCK.finditer(s):
+        if s[pos:m.start()].strip():
+            raise _Bad("text outside the PEM blocks")
+        if m.group(1) != m.group(3):
+            raise _Bad(f"a {m.group(1)} block ends as {m.group(3)}")
+        lines = [x.strip() for x in m.group(2).split("\n") if x.strip()]
+        if any(":" in x for x in lines) and m.group(1).endswith("PRIVATE KEY"):
+            raise _Bad("an encrypted key (Proc-Type headers): nginx would ask for its passphrase at every start")
+        if not lines or not all(_BASE64_LINE.fullmatch(x) for x in lines):
+            raise _Bad(f"a {m.group(1)} block that is not base64 between its BEGIN and END lines")
+        labels.append(m.group(1))
+        pos = m.end()
+    if s[pos:].strip():
+        raise _Bad("text outside the PEM blocks (or a block without its END line)")
+    return labels
+
+
+def _pem_certificate(value: t.Any) -> str:
+    labels = _pem_blocks(value)
+    if any("PRIVATE KEY" in x for x in labels):
+        raise _Bad("it holds a private key, and the certificate file is world-readable: give the key as tls.key")
+    if not labels or any(x != "CERTIFICATE" for x in labels):
+        raise _Bad("blocks other than -----BEGIN CERTIFICATE----- (" + ", ".join(sorted(set(labels) - {"CERTIFICATE"})) + ")")
+    return str(value)
+
+
+def _pem_private_key(value: t.Any) -> str:
+    labels = [x for x in _pem_blocks(value) if x != "EC PARAMETERS"]  # openssl ecparam -genkey writes them first
+    if "ENCRYPTED PRIVATE KEY" in labels:
+        raise _Bad("an encrypted key: nginx would ask for its passphrase at every start")
+    if len(labels) != 1 or labels[0] not in KEY_LABELS:
+        found = ", ".join(labels) if labels else "none"
+        raise _Bad(f"the blocks {found}: exactly one private key block (" + ", ".join(KEY_LABELS) + ")")
+    return str(value)
+
+
+PEM_CERTIFICATE = Type("pem_certificate", "PEM text of one or more -----BEGIN CERTIFICATE----- blocks (the server's "
+                       "certificate first, then the chain), nothing else", _pem_certificate, secret=True)
+PEM_PRIVATE_KEY = Type("pem_private_key", "PEM text of one unencrypted private key (-----BEGIN PRIVATE KEY-----, "
+                       "RSA PRIVATE KEY or EC PRIVATE KEY), nothing else", _pem_private_key, secret=True)
 
 # --------------------------------------------------------------------------
 # keepalived specifics
@@ -829,7 +893,10 @@ def _check(spec: Spec, value: t.Any, path: str, host: str | None, out: list[str]
         return
     # Record
     if not isinstance(value, t.Mapping):
-        out.append(f"{path}{_on(host)}: found {_show(value)}; allowed: a mapping with the keys {', '.join(spec.fields)}")
+        # a record that holds a secret (tls: {key}) given as a string may be the secret itself
+        holds_secret = secret or any(isinstance(f, Type) and f.secret for f in spec.fields.values())
+        found = _show_secret(value) if holds_secret else _show(value)
+        out.append(f"{path}{_on(host)}: found {found}; allowed: a mapping with the keys {', '.join(spec.fields)}")
         return
     name = value.get(spec.label) if spec.label else None
     shown = f"{path} ({name})" if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) else path
@@ -972,6 +1039,8 @@ NGINX_VARS: dict[str, Spec] = {
         "upstream": NGINX_NAME, "listen": ListOf(LISTEN_HTTP, min_len=1, scalar_ok=True), "server_name": SERVER_NAMES,
         "proxy_next_upstream": NEXT_UPSTREAM, "proxy_connect_timeout": DURATION, "proxy_read_timeout": DURATION,
         "proxy_send_timeout": DURATION, "directives": NGINX_DIRECTIVES,
+        "tls": Record({"name": NGINX_NAME, "certificate": PEM_CERTIFICATE, "key": PEM_PRIVATE_KEY, "http2": BOOL,
+                       "redirect_http": BOOL}, required=("name", "certificate", "key")),
     }, required=("upstream",), label="upstream")),
     "nginx_lb_streams": ListOf(Record({
         "name": NGINX_NAME, "listen": ListOf(LISTEN_STREAM, min_len=1, scalar_ok=True),

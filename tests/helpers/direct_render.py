@@ -99,8 +99,13 @@ def keepalived_vars(hosts: list[str], hostvars: t.Mapping[str, t.Mapping[str, t.
 
 def nginx_vars(hostvars: t.Mapping[str, t.Any], host: str) -> dict[str, t.Any]:
     """The variables the nginx templates see on ``host`` (roles/nginx/vars/*.yml, Debian)."""
+    from ansible_collections.halb.pair.plugins.plugin_utils._nginx_tls import plan
+
     debian = yaml.safe_load((ROLES / "nginx" / "vars" / "Debian.yml").read_text())
-    return {**defaults("nginx", host), **debian, **hostvars, "inventory_hostname": host}
+    v = {**defaults("nginx", host), **debian, **hostvars, "inventory_hostname": host}
+    # as vars/main.yml (halb.pair.nginx_tls; __nginx_lb_version: what `nginx -v` printed)
+    v["__nginx_lb_tls"] = plan(v["nginx_lb_servers"], v["nginx_lb_conf_dir"], v.get("__nginx_lb_version", ""))
+    return v
 
 
 def write_tree(base: Path, files: dict[str, str]) -> None:

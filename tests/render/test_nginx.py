@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.netns import UNSHARE_NET
+from tests.helpers.tls import body_lines, self_signed
 from tests.helpers.tools import tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,10 +146,10 @@ def host_vars(base: Path) -> dict:
     }
 
 
-def run_playbook(tmp: Path, hosts: dict, extra: dict | None = None) -> subprocess.CompletedProcess:
+def run_playbook(tmp: Path, hosts: dict, extra: dict | None = None, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     inventory = tmp / f"inventory-{len(list(tmp.glob('inventory-*')))}.json"
     inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
-    cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(PLAYBOOK)]
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(PLAYBOOK), *args]
     # the roles' nginx is the distribution's path (vars/Debian.yml, which outranks inventory
     # vars): the tests' is the one found here (scripts/bootstrap's .cache/tools on a new machine)
     cmd += ["-e", json.dumps({"__nginx_lb_binary": NGINX, "__web_backend_binary": NGINX, **(extra or {})})]
@@ -343,6 +345,32 @@ STREAM_CASE = {
 }
 
 
+# TLS termination: a certificate made for the test (tests/helpers/tls.py), a TLS server on
+# the VIP and a port, redirected from port 80, beside a plain server.
+TLS_CERT, TLS_KEY = self_signed("www.example.test")
+TLS_CERT2, TLS_KEY2 = self_signed("www.example.test", "rsa", "traditional")
+TLS_VARS = {
+    "nginx_lb_upstreams": [{"name": "web", "servers": WEB2}],
+    "nginx_lb_servers": [
+        {"upstream": "web", "server_name": "www.example.test", "listen": ["198.51.100.100:443", "8443"],
+         "tls": {"name": "www", "certificate": TLS_CERT, "key": TLS_KEY, "redirect_http": True}},
+        {"upstream": "web", "listen": ["8080"]},
+    ],
+}
+
+
+def material_id(cert: str, key: str) -> str:
+    """The README's rule, by hand: 16 hex digits of SHA-256 over the PEM texts (each ending in
+    one newline) joined by a NUL."""
+    return hashlib.sha256(f"{cert.strip()}\n\0{key.strip()}\n".encode()).hexdigest()[:16]
+
+
+def nginx_has_http2_directive() -> bool:
+    """nginx 1.25.1 and later take `http2 on;` (and deprecate `listen ... http2`)."""
+    out = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr
+    return tuple(int(x) for x in re.search(r"nginx/([0-9.]+)", out).group(1).split(".")) >= (1, 25, 1)
+
+
 @pytest.fixture(scope="session")
 def stream_module(tmp_path_factory) -> str | None:
     """ngx_stream_module.so matching the host's nginx: installed, or the distribution's
@@ -378,6 +406,8 @@ def rendered(tmp_path_factory, stream_module):
         hosts[name] = {**make_conf_dir(tmp / name), **case["vars"]}
     if stream_module and NETNS_OK:
         hosts["streams"] = {**make_conf_dir(tmp / "streams", stream_module), **STREAM_CASE["vars"]}
+    if NETNS_OK:  # the VIP listen
+        hosts["tls"] = {**make_conf_dir(tmp / "tls"), **TLS_VARS}
     web = tmp / "web1" / "etc"
     (web / "conf.d").mkdir(parents=True)
     (web / "mime.types").write_text("types {\n    text/html html;\n}\n")
@@ -544,6 +574,137 @@ def test_stream_case(rendered, stream_module):
     assert [directives(c) for _, c in blocks(stream, "server")] == STREAM_CASE["stream_servers"]
 
 
+# --------------------------------------------------------------------------
+# TLS termination
+
+def _tls_servers(base: Path) -> list:
+    return blocks(parse((base / "etc" / "conf.d" / "halb-lb.conf").read_text()), "server")
+
+
+@needs_netns
+def test_tls_server_renders_and_passes_real_nginx_t(rendered):
+    base = _case_dir(rendered, "tls")
+    proc = nginx_t(base)
+    assert proc.returncode == 0, proc.stderr
+    ident = material_id(TLS_CERT, TLS_KEY)
+    health, www, redirect, plain = _tls_servers(base)
+    assert "listen 8081" in directives(health[1])
+    http2_on = nginx_has_http2_directive()
+    listen_http2 = "" if http2_on else " http2"
+    assert directives(www[1]) == [
+        f"listen 198.51.100.100:443 ssl{listen_http2}", f"listen 8443 ssl{listen_http2}", "server_name www.example.test",
+        *(["http2 on"] if http2_on else []),
+        f"ssl_certificate halb-tls/www-{ident}.crt", f"ssl_certificate_key halb-tls/www-{ident}.key",
+        "ssl_protocols TLSv1.2 TLSv1.3", "ssl_session_cache shared:halb_tls:10m", "ssl_session_timeout 1d",
+        "ssl_session_tickets off", "add_header X-HALB-Node $hostname always",
+    ]
+    assert "proxy_set_header X-Forwarded-Proto $scheme" in directives(blocks(www[1], "location")[0][1])
+    # tls.redirect_http: port 80 of each listen's address, a 301 to https (the first listen's port is 443)
+    assert redirect[1] == [("listen 198.51.100.100:80", None), ("listen 80", None), ("server_name www.example.test", None),
+                           ("add_header X-HALB-Node $hostname always", None), ("return 301 https://$host$request_uri", None)]
+    assert [d for d in directives(plain[1]) if d.startswith(("listen", "ssl"))] == ["listen 8080"]
+
+
+@needs_netns
+def test_tls_files_modes_and_owner(rendered):
+    tls_dir = _case_dir(rendered, "tls") / "etc" / "halb-tls"
+    ident = material_id(TLS_CERT, TLS_KEY)
+    assert sorted(p.name for p in tls_dir.iterdir()) == [f"www-{ident}.crt", f"www-{ident}.key"]
+    cert, key = tls_dir / f"www-{ident}.crt", tls_dir / f"www-{ident}.key"
+    assert (cert.read_text(), key.read_text()) == (TLS_CERT, TLS_KEY)
+    assert stat.S_IMODE(cert.stat().st_mode) == 0o644
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(tls_dir.stat().st_mode) == 0o755
+    if os.geteuid() == 0:  # the role asks for root:root; only root can give it
+        assert (key.stat().st_uid, key.stat().st_gid, cert.stat().st_uid) == (0, 0, 0)
+
+
+@needs_netns
+def test_tls_key_never_in_the_output(tmp_path):
+    """-vvvv and --diff, a first run (the key is written) and a second one (not): no line of the
+    key in anything ansible-playbook prints; the certificate's lines neither (its file is not
+    secret, but its task shows nothing at all)."""
+    hosts = {"lb1": {**make_conf_dir(tmp_path / "lb1"), **TLS_VARS}}
+    for first in (True, False):
+        proc = run_playbook(tmp_path, hosts, args=("-vvvv", "--diff"))
+        assert recap(proc.stdout)["lb1"]["failed"] == 0, proc.stdout[-4000:]
+        out = proc.stdout + proc.stderr
+        if first:  # the diffs are shown: the HTTP file's names the key's file
+            assert "ssl_certificate_key halb-tls/www-" in out, "no diff shown: the test would prove nothing"
+        leaked = [line for line in body_lines(TLS_KEY) + body_lines(TLS_CERT) if line in out]
+        assert leaked == []
+    assert (tmp_path / "lb1" / "etc" / "halb-tls" / f"www-{material_id(TLS_CERT, TLS_KEY)}.key").exists()
+
+
+@needs_netns
+def test_tls_new_pair_gets_new_files_and_the_old_pair_goes(tmp_path, rendered):
+    shutil.copytree(_case_dir(rendered, "tls"), tmp_path / "lb1", symlinks=True)
+    new = {**TLS_VARS, "nginx_lb_servers": [{**TLS_VARS["nginx_lb_servers"][0], "tls": {
+        "name": "www", "certificate": TLS_CERT2, "key": TLS_KEY2, "redirect_http": True}}, TLS_VARS["nginx_lb_servers"][1]]}
+    proc = run_playbook(tmp_path, {"lb1": {**host_vars(tmp_path / "lb1"), **new}})
+    assert recap(proc.stdout)["lb1"]["failed"] == 0, proc.stdout[-4000:]
+    ident = material_id(TLS_CERT2, TLS_KEY2)
+    tls_dir = tmp_path / "lb1" / "etc" / "halb-tls"
+    assert sorted(p.name for p in tls_dir.iterdir()) == [f"www-{ident}.crt", f"www-{ident}.key"], "the old pair was not pruned"
+    assert f"ssl_certificate_key halb-tls/www-{ident}.key" in directives(_tls_servers(tmp_path / "lb1")[1][1])
+    assert nginx_t(tmp_path / "lb1").returncode == 0
+
+
+@needs_netns
+def test_tls_refused_configuration_leaves_the_live_one_and_its_files(tmp_path, rendered):
+    """A key that is not the certificate's, past the preflight (which refuses it: the case
+    PREFLIGHT_BAD tls_key_mismatch) to show the last line of defence: the real nginx -t. The
+    live HTTP file, and the pair it references, stay as they were; the new files, referenced
+    by nothing, go with the next configuration that is written."""
+    shutil.copytree(_case_dir(rendered, "tls"), tmp_path / "lb1", symlinks=True)
+    etc = tmp_path / "lb1" / "etc"
+    live = (etc / "conf.d" / "halb-lb.conf").read_bytes()
+    old = sorted(p.name for p in (etc / "halb-tls").iterdir())
+    # a key of the certificate's type (nginx -t takes one of another type: the preflight does not)
+    bad = {**TLS_VARS, "nginx_lb_servers": [{**TLS_VARS["nginx_lb_servers"][0], "tls": {
+        "name": "www", "certificate": TLS_CERT, "key": self_signed("other.example.test")[1]}}, TLS_VARS["nginx_lb_servers"][1]]}
+    proc = run_playbook(tmp_path, {"lb1": {**host_vars(tmp_path / "lb1"), **bad}},
+                        extra={"nginx_test_entry_points": ["set_vars", "configure"]})
+    assert recap(proc.stdout)["lb1"]["failed"] == 1, proc.stdout[-4000:]
+    assert "key values mismatch" in _flat(proc)
+    assert (etc / "conf.d" / "halb-lb.conf").read_bytes() == live
+    assert set(old) <= {p.name for p in (etc / "halb-tls").iterdir()}, "the live configuration's pair was removed"
+    assert nginx_t(tmp_path / "lb1").returncode == 0, "the live configuration no longer passes nginx -t"
+    # the next good run writes its configuration and prunes the refused pair's files
+    proc = run_playbook(tmp_path, {"lb1": {**host_vars(tmp_path / "lb1"), **TLS_VARS}})
+    assert recap(proc.stdout)["lb1"]["failed"] == 0, proc.stdout[-4000:]
+    assert sorted(p.name for p in (etc / "halb-tls").iterdir()) == old
+
+
+@needs_netns
+def test_tls_check_mode_before_the_first_tls_run(tmp_path, rendered):
+    """--check on a node deployed without TLS, now given a TLS server: the HTTP file's validator
+    cannot see the pair the run would write first (the TLS task's changed paths, passed as
+    pending: a warning, not a refusal), and nothing is written."""
+    shutil.copytree(_case_dir(rendered, "rr_single"), tmp_path / "lb1", symlinks=True)
+    before = tree_hash(tmp_path / "lb1" / "etc")
+    proc = run_playbook(tmp_path, {"lb1": {**host_vars(tmp_path / "lb1"), **TLS_VARS}}, args=("--check",))
+    assert recap(proc.stdout)["lb1"]["failed"] == 0, proc.stdout[-4000:]
+    assert "check mode cannot predict its validation" in _flat(proc) and "halb-tls/www-" in _flat(proc)
+    assert tree_hash(tmp_path / "lb1" / "etc") == before
+    leaked = [line for line in body_lines(TLS_KEY) if line in proc.stdout + proc.stderr]
+    assert leaked == []
+
+
+@needs_netns
+def test_tls_http2_form_follows_the_nginx_version(tmp_path):
+    """The role writes `http2 on;` for nginx 1.25.1 and later (Debian 13's 1.26), which an older
+    nginx (Debian 12's 1.22) refuses: the validator keeps it out. As if the installed nginx
+    were 1.26.3 (the version the role reads, overridden), with this host's nginx validating."""
+    if nginx_has_http2_directive():
+        pytest.skip("this host's nginx takes `http2 on;`: the other form is tested by test_tls_server_renders...")
+    hosts = {"lb1": {**make_conf_dir(tmp_path / "lb1"), **TLS_VARS}}
+    proc = run_playbook(tmp_path, hosts, extra={"__nginx_lb_version": "nginx version: nginx/1.26.3"})
+    assert recap(proc.stdout)["lb1"]["failed"] == 1
+    assert 'unknown directive "http2"' in _flat(proc)
+    assert not (tmp_path / "lb1" / "etc" / "conf.d" / "halb-lb.conf").exists()
+
+
 def test_web_backend(rendered):
     base = _case_dir(rendered, "web1")
     etc = base / "etc"
@@ -613,6 +774,11 @@ PREFLIGHT_BAD = {
         "nginx_lb_servers[0] (web).directives[0] (client_max_body_size).value on directive_injection: found '1; } server {' "
         "(holds ';', which nginx reads as structure",
     ),
+    "tls_key_mismatch": (
+        {**GOOD, "nginx_lb_servers": [{"upstream": "web", "tls": {"name": "www", "certificate": TLS_CERT, "key": TLS_KEY2}}]},
+        "nginx_lb_servers[0] (web) on tls_key_mismatch: tls.key (www) is not the private key of the first certificate in "
+        "tls.certificate.",
+    ),
     "backup_ip_hash": (
         {**GOOD, "nginx_lb_upstreams": [{"name": "web", "method": "ip_hash",
                                          "servers": [{"address": "198.51.100.21", "backup": True}]}]},
@@ -638,6 +804,8 @@ def test_preflight_and_argument_spec_refusals(tmp_path):
         assert result[name]["failed"] == 1, name
         assert message in flat, f"{name}: {message!r} not in output"
         assert not (tmp_path / name / "etc" / "conf.d" / "halb-lb.conf").exists(), f"{name}: a file was written"
+    assert not (tmp_path / "tls_key_mismatch" / "etc" / "halb-tls").exists()
+    assert [line for line in body_lines(TLS_KEY2) + body_lines(TLS_CERT) if line in proc.stdout + proc.stderr] == []
 
 
 def test_broken_config_is_rejected_and_live_file_kept(tmp_path, rendered, stream_module):

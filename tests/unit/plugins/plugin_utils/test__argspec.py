@@ -92,6 +92,16 @@ def test_secret_never_quoted(secret):
     assert problems == ["v on lb1: found <secret of 8 characters> (str); allowed: an integer"]
 
 
+def test_a_scalar_for_a_mapping_that_holds_a_secret_is_not_quoted():
+    # tls: "-----BEGIN PRIVATE KEY-----..." instead of tls: {key: ...}
+    spec = {"tls": {"type": "dict", "options": {"name": {"type": "str"}, "key": {"type": "str", "no_log": True}}}}
+    problems = check(spec, {"tls": "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n"}, "lb1")[1]
+    assert problems == ["tls on lb1: found <secret of 37 characters> (str); allowed: a mapping"]
+    # a mapping without secrets is quoted as before
+    spec = {"d": {"type": "dict", "options": {"name": {"type": "str"}}}}
+    assert check(spec, {"d": "plain"}, "lb1")[1] == ["d on lb1: found 'plain' (str); allowed: a mapping"]
+
+
 def test_every_problem_at_once():
     spec = {"a": {"type": "int"}, "b": {"type": "bool"}}
     assert len(check(spec, {"a": "x", "b": "z"}, "lb1")[1]) == 2

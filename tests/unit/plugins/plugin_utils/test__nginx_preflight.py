@@ -13,6 +13,8 @@ import yaml
 from ansible_collections.halb.pair.plugins.plugin_utils import _nginx_preflight
 from ansible_collections.halb.pair.plugins.plugin_utils._nginx_preflight import check, listen_port
 
+from tests.helpers.tls import encrypted_key, self_signed
+
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "nginx"
 OPTIONS = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
@@ -20,6 +22,13 @@ DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 DEFAULTS["nginx_lb_health_listen"] = DEFAULTS["nginx_lb_health_port"]
 
 WEB2 = [{"address": "198.51.100.21"}, {"address": "198.51.100.22"}]
+CERT, KEY = self_signed()
+CERT2, KEY2 = self_signed("api.example.test")
+RSA_KEY = self_signed("rsa.example.test", "rsa", "traditional")[1]
+
+
+def tls(**kw):
+    return {"name": "www", "certificate": CERT, "key": KEY, **kw}
 GOOD = {"nginx_lb_upstreams": [{"name": "web", "servers": WEB2}], "nginx_lb_servers": [{"upstream": "web"}]}
 
 
@@ -74,6 +83,12 @@ ACCEPTED = [
                       {"name": "proxy_set_header", "value": 'Accept-Encoding ""'}]}],
                   "nginx_lb_streams": [{"name": "pg", "listen": ["5432"], "servers": [{"address": "198.51.100.21", "port": 5432}],
                                         "directives": [{"name": "tcp_nodelay", "value": "on"}]}]}, id="directives"),
+    # TLS termination (tests/render/test_nginx.py TLS_CASE)
+    pytest.param({"nginx_lb_servers": [
+        {"upstream": "web", "server_name": "www.example.test", "listen": ["198.51.100.100:443"], "tls": tls(redirect_http=True)},
+        {"upstream": "web", "server_name": "www.example.test", "listen": ["198.51.100.101:443"], "tls": tls(http2=False)},
+        {"upstream": "web", "listen": ["8443"], "tls": {"name": "api", "certificate": CERT2, "key": KEY2, "redirect_http": True}},
+        {"upstream": "web", "listen": ["8080"]}]}, id="tls"),
     # Extra vars and INI inventories give strings: converted as Ansible's own validation does.
     pytest.param({"nginx_lb_health_port": "9000", "nginx_lb_worker_connections": "512", "nginx_lb_nonlocal_bind": "no",
                   "nginx_lb_upstreams": [{"name": "web", "servers": [{"address": "198.51.100.21", "port": "8080"}]}]},
@@ -239,6 +254,40 @@ REFUSED = [
                                         "directives": [{"name": "proxy_pass", "value": "198.51.100.23:5432"}]}]},
                  "nginx_lb_streams[0] (pg).directives[0] (proxy_pass) on lb1: the role writes proxy_pass itself. Allowed: a "
                  "directive the role does not write; set the stream's servers instead.", id="directive-modeled-stream"),
+    # TLS: listens, one pair per name, plain and TLS apart, the redirect's port 80 free
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": ["443 ssl"]}]},
+                 "nginx_lb_servers[0] (web).listen[0] on lb1: found '443 ssl' ('ssl' is refused: give the server a tls: mapping",
+                 id="tls-ssl-in-listen"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [{"name": "ssl_certificate", "value": "/etc/ssl/x.pem"}]}]},
+                 "nginx_lb_servers[0] (web).directives[0] (ssl_certificate) on lb1: the role writes ssl_certificate itself. "
+                 "Allowed: a directive the role does not write; set the server's tls instead.", id="tls-ssl-certificate-directive"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": ["198.51.100.100:443"], "tls": tls()},
+                                       {"upstream": "api", "listen": ["198.51.100.101:443"], "tls": tls(certificate=CERT2, key=KEY2)}],
+                  "nginx_lb_upstreams": [{"name": "web", "servers": WEB2}, {"name": "api", "servers": WEB2}]},
+                 "nginx_lb_servers[1] (api) on lb1: tls.name www is also the name of nginx_lb_servers[0] (web)'s certificate and "
+                 "key, and these differ. Allowed: one name per certificate and key (the files are named after it).", id="tls-name-two-pairs"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "tls": tls(key=KEY2)}]},
+                 "nginx_lb_servers[0] (web) on lb1: tls.key (www) is not the private key of the first certificate in "
+                 "tls.certificate. Allowed: the key of the server's certificate, the certificate first in the chain.",
+                 id="tls-key-of-another-certificate"),
+    # nginx -t takes a key of another type than the certificate's (OpenSSL files it apart): the preflight does not
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "tls": tls(key=RSA_KEY)}]},
+                 "nginx_lb_servers[0] (web) on lb1: tls.key (www) is not the private key", id="tls-key-of-another-type"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "tls": tls(certificate=CERT2 + CERT)}]},
+                 "nginx_lb_servers[0] (web) on lb1: tls.key (www) is not the private key of the first certificate",
+                 id="tls-chain-in-the-wrong-order"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": ["80"], "tls": tls(redirect_http=True)}]},
+                 "nginx_lb_servers[0] (web) on lb1 has tls.redirect_http and the TLS listen '80' on port 80, where the redirect "
+                 "listens. Allowed: redirect_http with TLS listens on other ports.", id="tls-redirect-on-80"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "listen": ["8443"]}, {"upstream": "web", "listen": ["*:8443"], "tls": tls()}]},
+                 "nginx_lb_servers[1] (web) on lb1 listens on *:8443 with TLS, nginx_lb_servers[0] (web) without: nginx would "
+                 "make that port TLS for both. Allowed: plain and TLS servers on different ports or addresses.", id="tls-and-plain-one-port"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "tls": tls()}], "nginx_lb_health_listen": "443"},
+                 "nginx_lb_servers[0] (web) on lb1 listens on *:443 with TLS, nginx_lb_health_listen without:", id="tls-on-the-health-port"),
+    pytest.param({"nginx_lb_servers": [{"upstream": "web"}, {"upstream": "web", "tls": tls(redirect_http=True)}]},
+                 "nginx_lb_servers[1] (web)'s redirect_http on lb1 listens on *:80 for _, as nginx_lb_servers[0] (web) does: nginx "
+                 "would answer only one of them. Allowed: the redirect's port 80 free of other servers with the same server_name.",
+                 id="tls-redirect-clash"),
     # types, from meta/argument_specs.yml, before the rules
     pytest.param({"nginx_lb_upstreams": [{"name": "web", "method": "random", "servers": WEB2}]},
                  "nginx_lb_upstreams[0].method on lb1: found 'random' (str); allowed: one of round_robin, least_conn, ip_hash, hash",
@@ -269,6 +318,37 @@ REFUSED = [
 def test_refused(overrides, message):
     errors = check("lb1", values(**overrides), OPTIONS)
     assert any(message in e for e in errors), errors
+
+
+# TLS material that is not what its field says: refused, and no message holds a line of a key
+# (or of a certificate: it may be a key in the wrong field). (tls, fragment of the message)
+TLS_REFUSED = [
+    pytest.param({"name": "www", "certificate": CERT}, "nginx_lb_servers[0].tls.key on lb1: missing; allowed: a string (required)",
+                 id="key-missing"),
+    pytest.param(tls(key="hunter2"), "nginx_lb_servers[0] (web).tls (www).key on lb1: found <secret of 7 characters, 7 bytes> "
+                 "(text outside the PEM blocks (or a block without its END line)); allowed: PEM text of one unencrypted private key",
+                 id="key-not-pem"),
+    pytest.param(tls(key=CERT), "tls (www).key on lb1: found <secret of", id="certificate-as-key"),
+    pytest.param(tls(certificate=CERT + KEY), "tls (www).certificate on lb1: found <secret of", id="key-in-certificate"),
+    pytest.param(tls(certificate=KEY, key=CERT), "(it holds a private key, and the certificate file is world-readable", id="swapped"),
+    pytest.param(tls(key=encrypted_key()), "(an encrypted key: nginx would ask for its passphrase at every start)", id="key-encrypted"),
+    pytest.param(tls(name="www/../x"), "nginx_lb_servers[0] (web).tls.name on lb1: found 'www/../x'; allowed: a letter, then",
+                 id="name-path"),
+    pytest.param(tls(http2="maybe"), "nginx_lb_servers[0].tls.http2 on lb1: found 'maybe' (str); allowed: a boolean", id="http2-not-bool"),
+    pytest.param(KEY, "nginx_lb_servers[0].tls on lb1: found <secret of", id="tls-is-the-key"),
+    pytest.param(tls(extra=KEY), "nginx_lb_servers[0].tls on lb1: unknown key(s) extra; allowed: certificate, http2, key, name, "
+                 "redirect_http", id="unknown-key"),
+]
+
+
+@pytest.mark.parametrize(("value", "fragment"), TLS_REFUSED)
+def test_tls_refused_and_no_key_in_any_message(value, fragment):
+    errors = check("lb1", values(nginx_lb_servers=[{"upstream": "web", "tls": value}]), OPTIONS)
+    assert any(fragment in e for e in errors), errors
+    text = "\n".join(errors)
+    for pem in (KEY, CERT, KEY2):
+        for line in pem.splitlines()[1:-1]:
+            assert line not in text, "a line of PEM text is in a message"
 
 
 def test_rule_refuses_ip_hash_in_a_stream_without_the_type_check():

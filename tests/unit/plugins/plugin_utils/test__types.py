@@ -232,8 +232,8 @@ BAD = [
     (T.LISTEN_HTTP, "80 reuseport;", "not an allowed parameter"),
     (T.LISTEN_HTTP, "80;", ""),
     (T.LISTEN_HTTP, "80\n", ""),
-    (T.LISTEN_HTTP, "80 ssl", "no certificates"),
-    (T.LISTEN_HTTP, "80 http2", "no TLS"),
+    (T.LISTEN_HTTP, "80 ssl", "give the server a tls: mapping, the role adds ssl"),
+    (T.LISTEN_HTTP, "80 http2", "http2 is on by default there"),
     (T.LISTEN_HTTP, "80 udp", "not an allowed parameter"),
     (T.LISTEN_HTTP, "80 reuseport reuseport", "twice"),
     (T.LISTEN_HTTP, "80 backlog=0", "backlog=N"),
@@ -302,6 +302,69 @@ def test_auth_pass_refused_and_never_shown(password, why):
     problems = T.check_role_vars("keepalived", "lb1", {"keepalived_auth_pass": password})
     assert len(problems) == 1 and why in problems[0]
     assert not password or password not in problems[0]
+
+
+# TLS material (issue 19): what each field must hold, and no message ever quotes either.
+def _pem_cases():
+    from tests.helpers.tls import encrypted_key, self_signed
+
+    cert, key = self_signed()
+    chain = cert + self_signed("ca.example.test")[0]
+    rsa_cert, rsa_key = self_signed("rsa.example.test", "rsa", "traditional")
+    ec_params = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+    ec_key = self_signed("ec.example.test", "ec", "traditional")[1]
+    encrypted_rsa = rsa_key.replace("-----BEGIN RSA PRIVATE KEY-----\n",
+                                    "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n")
+    good = [(T.PEM_CERTIFICATE, cert), (T.PEM_CERTIFICATE, chain), (T.PEM_CERTIFICATE, rsa_cert.replace("\n", "\r\n")),
+            (T.PEM_PRIVATE_KEY, key), (T.PEM_PRIVATE_KEY, rsa_key), (T.PEM_PRIVATE_KEY, ec_params + ec_key),
+            (T.PEM_PRIVATE_KEY, "\n" + key + "\n\n")]
+    bad = [
+        (T.PEM_CERTIFICATE, cert + key, "it holds a private key, and the certificate file is world-readable"),
+        (T.PEM_CERTIFICATE, key, "it holds a private key"),
+        (T.PEM_CERTIFICATE, "", "empty"),
+        (T.PEM_CERTIFICATE, "subject=CN = www\n" + cert, "text outside the PEM blocks"),
+        (T.PEM_CERTIFICATE, cert.replace("-----END CERTIFICATE-----", ""), "text outside the PEM blocks"),
+        (T.PEM_CERTIFICATE, cert.replace("-----END CERTIFICATE-----", "-----END X509 CRL-----"), "a CERTIFICATE block ends as X509 CRL"),
+        (T.PEM_CERTIFICATE, cert.replace("MII", "M I I", 1), "not base64"),
+        (T.PEM_CERTIFICATE, "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", "blocks other than"),
+        (T.PEM_PRIVATE_KEY, cert, "the blocks CERTIFICATE: exactly one private key block"),
+        (T.PEM_PRIVATE_KEY, key + key, "the blocks PRIVATE KEY, PRIVATE KEY: exactly one"),
+        (T.PEM_PRIVATE_KEY, key + cert, "exactly one private key block"),
+        (T.PEM_PRIVATE_KEY, encrypted_key(), "an encrypted key: nginx would ask for its passphrase"),
+        (T.PEM_PRIVATE_KEY, encrypted_rsa, "an encrypted key (Proc-Type headers)"),
+        (T.PEM_PRIVATE_KEY, "hunter2", "text outside the PEM blocks"),
+        (T.PEM_PRIVATE_KEY, 12345, "a int, not a string"),
+    ]
+    return good, bad
+
+
+PEM_GOOD, PEM_BAD = _pem_cases()
+
+
+@pytest.mark.parametrize(("ty", "value"), PEM_GOOD, ids=lambda x: x.name if isinstance(x, T.Type) else None)
+def test_pem_accepted(ty, value):
+    assert ty(value) == value
+
+
+@pytest.mark.parametrize(("ty", "value", "why"), PEM_BAD, ids=lambda x: x.name if isinstance(x, T.Type) else repr(x)[:30])
+def test_pem_refused_and_never_shown(ty, value, why):
+    with pytest.raises(T.TypeCheckError) as info:
+        ty(value, "tls.key", "lb1")
+    msg = str(info.value)
+    assert why in msg
+    assert msg.startswith("tls.key on lb1: found <secret of " if isinstance(value, str) else "tls.key on lb1: found <secret of type")
+    for line in str(value).splitlines():
+        if len(line.strip()) > 8 and not line.startswith("-----"):
+            assert line.strip() not in msg, "a line of the PEM text is in the message"
+
+
+def test_a_tls_mapping_given_as_a_string_is_not_quoted():
+    from tests.helpers.tls import self_signed
+
+    key = self_signed()[1]
+    (msg,) = T.check_role_vars("nginx", "lb1", {"nginx_lb_servers": [{"upstream": "web", "tls": key}]})
+    assert msg.startswith(f"nginx_lb_servers[0] (web).tls on lb1: found <secret of {len(key)} characters")
+    assert key.splitlines()[1] not in msg
 
 
 def test_auth_pass_number_is_refused_as_not_a_string():
