@@ -117,3 +117,14 @@ def test_the_handlers_decide_from_the_node_not_from_what_this_run_registered():
     for h in _handlers("keepalived"):
         when = " ".join(map(str, h.get("when") or []))
         assert "_started" not in when, f"handler {h['name']!r} depends on a result this run may not have: {when}"
+
+
+def test_a_new_certificate_reloads_nginx_one_node_at_a_time_never_restarts():
+    """Issue 19: the TLS files' task notifies the reload (a new certificate or key is read by
+    a reload), which runs one node at a time and is a reload, never a restart."""
+    configure = yaml.safe_load((REPO / "roles" / "nginx" / "tasks" / "configure.yml").read_text())
+    tls_task = next(t for t in configure if "__nginx_lb_tls.files" in str(t.get("halb.pair.files", {}).get("files")))
+    assert tls_task["no_log"] is True and tls_task["diff"] is False
+    (reload,) = [h for h in _handlers("nginx") if tls_task["notify"] in (h["name"], h.get("listen"))]
+    assert reload["ansible.builtin.service"]["state"] == "reloaded"
+    assert reload.get("throttle") == 1
