@@ -12,7 +12,7 @@ from halb_lab.node import halb_probe as probe
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         self.send_response(200)
         self.send_header("X-HALB-Node", "lb1")
         self.send_header("Content-Length", "3")
