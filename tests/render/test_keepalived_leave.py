@@ -78,6 +78,31 @@ def what_the_role_writes() -> dict[str, object]:
             "stamps": stamps}
 
 
+def role_files_playbook(tmp: Path, switches: dict, listing: str, extra_vars: dict | None = None, no_log: bool = False) -> Path:
+    """A play that evaluates the role's own expressions (``listing``: a JSON template over them,
+    see what_the_role_writes) after its preflight, with the role's variables, and writes the
+    result to HALB_OUT/<host>/files.json: no task of the role runs, nothing is written on this
+    machine but that file."""
+    play = {
+        "name": "The keepalived role's files", "hosts": "lb", "gather_facts": False,
+        "vars": {**switches, "keepalived_manage_service": True, "__keepalived_service": "keepalived",
+                 "role_path": str(REPO / "roles" / "keepalived"), **(extra_vars or {})},
+        "tasks": [
+            {"name": "Preflight", "ansible.builtin.import_role": {"name": "halb.pair.keepalived", "tasks_from": "preflight.yml"}},
+            {"name": "Write", "no_log": no_log, "ansible.builtin.copy": {
+                "dest": "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}/files.json",
+                "content": listing, "mode": "0600"}},
+        ],
+    }
+    tmp.mkdir(parents=True, exist_ok=True)
+    # outside the role, the template lookups of its variables look in the playbook's templates/
+    for d in ("templates", "files"):
+        (tmp / d).symlink_to(REPO / "roles" / "keepalived" / d)
+    path = tmp / "files.yml"
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    return path
+
+
 def paths_playbook(tmp: Path, switches: dict) -> Path:
     w = what_the_role_writes()
     listing = (

@@ -17,7 +17,7 @@ import yaml
 
 from tests.helpers.ansible_run import REPO, default_interface, run_playbook
 from tests.helpers.kaconf import find, parse, value
-from tests.render.test_keepalived_leave import HOSTS, what_the_role_writes
+from tests.render.test_keepalived_leave import HOSTS, role_files_playbook, what_the_role_writes
 
 pytestmark = [
     pytest.mark.ansible,
@@ -137,24 +137,7 @@ def _host_files_playbook(tmp: Path, switches: dict) -> Path:
         " 'absent': (" + w["absent"] + "),"
         " 'sysctl_keys': __keepalived_sysctl_keys, 'lvs': __keepalived_lvs | bool} | to_json }}"
     )
-    play = {
-        "name": "The LVS host files", "hosts": "lb", "gather_facts": False,
-        "vars": {**switches, "keepalived_manage_service": True, "__keepalived_service": "keepalived",
-                 "role_path": str(REPO / "roles" / "keepalived")},
-        "tasks": [
-            {"name": "Preflight", "ansible.builtin.import_role": {"name": "halb.pair.keepalived", "tasks_from": "preflight.yml"}},
-            {"name": "Write", "ansible.builtin.copy": {
-                "dest": "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}/files.json",
-                "content": listing, "mode": "0600"}},
-        ],
-    }
-    tmp.mkdir(parents=True, exist_ok=True)
-    # outside the role, the template lookups of its variables look in the playbook's templates/
-    for d in ("templates", "files"):
-        (tmp / d).symlink_to(REPO / "roles" / "keepalived" / d)
-    path = tmp / "files.yml"
-    path.write_text(yaml.safe_dump([play], sort_keys=False))
-    return path
+    return role_files_playbook(tmp, switches, listing)
 
 
 MODULES = "/etc/modules-load.d/halb-pair-lvs.conf"

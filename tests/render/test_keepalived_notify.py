@@ -16,11 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.helpers.ansible_run import REPO, default_interface, run_playbook
+from tests.helpers.ansible_run import default_interface, run_playbook
 from tests.helpers.kaconf import find, instances, parse, value
-from tests.render.test_keepalived_leave import HOSTS, what_the_role_writes
+from tests.render.test_keepalived_leave import HOSTS, role_files_playbook, what_the_role_writes
 
 pytestmark = [
     pytest.mark.ansible,
@@ -40,26 +39,9 @@ def _playbook(tmp: Path, switches: dict) -> Path:
         "{{ {'files': (" + w["files"] + ") | items2dict(key_name='path', value_name='content'),"
         " 'dirs': (" + w["dirs"] + "), 'absent': (" + w["absent"] + ")} | to_json }}"
     )
-    play = {
-        "name": "The keepalived role's files", "hosts": "lb", "gather_facts": False,
-        "vars": {**switches, "keepalived_manage_service": True, "__keepalived_service": "keepalived",
-                 "role_path": str(REPO / "roles" / "keepalived"),
-                 # the role's scripts where `keepalived -t` below finds them (root-owned, 0755)
-                 "keepalived_libexec_dir": "{{ lookup('ansible.builtin.env', 'HALB_LIBEXEC') }}"},
-        "tasks": [
-            {"name": "Preflight", "ansible.builtin.import_role": {"name": "halb.pair.keepalived", "tasks_from": "preflight.yml"}},
-            {"name": "Write", "no_log": True, "ansible.builtin.copy": {
-                "dest": "{{ lookup('ansible.builtin.env', 'HALB_OUT') }}/{{ inventory_hostname }}/files.json",
-                "content": listing, "mode": "0600"}},
-        ],
-    }
-    tmp.mkdir(parents=True, exist_ok=True)
-    # outside the role, the template lookups of its variables look in the playbook's templates/
-    for d in ("templates", "files"):
-        (tmp / d).symlink_to(REPO / "roles" / "keepalived" / d)
-    path = tmp / "files.yml"
-    path.write_text(yaml.safe_dump([play], sort_keys=False))
-    return path
+    # the role's scripts where `keepalived -t` below finds them (root-owned, 0755)
+    return role_files_playbook(tmp, switches, listing, {"keepalived_libexec_dir": "{{ lookup('ansible.builtin.env', 'HALB_LIBEXEC') }}"},
+                               no_log=True)
 
 
 def role_files(tmp: Path, group: dict, host_vars: dict | None = None):
