@@ -109,7 +109,7 @@ options:
     default: []
     suboptions:
       path: {description: Absolute path of the directory., type: path, required: true}
-      keep: {description: Names of the entries to keep (names in the directory, not paths)., type: list, elements: str, default: []}
+      keep: {description: "Names of the entries to keep (names in the directory, not paths).", type: list, elements: str, default: []}
   pending:
     description:
       - Check mode only - paths an earlier task of this run would have changed (its RV(changed_paths)). A validator

@@ -195,7 +195,7 @@ def _directives(host: str, values: t.Mapping[str, t.Any]) -> list[str]:
 def _where(listen: t.Any) -> tuple[str, str]:
     """(address, port) of a listen, the wildcard forms as one: ``80``, ``*:80`` and ``0.0.0.0:80``."""
     first = (str(listen).split() or [""])[0]
-    address, _, port = first.rpartition(":")
+    address, _sep, port = first.rpartition(":")
     return ("*" if address in ("", "*", "0.0.0.0") else address.lower()), port
 
 

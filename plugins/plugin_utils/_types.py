@@ -580,14 +580,14 @@ NEXT_UPSTREAM = Type("proxy_next_upstream", "'off', or distinct words separated 
 # nginx: directives the role does not model (nginx_lb_http_directives, directives: of
 # servers and streams), rendered as ``NAME VALUE;``
 
-DIRECTIVE_NAME = pattern(r"[a-z][a-z0-9_]{0,63}", "directive_name",
-                         "a directive name: a lower-case letter, then up to 63 lower-case letters, digits or '_'")
+NGINX_DIRECTIVE_NAME = pattern(r"[a-z][a-z0-9_]{0,63}", "nginx_directive_name",
+                               "a directive name: a lower-case letter, then up to 63 lower-case letters, digits or '_'")
 #: What nginx's lexer reads as structure outside quotes ('\\' escapes the next character, even
 #: a ';' or a quote): refused everywhere in a value, inside quotes too.
-DIRECTIVE_REFUSED = "{};#\\"
+NGINX_DIRECTIVE_REFUSED = "{};#\\"
 
 
-def _directive_value(value: t.Any) -> str:
+def _nginx_directive_value(value: t.Any) -> str:
     if isinstance(value, bool):
         raise _Bad("a bool: YAML reads on, off, yes and no unquoted as one; quote the value ('on')")
     if isinstance(value, int):
@@ -598,7 +598,7 @@ def _directive_value(value: t.Any) -> str:
     for c in s:
         if not c.isprintable():  # newline, carriage return, tab, other controls and separators
             raise _Bad(f"holds {c!r}, which is not a printable character (a newline would end the directive)")
-        if c in DIRECTIVE_REFUSED:
+        if c in NGINX_DIRECTIVE_REFUSED:
             raise _Bad(f"holds {c!r}, which nginx reads as structure (a block, the end of a directive, a comment or an escape)")
     # Words separated by single spaces; a word is bare (no quotes in it) or quoted whole: an
     # unterminated quote would swallow the ';' and the directives after it.
@@ -625,9 +625,9 @@ def _directive_value(value: t.Any) -> str:
     return s
 
 
-DIRECTIVE_VALUE = Type("directive_value", "a non-empty string (or an integer) of printable characters without "
-                       + " ".join(DIRECTIVE_REFUSED) + ": words separated by single spaces, each bare or quoted whole "
-                       "with \" or ' (a quoted word may hold spaces)", _directive_value)
+NGINX_DIRECTIVE_VALUE = Type("nginx_directive_value", "a non-empty string (or an integer) of printable characters without "
+                             + " ".join(NGINX_DIRECTIVE_REFUSED) + ": words separated by single spaces, each bare or quoted whole "
+                             "with \" or ' (a quoted word may hold spaces)", _nginx_directive_value)
 
 # --------------------------------------------------------------------------
 # nginx: TLS material (the tls: mapping of an nginx_lb_servers item). Files, not configuration
@@ -750,14 +750,15 @@ PARAM_MATCH = choice("exact", "initial", "partial", name="param_match")
 
 
 #: A keepalived keyword the role does not model (keepalived_global_defs_directives, keepalived_instance_directives).
-DIRECTIVE_NAME = pattern(r"[a-z][a-z0-9_]{0,63}", "directive_name", "a keepalived keyword: a lower-case letter, then up to 63 of "
-                         "a-z, 0-9, '_'")
-_DIRECTIVE_WORD = r"[!-~]+"
-_DIRECTIVE_REFUSED = set("{}#!\"'\\$")
-DIRECTIVE_MAX_BYTES = 512
+KEEPALIVED_DIRECTIVE_NAME = pattern(r"[a-z][a-z0-9_]{0,63}", "keepalived_directive_name",
+                                    "a keepalived keyword: a lower-case letter, then up to 63 of "
+                                    "a-z, 0-9, '_'")
+_KEEPALIVED_DIRECTIVE_WORD = r"[!-~]+"
+_KEEPALIVED_DIRECTIVE_REFUSED = set("{}#!\"'\\$")
+KEEPALIVED_DIRECTIVE_MAX_BYTES = 512
 
 
-def _directive_value(value: t.Any) -> str:
+def _keepalived_directive_value(value: t.Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, float) and not isinstance(value, bool):
@@ -766,20 +767,20 @@ def _directive_value(value: t.Any) -> str:
             raise _Bad(f"the number {text} is not written as plain decimals; quote it as a string")
         return text
     s = _str(value)
-    if len(s.encode("utf-8")) > DIRECTIVE_MAX_BYTES:
-        raise _Bad(f"{len(s.encode('utf-8'))} bytes, more than {DIRECTIVE_MAX_BYTES}")
+    if len(s.encode("utf-8")) > KEEPALIVED_DIRECTIVE_MAX_BYTES:
+        raise _Bad(f"{len(s.encode('utf-8'))} bytes, more than {KEEPALIVED_DIRECTIVE_MAX_BYTES}")
     if any(c in "\n\r" for c in s):
         raise _Bad("a line break would end the directive and start another")
-    if _DIRECTIVE_REFUSED & set(s):
+    if _KEEPALIVED_DIRECTIVE_REFUSED & set(s):
         raise _Bad("holds one of { } # ! \" ' \\ $, which keepalived reads as a block, a comment, a quote, a line "
                    "continuation or a substitution")
-    if s and not re.fullmatch(rf"{_DIRECTIVE_WORD}(?: {_DIRECTIVE_WORD})*", s):
+    if s and not re.fullmatch(rf"{_KEEPALIVED_DIRECTIVE_WORD}(?: {_KEEPALIVED_DIRECTIVE_WORD})*", s):
         raise _Bad("only printable ASCII, words separated by single spaces, no leading or trailing space")
     return s
 
 
-DIRECTIVE_VALUE = Type("directive_value", "a string of printable ASCII words separated by single spaces, without { } # ! \" ' "
-                       "\\ $ or a line break (empty: the keyword alone), at most 512 bytes; or a number", _directive_value)
+KEEPALIVED_DIRECTIVE_VALUE = Type("keepalived_directive_value", "a string of printable ASCII words separated by single spaces, without { } # ! \" ' "
+                                  "\\ $ or a line break (empty: the keyword alone), at most 512 bytes; or a number", _keepalived_directive_value)
 
 
 def _bool(value: t.Any) -> bool:
@@ -998,8 +999,8 @@ KEEPALIVED_VARS: dict[str, Spec] = {
         "name": TRACK_NAME, "file": ABS_PATH, "weight": TRACK_WEIGHT, "init_file": optional(integer(-254, 254)),
     }, required=("name", "file"))),
     # keepalived directives the role does not model; the names the role owns are refused by _directives
-    "keepalived_global_defs_directives": ListOf(Record({"name": DIRECTIVE_NAME, "value": DIRECTIVE_VALUE}, required=("name",))),
-    "keepalived_instance_directives": ListOf(Record({"name": DIRECTIVE_NAME, "value": DIRECTIVE_VALUE}, required=("name",))),
+    "keepalived_global_defs_directives": ListOf(Record({"name": KEEPALIVED_DIRECTIVE_NAME, "value": KEEPALIVED_DIRECTIVE_VALUE}, required=("name",))),
+    "keepalived_instance_directives": ListOf(Record({"name": KEEPALIVED_DIRECTIVE_NAME, "value": KEEPALIVED_DIRECTIVE_VALUE}, required=("name",))),
     # run in order by halb-pair-notify.service; the rules across the items: _notify
     "keepalived_notify_hooks": ListOf(ScalarOr(ABS_PATH, Record({"path": ABS_PATH}, required=("path",), label="path"))),
     # the rules across the fields (address or fwmark, DR ports, NAT gateways, the VIPs): _lvs
@@ -1020,7 +1021,7 @@ KEEPALIVED_VARS: dict[str, Spec] = {
 }
 
 #: ``nginx_lb_http_directives`` and the ``directives:`` of servers and streams: ``[{name, value}]``.
-NGINX_DIRECTIVES = ListOf(Record({"name": DIRECTIVE_NAME, "value": DIRECTIVE_VALUE}, required=("name", "value")))
+NGINX_DIRECTIVES = ListOf(Record({"name": NGINX_DIRECTIVE_NAME, "value": NGINX_DIRECTIVE_VALUE}, required=("name", "value")))
 
 NGINX_VARS: dict[str, Spec] = {
     "nginx_lb_conf_dir": ABS_PATH,

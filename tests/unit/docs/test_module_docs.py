@@ -150,7 +150,7 @@ def test_files_doc_renders_every_option_and_return():
     proc = subprocess.run([doc_bin, "--json", "halb.pair.files"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and "[WARNING]" not in proc.stderr, proc.stderr
     doc = json.loads(proc.stdout)["halb.pair.files"]
-    assert set(doc["doc"]["options"]) == {"directories", "files", "absent", "fail_on_refusal", "secrets"}
+    assert set(doc["doc"]["options"]) == {"directories", "files", "absent", "fail_on_refusal", "secrets", "prune", "pending"}
     assert set(doc["doc"]["options"]["files"]["suboptions"]) == {
         "path", "content", "owner", "group", "mode", "seuser", "serole", "setype", "selevel", "attributes", "follow", "backup",
         "validate", "secret"}

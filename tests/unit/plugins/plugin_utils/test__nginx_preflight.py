@@ -29,6 +29,8 @@ RSA_KEY = self_signed("rsa.example.test", "rsa", "traditional")[1]
 
 def tls(**kw):
     return {"name": "www", "certificate": CERT, "key": KEY, **kw}
+
+
 GOOD = {"nginx_lb_upstreams": [{"name": "web", "servers": WEB2}], "nginx_lb_servers": [{"upstream": "web"}]}
 
 
@@ -126,7 +128,7 @@ HOSTILE_DIRECTIVE_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("value", "why"), HOSTILE_DIRECTIVE_VALUES, ids=[repr(v) for v, _ in HOSTILE_DIRECTIVE_VALUES])
+@pytest.mark.parametrize(("value", "why"), HOSTILE_DIRECTIVE_VALUES, ids=[repr(item[0]) for item in HOSTILE_DIRECTIVE_VALUES])
 @pytest.mark.parametrize("where", ["http", "server", "stream"])
 def test_a_hostile_directive_value_is_refused_naming_the_item(where, value, why):
     item = {"name": "client_max_body_size", "value": value}
@@ -243,8 +245,8 @@ REFUSED = [
     pytest.param({"nginx_lb_http_directives": [{"name": "access_log", "value": "off"}]},
                  "nginx_lb_http_directives[0] (access_log) on lb1: the role writes access_log itself. Allowed: a directive the "
                  "role does not write; set nginx_lb_access_log instead.", id="directive-modeled-http"),
-    pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [{"name": "gzip", "value": "on"},
-                                                                         {"name": "listen", "value": "8099"}]}]},
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [
+                     {"name": "gzip", "value": "on"}, {"name": "listen", "value": "8099"}]}]},
                  "nginx_lb_servers[0] (web).directives[1] (listen) on lb1: the role writes listen itself. Allowed: a directive "
                  "the role does not write; set the server's listen instead.", id="directive-modeled-server-listen"),
     pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [{"name": "server_name", "value": "x.example.test"}]}]},

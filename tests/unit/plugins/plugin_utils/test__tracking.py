@@ -140,8 +140,8 @@ def test_plan_applies_the_argument_spec_defaults():
 def test_interfaces_are_per_host():
     hv = hostvars(per_host={"lb1": {"keepalived_track_interfaces": ["eth1"]}, "lb2": {"keepalived_track_interfaces": ["bond0"]}})
     assert check(HOSTS, hv) == []
-    assert [_tracking.plan(settings_of(hv[h]), h)[0]["interfaces"] for h in HOSTS] == [[{"name": "eth1", "weight": 0}],
-                                                                                        [{"name": "bond0", "weight": 0}]]
+    assert [_tracking.plan(settings_of(hv[h]), h)[0]["interfaces"] for h in HOSTS] == [
+        [{"name": "eth1", "weight": 0}], [{"name": "bond0", "weight": 0}]]
 
 
 def notes_of(group=None, per_host=None):
