@@ -31,6 +31,7 @@ def tls(**kw):
     return {"name": "www", "certificate": CERT, "key": KEY, **kw}
 
 
+GZIP_ON = {"name": "gzip", "value": "on"}
 GOOD = {"nginx_lb_upstreams": [{"name": "web", "servers": WEB2}], "nginx_lb_servers": [{"upstream": "web"}]}
 
 
@@ -245,8 +246,7 @@ REFUSED = [
     pytest.param({"nginx_lb_http_directives": [{"name": "access_log", "value": "off"}]},
                  "nginx_lb_http_directives[0] (access_log) on lb1: the role writes access_log itself. Allowed: a directive the "
                  "role does not write; set nginx_lb_access_log instead.", id="directive-modeled-http"),
-    pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [
-                     {"name": "gzip", "value": "on"}, {"name": "listen", "value": "8099"}]}]},
+    pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [GZIP_ON, {"name": "listen", "value": "8099"}]}]},
                  "nginx_lb_servers[0] (web).directives[1] (listen) on lb1: the role writes listen itself. Allowed: a directive "
                  "the role does not write; set the server's listen instead.", id="directive-modeled-server-listen"),
     pytest.param({"nginx_lb_servers": [{"upstream": "web", "directives": [{"name": "server_name", "value": "x.example.test"}]}]},
