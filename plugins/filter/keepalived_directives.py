@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.plugin_utils import _directives
-from ansible_collections.halb.pair.plugins.plugin_utils._defaults import DefaultsError
-from ansible_collections.halb.pair.plugins.plugin_utils._topology import TopologyError, typed
-from ansible_collections.halb.pair.plugins.plugin_utils._types import check_role_vars
+from ansible_collections.halb.pair.plugins.plugin_utils._role_plan import plan_role_vars
 
 DOCUMENTATION = """
   name: keepalived_directives
@@ -49,19 +46,7 @@ RETURN = """
 
 
 def keepalived_directives(values: t.Mapping[str, t.Any]) -> dict[str, list[dict[str, str]]]:
-    if not isinstance(values, t.Mapping):
-        raise AnsibleFilterError(f"keepalived_directives: expected a mapping of variable names to values, found {type(values).__name__}")
-    try:
-        converted = typed(dict(values))
-        problems = [p for p in check_role_vars("keepalived", "", converted) if p.startswith((_directives.GLOBAL, _directives.INSTANCE))]
-        if problems:
-            raise AnsibleFilterError("keepalived_directives: " + "; ".join(problems))
-        planned, errors = _directives.plan(converted)
-    except (TopologyError, DefaultsError, KeyError, TypeError) as exc:
-        raise AnsibleFilterError(f"keepalived_directives: {exc}") from exc
-    if errors:
-        raise AnsibleFilterError("keepalived_directives: " + "; ".join(errors))
-    return planned
+    return plan_role_vars("keepalived_directives", values, (_directives.GLOBAL, _directives.INSTANCE), _directives.plan)
 
 
 class FilterModule:

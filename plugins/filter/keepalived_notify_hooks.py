@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.plugin_utils import _notify
-from ansible_collections.halb.pair.plugins.plugin_utils._defaults import DefaultsError
-from ansible_collections.halb.pair.plugins.plugin_utils._topology import TopologyError, typed
-from ansible_collections.halb.pair.plugins.plugin_utils._types import check_role_vars
+from ansible_collections.halb.pair.plugins.plugin_utils._role_plan import plan_role_vars
 
 DOCUMENTATION = """
   name: keepalived_notify_hooks
@@ -48,19 +45,7 @@ RETURN = """
 
 
 def keepalived_notify_hooks(values: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    if not isinstance(values, t.Mapping):
-        raise AnsibleFilterError(f"keepalived_notify_hooks: expected a mapping of variable names to values, found {type(values).__name__}")
-    try:
-        converted = typed(dict(values))
-        problems = [p for p in check_role_vars("keepalived", "", converted) if p.startswith(_notify.VAR)]
-        if problems:
-            raise AnsibleFilterError("keepalived_notify_hooks: " + "; ".join(problems))
-        planned, errors = _notify.plan(converted)
-    except (TopologyError, DefaultsError, KeyError, TypeError) as exc:
-        raise AnsibleFilterError(f"keepalived_notify_hooks: {exc}") from exc
-    if errors:
-        raise AnsibleFilterError("keepalived_notify_hooks: " + "; ".join(errors))
-    return planned
+    return plan_role_vars("keepalived_notify_hooks", values, _notify.VAR, _notify.plan)
 
 
 class FilterModule:

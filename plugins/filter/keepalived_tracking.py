@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.halb.pair.plugins.plugin_utils import _tracking
-from ansible_collections.halb.pair.plugins.plugin_utils._defaults import DefaultsError
-from ansible_collections.halb.pair.plugins.plugin_utils._topology import TopologyError, typed
-from ansible_collections.halb.pair.plugins.plugin_utils._types import check_role_vars
+from ansible_collections.halb.pair.plugins.plugin_utils._role_plan import plan_role_vars
 
 DOCUMENTATION = """
   name: keepalived_tracking
@@ -52,19 +49,7 @@ RETURN = """
 
 
 def keepalived_tracking(values: t.Mapping[str, t.Any]) -> dict[str, list[dict[str, t.Any]]]:
-    if not isinstance(values, t.Mapping):
-        raise AnsibleFilterError(f"keepalived_tracking: expected a mapping of variable names to values, found {type(values).__name__}")
-    try:
-        converted = typed(dict(values))
-        problems = [p for p in check_role_vars("keepalived", "", converted) if p.startswith(_tracking.VARS)]
-        if problems:
-            raise AnsibleFilterError("keepalived_tracking: " + "; ".join(problems))
-        planned, errors = _tracking.plan(converted)
-    except (TopologyError, DefaultsError, KeyError, TypeError) as exc:
-        raise AnsibleFilterError(f"keepalived_tracking: {exc}") from exc
-    if errors:
-        raise AnsibleFilterError("keepalived_tracking: " + "; ".join(errors))
-    return planned
+    return plan_role_vars("keepalived_tracking", values, _tracking.VARS, _tracking.plan)
 
 
 class FilterModule:
